@@ -1,0 +1,28 @@
+# NEDB for PostgreSQL (PGXS)
+MODULE_big = nedb
+OBJS = \
+	src/nedb.o \
+	src/util.o \
+	src/canon.o \
+	src/op.o \
+	src/chain.o \
+	src/write.o \
+	src/tx.o \
+	src/read.o \
+	src/verify.o \
+	src/aof.o \
+	src/indexes.o
+
+EXTENSION = nedb
+DATA = nedb--1.0.sql
+PGFILEDESC = "nedb - hash-chained, time-traveling document store"
+
+SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
+
+REGRESS = setup vectors write read chain tx ttl indexes aof errors
+REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=nedb
+TAP_TESTS = 1
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,218 @@
+/* nedb--1.0.sql -- NEDB: a hash-chained, time-traveling document store */
+
+\echo Use "CREATE EXTENSION nedb" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- Storage.  Everything NEDB knows lives in these ordinary relations; the op
+-- log (nedb.ops) is the truth, the rest is derived from it.
+-- ---------------------------------------------------------------------------
+
+-- The chain: one row per op, dense seq from 0 in commit order.  A put's
+-- document lives in nedb.versions (seq_from = the op's seq); the canonical
+-- body hashed into the chain is rebuilt from these rows, so tampering with
+-- either table breaks nedb.verify().  body holds the exact canonical body only
+-- for imported ops whose spelling jsonb cannot keep (e.g. Python's 1e+16).
+CREATE TABLE nedb.ops (
+    seq         bigint PRIMARY KEY,
+    hash        bytea NOT NULL,
+    ts          float8 NOT NULL,
+    client      text NOT NULL,
+    nonce       bigint NOT NULL,
+    op          text NOT NULL,
+    coll        text,
+    id          text,
+    payload     jsonb,
+    idem        text,
+    caused_by   bigint[],
+    evidence    text,
+    confidence  float8,
+    valid_from  text,
+    valid_to    text,
+    body        text
+);
+CREATE UNIQUE INDEX ops_idem ON nedb.ops (idem) WHERE idem IS NOT NULL;
+
+-- Document versions: [seq_from, seq_to); doc NULL is a tombstone (a delete).
+-- The open version of a key has seq_to NULL.
+CREATE TABLE nedb.versions (
+    seq_from    bigint PRIMARY KEY,
+    seq_to      bigint,
+    coll        text NOT NULL,
+    id          text NOT NULL,
+    doc         jsonb
+);
+CREATE INDEX versions_key ON nedb.versions (coll, id, seq_from);
+
+-- Relation edges, live in [seq_from, seq_to).
+CREATE TABLE nedb.edges (
+    seq_from    bigint PRIMARY KEY,
+    seq_to      bigint,
+    frm         text NOT NULL,
+    rel         text NOT NULL,
+    "to"        text NOT NULL
+);
+CREATE INDEX edges_out ON nedb.edges (frm, rel, seq_from);
+-- at most one live edge per (frm, rel, to); a repeated link changes nothing
+CREATE UNIQUE INDEX edges_live ON nedb.edges (frm, rel, "to") WHERE seq_to IS NULL;
+CREATE INDEX edges_in ON nedb.edges ("to", rel, seq_from);
+
+-- Per-client nonce high-water marks (replay protection).
+CREATE TABLE nedb.clients (
+    client      text PRIMARY KEY,
+    last_nonce  bigint NOT NULL
+);
+
+-- Declared secondary indexes (not ops, as in the reference).
+CREATE TABLE nedb.indexes (
+    coll        text NOT NULL,
+    field       text NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('eq', 'sorted', 'search')),
+    index_name  name NOT NULL UNIQUE,
+    PRIMARY KEY (coll, field, kind)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('nedb.ops', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.versions', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.edges', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.clients', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.indexes', '');
+
+-- The log is append-only.
+CREATE FUNCTION nedb.refuse_log_change() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'nedb_refuse_log_change' LANGUAGE C;
+CREATE TRIGGER ops_append_only BEFORE UPDATE OR DELETE ON nedb.ops
+    FOR EACH ROW EXECUTE FUNCTION nedb.refuse_log_change();
+CREATE TRIGGER ops_no_truncate BEFORE TRUNCATE ON nedb.ops
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.refuse_log_change();
+
+REVOKE ALL ON nedb.ops, nedb.versions, nedb.edges, nedb.clients, nedb.indexes FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Writes
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.put(coll text, id text, doc jsonb,
+                         client text DEFAULT 'local', nonce bigint DEFAULT NULL,
+                         idem text DEFAULT NULL, ttl interval DEFAULT NULL,
+                         caused_by bigint[] DEFAULT NULL, evidence text DEFAULT NULL,
+                         confidence float8 DEFAULT NULL,
+                         valid_from text DEFAULT NULL, valid_to text DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_put' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.delete(coll text, id text, client text DEFAULT 'local',
+                            nonce bigint DEFAULT NULL, idem text DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_delete' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.link(frm text, rel text, "to" text, client text DEFAULT 'local',
+                          nonce bigint DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_link' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.unlink(frm text, rel text, "to" text, client text DEFAULT 'local',
+                            nonce bigint DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_unlink' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.tx(ops jsonb)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_tx' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.expire(coll text, id text, ttl interval)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_expire' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.sweep()
+    RETURNS integer AS 'MODULE_PATHNAME', 'nedb_sweep' LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- Reads
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.get(coll text, id text, as_of bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_get' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.neighbors(node text, rel text, as_of bigint DEFAULT NULL)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_neighbors' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.inbound(node text, rel text, as_of bigint DEFAULT NULL)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_inbound' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.history(coll text, id text,
+                             OUT seq bigint, OUT op text, OUT doc jsonb)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_history' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.seq()
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_seq' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.head()
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_head' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify_report(OUT ok boolean, OUT checked bigint,
+                                   OUT first_bad_seq bigint, OUT detail text)
+    RETURNS record AS 'MODULE_PATHNAME', 'nedb_verify_report' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify()
+    RETURNS boolean LANGUAGE sql STABLE
+    AS $$ SELECT ok FROM nedb.verify_report() $$;
+
+-- The canonical body of one op, exactly as hashed into the chain.
+CREATE FUNCTION nedb.op_body(seq bigint)
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_op_body' LANGUAGE C STABLE STRICT;
+
+-- canonical JSON of a jsonb value (the reference's json.dumps(sort_keys) form)
+CREATE FUNCTION nedb.canonical(jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_canonical' LANGUAGE C IMMUTABLE STRICT;
+
+-- The op log, every field, hashes as hex.
+CREATE VIEW nedb.log AS
+SELECT o.seq,
+       o.client,
+       o.nonce,
+       o.op,
+       CASE o.op
+         WHEN 'put' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
+                              'coll', o.coll, 'id', o.id, 'doc', v.doc - '_seq')
+         WHEN 'delete' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
+                              'coll', o.coll, 'id', o.id)
+         ELSE o.payload
+       END AS payload,
+       o.ts,
+       o.idem,
+       pg_catalog.encode(COALESCE(p.hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea), 'hex') AS prev_hash,
+       pg_catalog.encode(o.hash, 'hex') AS hash,
+       o.caused_by,
+       o.evidence,
+       o.confidence,
+       o.valid_from,
+       o.valid_to
+  FROM nedb.ops o
+  LEFT JOIN nedb.ops p ON p.seq = o.seq - 1
+  LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq;
+
+-- ---------------------------------------------------------------------------
+-- Indexes
+-- ---------------------------------------------------------------------------
+-- search tokens of a value: the reference tokenizer ([a-z0-9]+ over
+-- lowercased text), over string values only
+CREATE FUNCTION nedb.tokens(jsonb)
+    RETURNS text[] AS 'MODULE_PATHNAME', 'nedb_tokens' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION nedb.create_index(coll text, field text, kind text DEFAULT 'eq')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_create_index' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.drop_index(coll text, field text, kind text DEFAULT 'eq')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_drop_index' LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- Interchange with the reference (AOF lines)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_export_aof' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.import_aof(lines text)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_import_aof' LANGUAGE C VOLATILE;
+
+-- Writes change the chain: not for everybody by default.
+REVOKE EXECUTE ON FUNCTION
+    nedb.put(text, text, jsonb, text, bigint, text, interval, bigint[], text, float8, text, text),
+    nedb.delete(text, text, text, bigint, text),
+    nedb.link(text, text, text, text, bigint),
+    nedb.unlink(text, text, text, text, bigint),
+    nedb.tx(jsonb), nedb.expire(text, text, interval), nedb.sweep(),
+    nedb.import_aof(text),
+    nedb.create_index(text, text, text), nedb.drop_index(text, text, text)
+  FROM PUBLIC;

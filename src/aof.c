@@ -1,0 +1,456 @@
+/*
+ * aof.c
+ *	  Interchange with the reference: its AOF, one JSON op per line.
+ *
+ * Import checks every line (dense seq, prev_hash = our head, hash = the
+ * hash of its canonical body, nonce rules, unique idem keys) and replays it
+ * with its original seq, ts, client and nonce, all in one statement: any bad
+ * line rolls everything back.  The body is canonicalized from the line's own
+ * text, so Python's int/float spellings survive; where the stored rows cannot
+ * reproduce a body exactly (jsonb reads 1e+16 as an int) the body is kept
+ * beside the op.  Export writes lines the reference loads and verifies.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "canon.h"
+#include "chain.h"
+#include "util.h"
+#include "write.h"
+
+PG_FUNCTION_INFO_V1(nedb_export_aof);
+PG_FUNCTION_INFO_V1(nedb_import_aof);
+
+/* the op body's keys in canonical order; the optional ones only when set */
+static const struct
+{
+	const char *key;
+	bool		optional;
+}			body_keys[] = {
+	{"caused_by", true}, {"client", false}, {"confidence", true}, {"evidence", true},
+	{"idem", false}, {"nonce", false}, {"op", false}, {"payload", false},
+	{"seq", false}, {"ts", false}, {"valid_from", true}, {"valid_to", true},
+};
+
+/* the reference's AOF field order */
+static const char *const aof_keys[] = {
+	"seq", "client", "nonce", "op", "payload", "ts", "idem", "prev_hash", "hash",
+	"caused_by", "evidence", "confidence", "valid_from", "valid_to", NULL
+};
+
+static bool
+is_set(CanonNode *n)
+{
+	return n != NULL && n->kind != CN_NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Export
+ * ------------------------------------------------------------------------ */
+
+static void
+aof_line(StringInfo out, CanonNode *body, const char *prev, const char *hash)
+{
+	bool		first = true;
+
+	appendStringInfoChar(out, '{');
+	for (int i = 0; aof_keys[i]; i++)
+	{
+		const char *k = aof_keys[i];
+		CanonNode  *v = canon_member(body, k);
+
+		if (strcmp(k, "prev_hash") != 0 && strcmp(k, "hash") != 0 && v == NULL)
+			continue;
+		if (!first)
+			appendStringInfoString(out, ", ");
+		first = false;
+		canon_string(out, k, strlen(k));
+		appendStringInfoString(out, ": ");
+		if (strcmp(k, "prev_hash") == 0)
+			canon_string(out, prev, NEDB_HEX_LEN);
+		else if (strcmp(k, "hash") == 0)
+			canon_string(out, hash, NEDB_HEX_LEN);
+		else
+			canon_node(out, v, true);
+	}
+	appendStringInfoChar(out, '}');
+}
+
+/* nedb.export_aof(since): one reference AOF line per op after seq since */
+Datum
+nedb_export_aof(PG_FUNCTION_ARGS)
+{
+	int64		since = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT64(0);
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	Portal		portal;
+	Datum		arg;
+	Oid			argtype = INT8OID;
+	char		prev[NEDB_HEX_LEN + 1];
+	MemoryContext rowcxt;
+
+	ts = nedb_srf_begin(fcinfo, &desc);
+	if (since < -1)
+		since = -1;
+	strcpy(prev, NEDB_GENESIS);
+
+	nedb_begin(&s);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb export row",
+								   ALLOCSET_DEFAULT_SIZES);
+	arg = Int64GetDatum(since);
+	/* the op at since itself gives the first prev_hash */
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT o.seq, o.hash, o.ts, o.client, o.nonce, o.op, o.coll, o.id,"
+									   "       o.payload, o.idem, o.caused_by, o.evidence, o.confidence,"
+									   "       o.valid_from, o.valid_to, o.body, v.doc"
+									   "  FROM nedb.ops o"
+									   "  LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq"
+									   " WHERE o.seq >= $1 ORDER BY o.seq",
+									   1, &argtype, &arg, NULL, true, CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+			NedbOp		op;
+			const uint8 *h;
+			char		hex[NEDB_HEX_LEN + 1];
+
+			CHECK_FOR_INTERRUPTS();
+			op_from_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &op, &h);
+			if (h == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("the stored hash of seq " INT64_FORMAT " is not %d bytes",
+								op.seq, NEDB_HASH_LEN)));
+			hash_to_hex(h, hex);
+			if (op.seq > since)
+			{
+				StringInfoData body;
+				StringInfoData line;
+				Datum		d;
+				bool		isnull = false;
+
+				initStringInfo(&body);
+				op_body(&body, &op);
+				initStringInfo(&line);
+				aof_line(&line, canon_parse(body.data, body.len, "an op body"), prev, hex);
+				d = CStringGetTextDatum(line.data);
+				tuplestore_putvalues(ts, desc, &d, &isnull);
+			}
+			strcpy(prev, hex);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	nedb_end(&s);
+	return (Datum) 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Import
+ * ------------------------------------------------------------------------ */
+
+static void
+aof_error_context(void *arg)
+{
+	errcontext("AOF line %d", *(int *) arg);
+}
+
+static void
+bad_line(const char *fmt, const char *arg)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg(fmt, arg),
+			 errdetail("Nothing was imported.")));
+}
+
+static const char *
+node_str(CanonNode *obj, const char *k, bool required)
+{
+	CanonNode  *n = canon_member(obj, k);
+
+	if (!is_set(n))
+	{
+		if (required)
+			bad_line("field \"%s\" is missing", k);
+		return NULL;
+	}
+	if (n->kind != CN_STRING)
+		bad_line("field \"%s\" must be a string", k);
+	if (strlen(n->str) != n->len)
+		bad_line("field \"%s\" contains a NUL character", k);
+	return n->str;
+}
+
+static int64
+node_int(CanonNode *obj, const char *k)
+{
+	CanonNode  *n = canon_member(obj, k);
+	char	   *end;
+	int64		v;
+
+	if (!is_set(n) || n->kind != CN_INT)
+		bad_line("field \"%s\" must be an integer", k);
+	errno = 0;
+	v = strtoi64(n->str, &end, 10);
+	if (errno != 0 || *end != '\0')
+		bad_line("field \"%s\" is out of range", k);
+	return v;
+}
+
+static double
+node_float(CanonNode *n, const char *k)
+{
+	if (n->kind != CN_INT && n->kind != CN_FLOAT)
+		bad_line("field \"%s\" must be a number", k);
+	return strtod(n->str, NULL);
+}
+
+/* the canonical body of a parsed AOF line */
+static void
+line_body(StringInfo out, CanonNode *line)
+{
+	bool		first = true;
+
+	appendStringInfoChar(out, '{');
+	for (int i = 0; i < lengthof(body_keys); i++)
+	{
+		CanonNode  *v = canon_member(line, body_keys[i].key);
+
+		if (body_keys[i].optional && !is_set(v))
+			continue;
+		if (!first)
+			appendStringInfoChar(out, ',');
+		first = false;
+		canon_string(out, body_keys[i].key, strlen(body_keys[i].key));
+		appendStringInfoChar(out, ':');
+		if (v)
+			canon_node(out, v, false);
+		else
+			appendStringInfoString(out, "null");
+	}
+	appendStringInfoChar(out, '}');
+}
+
+static ArrayType *
+node_seq_list(CanonNode *n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n->n, 1));
+
+	if (n->kind != CN_ARRAY)
+		bad_line("field \"%s\" must be a list of seqs", "caused_by");
+	for (int i = 0; i < n->n; i++)
+	{
+		char	   *end;
+
+		if (n->items[i]->kind != CN_INT)
+			bad_line("field \"%s\" must be a list of seqs", "caused_by");
+		errno = 0;
+		elems[i] = Int64GetDatum(strtoi64(n->items[i]->str, &end, 10));
+		if (errno != 0)
+			bad_line("field \"%s\" is out of range", "caused_by");
+	}
+	return construct_array(elems, n->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+static void
+import_line(CanonNode *line)
+{
+	StringInfoData body;
+	StringInfoData rebuilt;
+	NedbOp		op = {0};
+	CanonNode  *payload;
+	CanonNode  *n;
+	const char *hash;
+	const char *prev;
+	uint8		want[NEDB_HASH_LEN];
+	uint8		got[NEDB_HASH_LEN];
+	Jsonb	   *stored = NULL;
+	bool		is_put;
+	bool		is_del;
+
+	if (line->kind != CN_OBJECT)
+		bad_line("%s", "an AOF line must be a JSON object");
+	if (canon_member(line, "enc") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("encrypted AOF lines are not supported"),
+				 errhint("Open the database with its key in the reference and export it in plaintext.")));
+
+	/* its place in the chain */
+	op.seq = node_int(line, "seq");
+	if (op.seq != chain_next_seq())
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("seq " INT64_FORMAT " does not follow the head (expected seq " INT64_FORMAT ")",
+						op.seq, chain_next_seq()),
+				 errdetail("Nothing was imported.")));
+	prev = node_str(line, "prev_hash", true);
+	if (strcmp(prev, chain_head_hex()) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("prev_hash of seq " INT64_FORMAT " does not match the head", op.seq),
+				 errdetail("The line has %s, the head is %s. Nothing was imported.",
+						   prev, chain_head_hex())));
+	hash = node_str(line, "hash", true);
+	if (!hex_to_hash(hash, want))
+		bad_line("hash \"%s\" is not 64 lowercase hex characters", hash);
+	initStringInfo(&body);
+	line_body(&body, line);
+	op_hash(prev, body.data, body.len, got);
+	if (memcmp(got, want, NEDB_HASH_LEN) != 0)
+	{
+		char		hex[NEDB_HEX_LEN + 1];
+
+		hash_to_hex(got, hex);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("hash mismatch at seq " INT64_FORMAT, op.seq),
+				 errdetail("The line says %s, its content hashes to %s. Nothing was imported.",
+						   hash, hex)));
+	}
+
+	/* the op's fields */
+	op.client = node_str(line, "client", true);
+	op.nonce = node_int(line, "nonce");
+	op.op = node_str(line, "op", true);
+	n = canon_member(line, "ts");
+	if (n == NULL)
+		bad_line("field \"%s\" is missing", "ts");
+	op.ts = node_float(n, "ts");
+	op.idem = node_str(line, "idem", false);
+	n = canon_member(line, "caused_by");
+	if (is_set(n))
+		op.caused_by = node_seq_list(n);
+	op.evidence = node_str(line, "evidence", false);
+	n = canon_member(line, "confidence");
+	if (is_set(n))
+	{
+		op.has_confidence = true;
+		op.confidence = node_float(n, "confidence");
+	}
+	op.valid_from = node_str(line, "valid_from", false);
+	op.valid_to = node_str(line, "valid_to", false);
+
+	payload = canon_member(line, "payload");
+	if (payload == NULL || payload->kind != CN_OBJECT)
+		bad_line("field \"%s\" must be a JSON object", "payload");
+	is_put = strcmp(op.op, "put") == 0;
+	is_del = strcmp(op.op, "delete") == 0;
+	if (is_put || is_del)
+	{
+		op.coll = node_str(payload, "coll", true);
+		op.id = node_str(payload, "id", true);
+		if (is_put)
+		{
+			n = canon_member(payload, "doc");
+			if (n == NULL || n->kind != CN_OBJECT)
+				bad_line("the payload of a put needs a JSON object \"%s\"", "doc");
+			stored = stored_doc(canon_node_to_jsonb(n), op.seq);
+			op.doc = stored;
+			op.doc_has_seq = true;
+		}
+	}
+	else
+		op.payload = canon_node_to_jsonb(payload);
+	if (strcmp(op.op, "link") == 0 || strcmp(op.op, "unlink") == 0)
+	{
+		node_str(payload, "frm", true);
+		node_str(payload, "rel", true);
+		node_str(payload, "to", true);
+	}
+
+	/* keep the exact body where the stored rows cannot rebuild it */
+	initStringInfo(&rebuilt);
+	op_build_body(&rebuilt, &op);
+	if (rebuilt.len != body.len || memcmp(rebuilt.data, body.data, body.len) != 0)
+		op.body = body.data;
+
+	if (op.idem && chain_idem_seq(op.idem) >= 0)
+		bad_line("idempotency key \"%s\" is used twice", op.idem);
+	(void) chain_take_nonce(op.client, true, op.nonce);
+	chain_append(&op);
+
+	if (is_put)
+		version_put(op.seq, op.coll, op.id, stored);
+	else if (is_del)
+		version_put(op.seq, op.coll, op.id, NULL);
+	else if (strcmp(op.op, "link") == 0 || strcmp(op.op, "unlink") == 0)
+		edge_put(strcmp(op.op, "link") == 0, op.seq,
+				 node_str(payload, "frm", true), node_str(payload, "rel", true),
+				 node_str(payload, "to", true));
+	/* put_file and checkpoint ops carry no state we can rebuild */
+}
+
+/* nedb.import_aof(lines): replay reference AOF lines; returns the count */
+Datum
+nedb_import_aof(PG_FUNCTION_ARGS)
+{
+	text	   *t;
+	char	   *data;
+	char	   *p;
+	char	   *end;
+	int			lineno = 0;
+	int64		count = 0;
+	NedbSession s;
+	ErrorContextCallback ctx;
+	MemoryContext linecxt;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("nedb.import_aof needs the AOF text")));
+	t = PG_GETARG_TEXT_PP(0);
+	data = VARDATA_ANY(t);
+	end = data + VARSIZE_ANY_EXHDR(t);
+
+	nedb_begin(&s);
+	chain_lock();
+	linecxt = AllocSetContextCreate(CurrentMemoryContext, "nedb import line",
+									ALLOCSET_DEFAULT_SIZES);
+	ctx.callback = aof_error_context;
+	ctx.arg = &lineno;
+	ctx.previous = error_context_stack;
+	error_context_stack = &ctx;
+
+	for (p = data; p < end;)
+	{
+		char	   *nl = memchr(p, '\n', end - p);
+		char	   *stop = nl ? nl : end;
+		int			len;
+		MemoryContext old;
+
+		lineno++;
+		CHECK_FOR_INTERRUPTS();
+		len = stop - p;
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len > 0)
+		{
+			old = MemoryContextSwitchTo(linecxt);
+			import_line(canon_parse(p, len, "the line"));
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(linecxt);
+			count++;
+		}
+		p = stop + 1;
+	}
+
+	error_context_stack = ctx.previous;
+	nedb_end(&s);
+	PG_RETURN_INT64(count);
+}

@@ -1,0 +1,648 @@
+/*
+ * canon.c
+ *	  Canonical JSON, byte-compatible with the NEDB reference.
+ *
+ * The chain hashes Python's json.dumps(sort_keys=True, separators=(",",":"))
+ * with ensure_ascii: keys in code-point order at every level, no spaces,
+ * \uXXXX for everything outside printable ASCII, ints at full precision and
+ * floats in Python repr (shortest round-trip, "1.0", "1e-07", "1e+16").
+ * jsonb::text is none of that (it orders keys by length), hence this file.
+ *
+ * Two sources of values: jsonb (what users store; a numeric whose text has a
+ * '.' is a float, otherwise an int) and JSON text parsed into a CanonNode
+ * tree (AOF import, which must keep Python's own int/float spelling).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/jsonapi.h"
+#include "common/shortest_dec.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "canon.h"
+
+/* ------------------------------------------------------------------------
+ * Leaves
+ * ------------------------------------------------------------------------ */
+
+static void
+append_u_escape(StringInfo out, unsigned int cu)
+{
+	static const char hex[] = "0123456789abcdef";
+	char		buf[6];
+
+	buf[0] = '\\';
+	buf[1] = 'u';
+	buf[2] = hex[(cu >> 12) & 0xF];
+	buf[3] = hex[(cu >> 8) & 0xF];
+	buf[4] = hex[(cu >> 4) & 0xF];
+	buf[5] = hex[cu & 0xF];
+	appendBinaryStringInfo(out, buf, 6);
+}
+
+/* A JSON string as Python writes it with ensure_ascii=True. */
+void
+canon_string(StringInfo out, const char *s, int len)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *end = p + len;
+
+	appendStringInfoCharMacro(out, '"');
+	while (p < end)
+	{
+		unsigned char c = *p;
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+		{
+			/* copy a run of plain ASCII at once */
+			const unsigned char *run = p;
+
+			while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+				p++;
+			appendBinaryStringInfo(out, (const char *) run, p - run);
+			continue;
+		}
+		if (c < 0x80)
+		{
+			switch (c)
+			{
+				case '"':
+					appendBinaryStringInfo(out, "\\\"", 2);
+					break;
+				case '\\':
+					appendBinaryStringInfo(out, "\\\\", 2);
+					break;
+				case '\n':
+					appendBinaryStringInfo(out, "\\n", 2);
+					break;
+				case '\r':
+					appendBinaryStringInfo(out, "\\r", 2);
+					break;
+				case '\t':
+					appendBinaryStringInfo(out, "\\t", 2);
+					break;
+				case '\b':
+					appendBinaryStringInfo(out, "\\b", 2);
+					break;
+				case '\f':
+					appendBinaryStringInfo(out, "\\f", 2);
+					break;
+				default:
+					append_u_escape(out, c);
+			}
+			p++;
+		}
+		else
+		{
+			int			l = pg_utf_mblen(p);
+			pg_wchar	cp;
+
+			if (p + l > end || !pg_utf8_islegal(p, l))
+				ereport(ERROR,
+						(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+						 errmsg("invalid UTF-8 in a JSON string")));
+			cp = utf8_to_unicode(p);
+			if (cp > 0xFFFF)
+			{
+				cp -= 0x10000;
+				append_u_escape(out, 0xD800 | (cp >> 10));
+				append_u_escape(out, 0xDC00 | (cp & 0x3FF));
+			}
+			else
+				append_u_escape(out, cp);
+			p += l;
+		}
+	}
+	appendStringInfoCharMacro(out, '"');
+}
+
+/*
+ * A double in Python repr: the shortest digits that round-trip (as Ryu
+ * gives them), laid out the way CPython's float_repr_style 'short' does:
+ * exponent form when the decimal exponent is < -4 or >= 16, else fixed
+ * notation that always shows a fractional part.
+ */
+void
+canon_float(StringInfo out, double d)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+	int			nd = 0;
+	int			decpt = 0;		/* value = 0.digits * 10^decpt */
+	bool		seen_point = false;
+	bool		neg = false;
+	char	   *p;
+
+	if (isnan(d))
+	{
+		appendStringInfoString(out, "NaN");
+		return;
+	}
+	if (isinf(d))
+	{
+		appendStringInfoString(out, d > 0 ? "Infinity" : "-Infinity");
+		return;
+	}
+
+	double_to_shortest_decimal_buf(d, buf);
+	p = buf;
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	for (; *p && *p != 'e' && *p != 'E'; p++)
+	{
+		if (*p == '.')
+		{
+			seen_point = true;
+			continue;
+		}
+		if (nd == 0 && *p == '0')
+		{
+			/* leading zero: before the point it adds nothing */
+			if (seen_point)
+				decpt--;
+			continue;
+		}
+		digits[nd++] = *p;
+		if (!seen_point)
+			decpt++;
+	}
+	if (*p == 'e' || *p == 'E')
+		decpt += atoi(p + 1);
+	while (nd > 0 && digits[nd - 1] == '0')
+		nd--;
+
+	if (neg)
+		appendStringInfoCharMacro(out, '-');
+	if (nd == 0)
+	{
+		appendStringInfoString(out, "0.0");
+		return;
+	}
+
+	if (decpt <= -4 || decpt > 16)
+	{
+		int			e = decpt - 1;
+
+		appendStringInfoCharMacro(out, digits[0]);
+		if (nd > 1)
+		{
+			appendStringInfoCharMacro(out, '.');
+			appendBinaryStringInfo(out, digits + 1, nd - 1);
+		}
+		appendStringInfo(out, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+	}
+	else if (decpt <= 0)
+	{
+		appendStringInfoString(out, "0.");
+		for (int i = 0; i < -decpt; i++)
+			appendStringInfoCharMacro(out, '0');
+		appendBinaryStringInfo(out, digits, nd);
+	}
+	else if (decpt < nd)
+	{
+		appendBinaryStringInfo(out, digits, decpt);
+		appendStringInfoCharMacro(out, '.');
+		appendBinaryStringInfo(out, digits + decpt, nd - decpt);
+	}
+	else
+	{
+		appendBinaryStringInfo(out, digits, nd);
+		for (int i = nd; i < decpt; i++)
+			appendStringInfoCharMacro(out, '0');
+		appendStringInfoString(out, ".0");
+	}
+}
+
+/*
+ * A number written as text: an int (no '.', 'e' or 'E') is kept at full
+ * precision, anything else is a Python float.
+ */
+void
+canon_numeric_text(StringInfo out, const char *num)
+{
+	if (strpbrk(num, ".eE") == NULL)
+	{
+		/* Python's int() of "-0" is 0 */
+		if (strcmp(num, "-0") == 0)
+			num = "0";
+		appendStringInfoString(out, num);
+	}
+	else
+		canon_float(out, strtod(num, NULL));
+}
+
+/* A float as a jsonb numeric whose text keeps a fractional part. */
+Datum
+canon_float_numeric(double d)
+{
+	StringInfoData s;
+
+	if (isnan(d) || isinf(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot store non-finite number %g in a document", d)));
+	initStringInfo(&s);
+	canon_float(&s, d);
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(s.data),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* ------------------------------------------------------------------------
+ * jsonb
+ * ------------------------------------------------------------------------ */
+
+typedef struct KeyedValue
+{
+	char	   *key;
+	int			keylen;
+	JsonbValue	val;
+} KeyedValue;
+
+/* code-point order = byte order of UTF-8; a prefix sorts first */
+static int
+cmp_keys(const char *a, int alen, const char *b, int blen)
+{
+	int			r = memcmp(a, b, Min(alen, blen));
+
+	if (r != 0)
+		return r;
+	return (alen > blen) - (alen < blen);
+}
+
+static int
+cmp_keyed_value(const void *a, const void *b)
+{
+	const KeyedValue *x = a;
+	const KeyedValue *y = b;
+
+	return cmp_keys(x->key, x->keylen, y->key, y->keylen);
+}
+
+static void canon_jsonb_container(StringInfo out, JsonbContainer *c,
+								  bool skip_seq, bool spaced);
+
+static void
+canon_jsonb_value(StringInfo out, JsonbValue *v, bool spaced)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendStringInfoString(out, "null");
+			break;
+		case jbvBool:
+			appendStringInfoString(out, v->val.boolean ? "true" : "false");
+			break;
+		case jbvString:
+			canon_string(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			canon_numeric_text(out,
+							   DatumGetCString(DirectFunctionCall1(numeric_out,
+																   NumericGetDatum(v->val.numeric))));
+			break;
+		case jbvBinary:
+			canon_jsonb_container(out, v->val.binary.data, false, spaced);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+}
+
+static void
+canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spaced)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	check_stack_depth();
+
+	if (JsonContainerIsScalar(c))
+	{
+		JsonbExtractScalar(c, &v);
+		canon_jsonb_value(out, &v, spaced);
+		return;
+	}
+
+	it = JsonbIteratorInit(c);
+	tok = JsonbIteratorNext(&it, &v, true);
+
+	if (tok == WJB_BEGIN_ARRAY)
+	{
+		bool		first = true;
+
+		appendStringInfoCharMacro(out, '[');
+		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM)
+		{
+			if (!first)
+				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+			first = false;
+			canon_jsonb_value(out, &v, spaced);
+		}
+		appendStringInfoCharMacro(out, ']');
+	}
+	else if (tok == WJB_BEGIN_OBJECT)
+	{
+		int			n = JsonContainerSize(c);
+		KeyedValue *kv = palloc(sizeof(KeyedValue) * Max(n, 1));
+		int			k = 0;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_END_OBJECT)
+		{
+			Assert(tok == WJB_KEY);
+			kv[k].key = v.val.string.val;
+			kv[k].keylen = v.val.string.len;
+			tok = JsonbIteratorNext(&it, &kv[k].val, true);
+			Assert(tok == WJB_VALUE);
+			if (skip_seq && kv[k].keylen == 4 && memcmp(kv[k].key, "_seq", 4) == 0)
+				continue;
+			k++;
+		}
+		qsort(kv, k, sizeof(KeyedValue), cmp_keyed_value);
+
+		appendStringInfoCharMacro(out, '{');
+		for (int i = 0; i < k; i++)
+		{
+			if (i > 0)
+				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+			canon_string(out, kv[i].key, kv[i].keylen);
+			appendBinaryStringInfo(out, spaced ? ": " : ":", spaced ? 2 : 1);
+			canon_jsonb_value(out, &kv[i].val, spaced);
+		}
+		appendStringInfoCharMacro(out, '}');
+		pfree(kv);
+	}
+	else
+		elog(ERROR, "unexpected jsonb iterator token %d", (int) tok);
+}
+
+void
+canon_jsonb(StringInfo out, Jsonb *jb, bool skip_seq, bool spaced)
+{
+	canon_jsonb_container(out, &jb->root, skip_seq, spaced);
+}
+
+/* ------------------------------------------------------------------------
+ * JSON text -> CanonNode, with Postgres's own JSON lexer
+ * ------------------------------------------------------------------------ */
+
+#define MAX_DEPTH 512
+
+typedef struct ParseState
+{
+	CanonNode  *root;
+	CanonNode  *stack[MAX_DEPTH];
+	int			depth;
+	char	   *pending_key;
+} ParseState;
+
+#if PG_VERSION_NUM >= 160000
+#define SEM_RETURN_TYPE JsonParseErrorType
+#define SEM_RETURN return JSON_SUCCESS
+#else
+#define SEM_RETURN_TYPE void
+#define SEM_RETURN return
+#endif
+
+static void
+node_add(ParseState *ps, CanonNode *node)
+{
+	CanonNode  *parent;
+
+	if (ps->depth == 0)
+	{
+		ps->root = node;
+		return;
+	}
+	parent = ps->stack[ps->depth - 1];
+	if (parent->n == parent->cap)
+	{
+		parent->cap = parent->cap ? parent->cap * 2 : 8;
+		parent->items = parent->items
+			? repalloc(parent->items, sizeof(CanonNode *) * parent->cap)
+			: palloc(sizeof(CanonNode *) * parent->cap);
+		if (parent->kind == CN_OBJECT)
+			parent->keys = parent->keys
+				? repalloc(parent->keys, sizeof(char *) * parent->cap)
+				: palloc(sizeof(char *) * parent->cap);
+	}
+	if (parent->kind == CN_OBJECT)
+		parent->keys[parent->n] = ps->pending_key;
+	parent->items[parent->n++] = node;
+}
+
+static SEM_RETURN_TYPE
+sem_container_start(ParseState *ps, CanonKind kind)
+{
+	CanonNode  *node = palloc0(sizeof(CanonNode));
+
+	node->kind = kind;
+	node_add(ps, node);
+	if (ps->depth >= MAX_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON nesting deeper than %d levels", MAX_DEPTH)));
+	ps->stack[ps->depth++] = node;
+	SEM_RETURN;
+}
+
+static SEM_RETURN_TYPE
+sem_object_start(void *state)
+{
+	return sem_container_start(state, CN_OBJECT);
+}
+
+static SEM_RETURN_TYPE
+sem_array_start(void *state)
+{
+	return sem_container_start(state, CN_ARRAY);
+}
+
+static SEM_RETURN_TYPE
+sem_container_end(void *state)
+{
+	((ParseState *) state)->depth--;
+	SEM_RETURN;
+}
+
+static SEM_RETURN_TYPE
+sem_field_start(void *state, char *fname, bool isnull)
+{
+	((ParseState *) state)->pending_key = fname;
+	SEM_RETURN;
+}
+
+static SEM_RETURN_TYPE
+sem_scalar(void *state, char *token, JsonTokenType type)
+{
+	CanonNode  *node = palloc0(sizeof(CanonNode));
+
+	switch (type)
+	{
+		case JSON_TOKEN_STRING:
+			node->kind = CN_STRING;
+			break;
+		case JSON_TOKEN_NUMBER:
+			node->kind = strpbrk(token, ".eE") ? CN_FLOAT : CN_INT;
+			break;
+		case JSON_TOKEN_TRUE:
+			node->kind = CN_TRUE;
+			break;
+		case JSON_TOKEN_FALSE:
+			node->kind = CN_FALSE;
+			break;
+		default:
+			node->kind = CN_NULL;
+	}
+	node->str = token;
+	node->len = token ? strlen(token) : 0;
+	node_add(state, node);
+	SEM_RETURN;
+}
+
+CanonNode *
+canon_parse(const char *json, int len, const char *what)
+{
+	ParseState *ps = palloc0(sizeof(ParseState));
+	JsonSemAction sem;
+	JsonLexContext *lex;
+	JsonParseErrorType err;
+
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = ps;
+	sem.object_start = sem_object_start;
+	sem.object_end = sem_container_end;
+	sem.array_start = sem_array_start;
+	sem.array_end = sem_container_end;
+	sem.object_field_start = sem_field_start;
+	sem.scalar = sem_scalar;
+
+#if PG_VERSION_NUM >= 170000
+	lex = makeJsonLexContextCstringLen(NULL, (char *) json, len, PG_UTF8, true);
+#else
+	lex = makeJsonLexContextCstringLen((char *) json, len, PG_UTF8, true);
+#endif
+	err = pg_parse_json(lex, &sem);
+	if (err != JSON_SUCCESS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("%s is not valid JSON", what),
+				 errdetail("%s", json_errdetail(err, lex))));
+	return ps->root;
+}
+
+typedef struct NodeKey
+{
+	char	   *key;
+	int			keylen;
+	int			pos;
+	CanonNode  *node;
+} NodeKey;
+
+static int
+cmp_node_key(const void *a, const void *b)
+{
+	const NodeKey *x = a;
+	const NodeKey *y = b;
+	int			r = cmp_keys(x->key, x->keylen, y->key, y->keylen);
+
+	return r != 0 ? r : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+void
+canon_node(StringInfo out, CanonNode *node, bool spaced)
+{
+	check_stack_depth();
+
+	switch (node->kind)
+	{
+		case CN_NULL:
+			appendStringInfoString(out, "null");
+			break;
+		case CN_TRUE:
+			appendStringInfoString(out, "true");
+			break;
+		case CN_FALSE:
+			appendStringInfoString(out, "false");
+			break;
+		case CN_INT:
+		case CN_FLOAT:
+			canon_numeric_text(out, node->str);
+			break;
+		case CN_STRING:
+			canon_string(out, node->str, node->len);
+			break;
+		case CN_ARRAY:
+			appendStringInfoCharMacro(out, '[');
+			for (int i = 0; i < node->n; i++)
+			{
+				if (i > 0)
+					appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+				canon_node(out, node->items[i], spaced);
+			}
+			appendStringInfoCharMacro(out, ']');
+			break;
+		case CN_OBJECT:
+			{
+				NodeKey    *nk = palloc(sizeof(NodeKey) * Max(node->n, 1));
+				bool		first = true;
+
+				for (int i = 0; i < node->n; i++)
+				{
+					nk[i].key = node->keys[i];
+					nk[i].keylen = strlen(node->keys[i]);
+					nk[i].pos = i;
+					nk[i].node = node->items[i];
+				}
+				qsort(nk, node->n, sizeof(NodeKey), cmp_node_key);
+				appendStringInfoCharMacro(out, '{');
+				for (int i = 0; i < node->n; i++)
+				{
+					/* a duplicated key: Python keeps the last one */
+					if (i + 1 < node->n &&
+						cmp_keys(nk[i].key, nk[i].keylen, nk[i + 1].key, nk[i + 1].keylen) == 0)
+						continue;
+					if (!first)
+						appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+					first = false;
+					canon_string(out, nk[i].key, nk[i].keylen);
+					appendBinaryStringInfo(out, spaced ? ": " : ":", spaced ? 2 : 1);
+					canon_node(out, nk[i].node, spaced);
+				}
+				appendStringInfoCharMacro(out, '}');
+				pfree(nk);
+			}
+			break;
+	}
+}
+
+/* The last member named key (Python keeps the last duplicate), or NULL. */
+CanonNode *
+canon_member(CanonNode *obj, const char *key)
+{
+	if (obj == NULL || obj->kind != CN_OBJECT)
+		return NULL;
+	for (int i = obj->n - 1; i >= 0; i--)
+		if (strcmp(obj->keys[i], key) == 0)
+			return obj->items[i];
+	return NULL;
+}
+
+Jsonb *
+canon_node_to_jsonb(CanonNode *node)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	canon_node(&s, node, false);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+}

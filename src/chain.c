@@ -1,0 +1,432 @@
+/*
+ * chain.c
+ *	  Storage sessions and the chain append.
+ *
+ * Appends to one database's chain are serialized by a transaction-scoped
+ * heavyweight lock with a tag of our own.  It is taken at the first write of
+ * a transaction and held to its end, so seq is known at once, is dense and
+ * follows commit order: the next writer can only read the head after the
+ * previous one committed (locks are released after the commit is visible).
+ * A rolled-back transaction leaves nothing behind; its seqs, nonces and idem
+ * keys were never visible.
+ *
+ * While the lock is held the head and the clients' last nonces cannot change
+ * under us, so they are cached for the rest of the transaction; a
+ * subtransaction abort throws the cache away (and may have released the
+ * lock), and the next write reads both again.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "chain.h"
+
+/* lock tag: advisory lock space, our own field4 so user advisory locks never collide */
+#define NEDB_LOCK_CLASS 0x4E45		/* "NE" */
+#define NEDB_LOCK_KEY	0x44424348	/* "DBCH" */
+
+typedef struct PlanDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[16];
+} PlanDef;
+
+static const PlanDef plan_defs[NEDB_NUM_PLANS] = {
+	[PLAN_HEAD] = {"SELECT seq, hash FROM nedb.ops ORDER BY seq DESC LIMIT 1", 0},
+	[PLAN_NONCE] = {"SELECT last_nonce FROM nedb.clients WHERE client = $1", 1, {TEXTOID}},
+	[PLAN_IDEM] = {"SELECT seq FROM nedb.ops WHERE idem = $1", 1, {TEXTOID}},
+	[PLAN_APPEND] = {
+		"WITH c AS (INSERT INTO nedb.clients AS c (client, last_nonce) VALUES ($4, $5)"
+		"           ON CONFLICT (client) DO UPDATE SET last_nonce = excluded.last_nonce) "
+		"INSERT INTO nedb.ops (seq, hash, ts, client, nonce, op, coll, id, payload, idem,"
+		"                      caused_by, evidence, confidence, valid_from, valid_to, body) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+		16, {INT8OID, BYTEAOID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
+		JSONBOID, TEXTOID, INT8ARRAYOID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID}},
+	[PLAN_VERSION_PUT] = {
+		"WITH closed AS (UPDATE nedb.versions SET seq_to = $1"
+		"   WHERE seq_from = (SELECT max(seq_from) FROM nedb.versions WHERE coll = $2 AND id = $3)"
+		"     AND seq_to IS NULL) "
+		"INSERT INTO nedb.versions (seq_from, coll, id, doc) VALUES ($1, $2, $3, $4)",
+		4, {INT8OID, TEXTOID, TEXTOID, JSONBOID}},
+	[PLAN_LATEST] = {
+		"SELECT seq_from, doc FROM nedb.versions WHERE coll = $1 AND id = $2"
+		" ORDER BY seq_from DESC LIMIT 1", 2, {TEXTOID, TEXTOID}},
+	[PLAN_LATEST_AS_OF] = {
+		"SELECT seq_from, doc FROM nedb.versions WHERE coll = $1 AND id = $2 AND seq_from <= $3"
+		" ORDER BY seq_from DESC LIMIT 1", 3, {TEXTOID, TEXTOID, INT8OID}},
+	[PLAN_EDGE_LINK] = {
+		"INSERT INTO nedb.edges (seq_from, frm, rel, \"to\") VALUES ($1, $2, $3, $4)"
+		" ON CONFLICT (frm, rel, \"to\") WHERE seq_to IS NULL DO NOTHING",
+		4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}},
+	[PLAN_EDGE_UNLINK] = {
+		"UPDATE nedb.edges SET seq_to = $1"
+		" WHERE frm = $2 AND rel = $3 AND \"to\" = $4 AND seq_to IS NULL",
+		4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}},
+	[PLAN_NEIGHBORS] = {
+		"SELECT \"to\" FROM nedb.edges WHERE frm = $1 AND rel = $2 AND seq_to IS NULL"
+		" ORDER BY seq_from", 2, {TEXTOID, TEXTOID}},
+	[PLAN_NEIGHBORS_AS_OF] = {
+		"SELECT \"to\" FROM nedb.edges WHERE frm = $1 AND rel = $2 AND seq_from <= $3"
+		" AND (seq_to IS NULL OR seq_to > $3) ORDER BY seq_from", 3, {TEXTOID, TEXTOID, INT8OID}},
+	[PLAN_INBOUND] = {
+		"SELECT frm FROM nedb.edges WHERE \"to\" = $1 AND rel = $2 AND seq_to IS NULL"
+		" ORDER BY seq_from", 2, {TEXTOID, TEXTOID}},
+	[PLAN_INBOUND_AS_OF] = {
+		"SELECT frm FROM nedb.edges WHERE \"to\" = $1 AND rel = $2 AND seq_from <= $3"
+		" AND (seq_to IS NULL OR seq_to > $3) ORDER BY seq_from", 3, {TEXTOID, TEXTOID, INT8OID}},
+	[PLAN_HISTORY] = {
+		"SELECT seq_from, doc FROM nedb.versions WHERE coll = $1 AND id = $2 ORDER BY seq_from",
+		2, {TEXTOID, TEXTOID}},
+	[PLAN_OP_ROW] = {
+		"SELECT o.seq, o.hash, o.ts, o.client, o.nonce, o.op, o.coll, o.id, o.payload, o.idem,"
+		"       o.caused_by, o.evidence, o.confidence, o.valid_from, o.valid_to, o.body, v.doc"
+		"  FROM nedb.ops o LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq"
+		" WHERE o.seq = $1", 1, {INT8OID}},
+};
+
+static SPIPlanPtr plans[NEDB_NUM_PLANS];
+
+/* per-transaction chain state */
+static bool chain_valid = false;
+static int64 chain_seq;
+static char chain_head[NEDB_HEX_LEN + 1];
+static HTAB *nonce_cache = NULL;
+
+typedef struct NonceEntry
+{
+	char		client[NAMEDATALEN * 2];	/* hashed prefix, see nonce_key() */
+	char	   *full;
+	int64		last;
+} NonceEntry;
+
+/* ------------------------------------------------------------------------
+ * Sessions and plans
+ * ------------------------------------------------------------------------ */
+
+void
+nedb_begin(NedbSession *s)
+{
+	Oid			nsp = get_namespace_oid("nedb", false);
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema nedb");
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	s->caller_cxt = CurrentMemoryContext;
+	GetUserIdAndSecContext(&s->save_userid, &s->save_sec);
+	SetUserIdAndSecContext(owner, s->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+nedb_end(NedbSession *s)
+{
+	SPI_finish();
+	SetUserIdAndSecContext(s->save_userid, s->save_sec);
+}
+
+uint64
+nedb_exec(NedbPlanId id, Datum *values, const char *nulls, bool read_only, long limit)
+{
+	int			rc;
+
+	if (plans[id] == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(plan_defs[id].sql, plan_defs[id].nargs,
+									(Oid *) plan_defs[id].argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 plan_defs[id].sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plans[id] = p;
+	}
+	rc = SPI_execute_plan(plans[id], values, nulls, read_only, limit);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+Datum
+nedb_col(uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* ------------------------------------------------------------------------
+ * The chain
+ * ------------------------------------------------------------------------ */
+
+/* Last seq (-1 when empty) and head hex, as the current snapshot sees them. */
+int64
+chain_read_head(char *hex)
+{
+	bool		isnull;
+	bytea	   *h;
+
+	if (nedb_exec(PLAN_HEAD, NULL, NULL, true, 1) == 0)
+	{
+		strcpy(hex, NEDB_GENESIS);
+		return -1;
+	}
+	h = DatumGetByteaPP(nedb_col(0, 2, &isnull));
+	if (VARSIZE_ANY_EXHDR(h) != NEDB_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the hash of the last op is not %d bytes", NEDB_HASH_LEN)));
+	hash_to_hex((uint8 *) VARDATA_ANY(h), hex);
+	return DatumGetInt64(nedb_col(0, 1, &isnull));
+}
+
+void
+chain_lock(void)
+{
+	LOCKTAG		tag;
+	bool		isnull;
+
+	if (chain_valid)
+		return;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot write to NEDB during recovery"),
+				 errhint("Write on the primary server.")));
+	PreventCommandIfReadOnly("a NEDB write");
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	/* a fresh snapshot (read committed) sees every op committed before us */
+	if (nedb_exec(PLAN_HEAD, NULL, NULL, false, 1) == 0)
+	{
+		chain_seq = -1;
+		strcpy(chain_head, NEDB_GENESIS);
+	}
+	else
+	{
+		bytea	   *h = DatumGetByteaPP(nedb_col(0, 2, &isnull));
+
+		chain_seq = DatumGetInt64(nedb_col(0, 1, &isnull));
+		if (VARSIZE_ANY_EXHDR(h) != NEDB_HASH_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the hash of op %lld is not %d bytes",
+							(long long) chain_seq, NEDB_HASH_LEN)));
+		hash_to_hex((uint8 *) VARDATA_ANY(h), chain_head);
+	}
+
+	/*
+	 * Under REPEATABLE READ or SERIALIZABLE the transaction snapshot may
+	 * predate ops committed while we waited for the lock; building on it
+	 * would fork the chain.  Refuse, as Postgres does for a concurrent update.
+	 */
+	if (IsolationUsesXactSnapshot())
+	{
+		int64		latest = -1;
+
+		if (SPI_execute_snapshot(plans[PLAN_HEAD], NULL, NULL, GetLatestSnapshot(),
+								 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_snapshot failed");
+		if (SPI_processed > 0)
+			latest = DatumGetInt64(nedb_col(0, 1, &isnull));
+		if (latest != chain_seq)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent NEDB write"),
+					 errdetail("The chain advanced to seq %lld after this transaction's snapshot (seq %lld).",
+							   (long long) latest, (long long) chain_seq),
+					 errhint("Retry the transaction.")));
+	}
+	chain_valid = true;
+}
+
+int64
+chain_next_seq(void)
+{
+	Assert(chain_valid);
+	return chain_seq + 1;
+}
+
+const char *
+chain_head_hex(void)
+{
+	Assert(chain_valid);
+	return chain_head;
+}
+
+/*
+ * The nonce to use for client's next op: the given one if it is above the
+ * client's high-water mark (else a replay error), or the next one.  Unlike
+ * the reference, the automatic nonce follows the stored high-water mark, so
+ * explicit nonces never make it stale.
+ */
+int64
+chain_take_nonce(const char *client, bool given, int64 nonce)
+{
+	NonceEntry *e;
+	bool		found;
+	char		key[NAMEDATALEN * 2];
+
+	Assert(chain_valid);
+	if (nonce_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(key);
+		ctl.entrysize = sizeof(NonceEntry);
+		ctl.hcxt = TopTransactionContext;
+		nonce_cache = hash_create("nedb nonces", 16, &ctl,
+								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+
+	/* long client names share a prefix slot; the full name disambiguates */
+	strlcpy(key, client, sizeof(key));
+	e = hash_search(nonce_cache, key, HASH_ENTER, &found);
+	if (found && strcmp(e->full, client) != 0)
+		found = false;
+	if (!found)
+	{
+		Datum		arg = CStringGetTextDatum(client);
+		bool		isnull;
+
+		e->full = MemoryContextStrdup(TopTransactionContext, client);
+		e->last = 0;
+		if (nedb_exec(PLAN_NONCE, &arg, NULL, false, 1) > 0)
+			e->last = DatumGetInt64(nedb_col(0, 1, &isnull));
+	}
+
+	if (!given)
+	{
+		if (e->last == PG_INT64_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("nonces of client '%s' are exhausted", client)));
+		nonce = e->last + 1;
+	}
+	else if (nonce <= e->last)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("replay/stale nonce for client '%s': %lld <= %lld",
+						client, (long long) nonce, (long long) e->last),
+				 errhint("Each nonce of a client must be greater than its last one; omit the nonce to have the next one assigned.")));
+	e->last = nonce;
+	return nonce;
+}
+
+/* seq of the op that registered this idempotency key, or -1 */
+int64
+chain_idem_seq(const char *idem)
+{
+	Datum		arg = CStringGetTextDatum(idem);
+	bool		isnull;
+
+	if (nedb_exec(PLAN_IDEM, &arg, NULL, false, 1) == 0)
+		return -1;
+	return DatumGetInt64(nedb_col(0, 1, &isnull));
+}
+
+static Datum
+text_or_null(const char *s, char *null)
+{
+	*null = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* Append op (op->seq must be chain_next_seq()) and advance the head. */
+void
+chain_append(NedbOp *op)
+{
+	StringInfoData body;
+	uint8		hash[NEDB_HASH_LEN];
+	bytea	   *hb;
+	Datum		v[16];
+	char		n[17];
+
+	Assert(chain_valid && op->seq == chain_seq + 1);
+
+	initStringInfo(&body);
+	if (op->body)
+		appendStringInfoString(&body, op->body);
+	else
+		op_build_body(&body, op);
+	op_hash(chain_head, body.data, body.len, hash);
+
+	hb = palloc(VARHDRSZ + NEDB_HASH_LEN);
+	SET_VARSIZE(hb, VARHDRSZ + NEDB_HASH_LEN);
+	memcpy(VARDATA(hb), hash, NEDB_HASH_LEN);
+
+	memset(n, ' ', sizeof(n));
+	n[16] = '\0';
+	v[0] = Int64GetDatum(op->seq);
+	v[1] = PointerGetDatum(hb);
+	v[2] = Float8GetDatum(op->ts);
+	v[3] = CStringGetTextDatum(op->client);
+	v[4] = Int64GetDatum(op->nonce);
+	v[5] = CStringGetTextDatum(op->op);
+	v[6] = text_or_null(op->coll, &n[6]);
+	v[7] = text_or_null(op->id, &n[7]);
+	v[8] = op->payload ? JsonbPGetDatum(op->payload) : (Datum) 0;
+	n[8] = op->payload ? ' ' : 'n';
+	v[9] = text_or_null(op->idem, &n[9]);
+	v[10] = op->caused_by ? PointerGetDatum(op->caused_by) : (Datum) 0;
+	n[10] = op->caused_by ? ' ' : 'n';
+	v[11] = text_or_null(op->evidence, &n[11]);
+	v[12] = Float8GetDatum(op->confidence);
+	n[12] = op->has_confidence ? ' ' : 'n';
+	v[13] = text_or_null(op->valid_from, &n[13]);
+	v[14] = text_or_null(op->valid_to, &n[14]);
+	v[15] = text_or_null(op->body, &n[15]);
+
+	nedb_exec(PLAN_APPEND, v, n, false, 0);
+
+	chain_seq = op->seq;
+	hash_to_hex(hash, chain_head);
+	pfree(body.data);
+}
+
+static void
+chain_xact_callback(XactEvent event, void *arg)
+{
+	/* the lock and the cache end with the transaction */
+	chain_valid = false;
+	nonce_cache = NULL;
+}
+
+static void
+chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		chain_valid = false;
+		if (nonce_cache)
+			hash_destroy(nonce_cache);
+		nonce_cache = NULL;
+	}
+}
+
+void
+nedb_chain_init(void)
+{
+	RegisterXactCallback(chain_xact_callback, NULL);
+	RegisterSubXactCallback(chain_subxact_callback, NULL);
+}

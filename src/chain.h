@@ -1,0 +1,67 @@
+/*
+ * chain.h
+ *	  Storage access (SPI as the extension owner) and the chain append.
+ */
+#ifndef NEDB_CHAIN_H
+#define NEDB_CHAIN_H
+
+#include "executor/spi.h"
+
+#include "op.h"
+
+/* cached SPI plans, one per statement we run */
+typedef enum NedbPlanId
+{
+	PLAN_HEAD,
+	PLAN_NONCE,
+	PLAN_IDEM,
+	PLAN_APPEND,
+	PLAN_VERSION_PUT,
+	PLAN_LATEST,
+	PLAN_LATEST_AS_OF,
+	PLAN_EDGE_LINK,
+	PLAN_EDGE_UNLINK,
+	PLAN_NEIGHBORS,
+	PLAN_NEIGHBORS_AS_OF,
+	PLAN_INBOUND,
+	PLAN_INBOUND_AS_OF,
+	PLAN_HISTORY,
+	PLAN_OP_ROW,
+	NEDB_NUM_PLANS
+} NedbPlanId;
+
+/*
+ * A storage session: SPI connected, running as the owner of schema nedb so
+ * that EXECUTE on our functions, not privileges on the tables, governs use.
+ */
+typedef struct NedbSession
+{
+	MemoryContext caller_cxt;	/* where results must be allocated */
+	Oid			save_userid;
+	int			save_sec;
+} NedbSession;
+
+extern void nedb_begin(NedbSession *s);
+extern void nedb_end(NedbSession *s);
+
+/* run a cached plan; returns SPI_processed */
+extern uint64 nedb_exec(NedbPlanId id, Datum *values, const char *nulls,
+						bool read_only, long limit);
+
+/* column value of row 0 (or row r) of the last result */
+extern Datum nedb_col(uint64 row, int col, bool *isnull);
+
+/* the chain (writers) */
+extern void chain_lock(void);
+extern int64 chain_next_seq(void);
+extern const char *chain_head_hex(void);
+extern int64 chain_take_nonce(const char *client, bool given, int64 nonce);
+extern int64 chain_idem_seq(const char *idem);
+extern void chain_append(NedbOp *op);
+
+/* the chain (readers) */
+extern int64 chain_read_head(char *hex);
+
+extern void nedb_chain_init(void);
+
+#endif

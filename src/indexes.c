@@ -1,0 +1,216 @@
+/*
+ * indexes.c
+ *	  Declared secondary indexes over a collection's documents.
+ *
+ * Each is a partial index on nedb.versions (WHERE coll = '<coll>') over
+ * every version, current and historical, so reads AS OF a seq can use it
+ * as well as reads of the present:
+ *	 eq      btree on doc -> field
+ *	 sorted  btree on doc -> field (until the nedb_sorted access method)
+ *	 search  GIN on nedb.tokens(doc -> field), the reference tokenizer
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "chain.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(nedb_create_index);
+PG_FUNCTION_INFO_V1(nedb_drop_index);
+PG_FUNCTION_INFO_V1(nedb_tokens);
+
+/* the kind's canonical name ('ordered' is the reference's name for sorted) */
+static const char *
+index_kind(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *kind;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("index kind must not be NULL"),
+				 errhint("Use eq, sorted (or ordered) or search.")));
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(kind, "eq") == 0 || strcmp(kind, "search") == 0)
+		return kind;
+	if (strcmp(kind, "sorted") == 0 || strcmp(kind, "ordered") == 0)
+		return "sorted";
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown index kind: %s", kind),
+			 errhint("Use eq, sorted (or ordered) or search.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* a readable, unique-enough relation name: nedb_<kind>_<coll>_<field>_<hash> */
+static char *
+index_name(const char *coll, const char *field, const char *kind)
+{
+	StringInfoData s;
+	StringInfoData key;
+	uint32		h;
+
+	initStringInfo(&key);
+	appendStringInfo(&key, "%s%c%s%c%s", coll, '\0', field, '\0', kind);
+	h = hash_bytes((const unsigned char *) key.data, key.len);
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "nedb_%s_", kind);
+	for (const char *p = coll; *p && s.len < 24; p++)
+		appendStringInfoChar(&s, isalnum((unsigned char) *p) ? *p : '_');
+	appendStringInfoChar(&s, '_');
+	for (const char *p = field; *p && s.len < 44; p++)
+		appendStringInfoChar(&s, isalnum((unsigned char) *p) ? *p : '_');
+	appendStringInfo(&s, "_%08x", h);
+	return s.data;
+}
+
+static void
+run(const char *sql)
+{
+	if (SPI_execute(sql, false, 0) < 0)
+		elog(ERROR, "failed: %s", sql);
+}
+
+Datum
+nedb_create_index(PG_FUNCTION_ARGS)
+{
+	const char *coll = nedb_arg_name(fcinfo, 0, "collection");
+	const char *field = nedb_arg_name(fcinfo, 1, "field");
+	const char *kind = index_kind(fcinfo, 2);
+	const char *name = index_name(coll, field, kind);
+	NedbSession s;
+	char	   *sql;
+
+	nedb_begin(&s);
+	sql = psprintf("SELECT 1 FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s",
+				   quote_literal_cstr(coll), quote_literal_cstr(field), quote_literal_cstr(kind));
+	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "failed: %s", sql);
+	if (SPI_processed == 0)
+	{
+		if (strcmp(kind, "search") == 0)
+			sql = psprintf("CREATE INDEX %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
+						   " WHERE coll = %s",
+						   quote_identifier(name), quote_literal_cstr(field),
+						   quote_literal_cstr(coll));
+		else
+			sql = psprintf("CREATE INDEX %s ON nedb.versions ((doc -> %s)) WHERE coll = %s",
+						   quote_identifier(name), quote_literal_cstr(field),
+						   quote_literal_cstr(coll));
+		run(sql);
+		run(psprintf("INSERT INTO nedb.indexes (coll, field, kind, index_name)"
+					 " VALUES (%s, %s, %s, %s)",
+					 quote_literal_cstr(coll), quote_literal_cstr(field),
+					 quote_literal_cstr(kind), quote_literal_cstr(name)));
+	}
+	nedb_end(&s);
+	PG_RETURN_VOID();
+}
+
+Datum
+nedb_drop_index(PG_FUNCTION_ARGS)
+{
+	const char *coll = nedb_arg_name(fcinfo, 0, "collection");
+	const char *field = nedb_arg_name(fcinfo, 1, "field");
+	const char *kind = index_kind(fcinfo, 2);
+	NedbSession s;
+	char	   *sql;
+
+	nedb_begin(&s);
+	sql = psprintf("DELETE FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s"
+				   " RETURNING index_name",
+				   quote_literal_cstr(coll), quote_literal_cstr(field), quote_literal_cstr(kind));
+	if (SPI_execute(sql, false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "failed: %s", sql);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("there is no %s index on %s.%s", kind, coll, field)));
+	run(psprintf("DROP INDEX nedb.%s",
+				 quote_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
+	nedb_end(&s);
+	PG_RETURN_VOID();
+}
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * nedb.tokens(value): the reference's search tokens of a string value,
+ * set(re.findall("[a-z0-9]+", text.lower())), sorted; {} for anything else.
+ * Python's lower() turns two non-ASCII letters into ASCII ones: U+0130 (I
+ * with dot) into "i" plus a combining dot, U+212A (Kelvin sign) into "k".
+ */
+Datum
+nedb_tokens(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	JsonbValue	v;
+	char	  **toks;
+	int			ntok = 0;
+	int			nout = 0;
+	Datum	   *elems;
+	StringInfoData cur;
+	const unsigned char *p;
+	const unsigned char *end;
+
+	if (!JB_ROOT_IS_SCALAR(jb) || !JsonbExtractScalar(&jb->root, &v) ||
+		v.type != jbvString)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+
+	p = (const unsigned char *) v.val.string.val;
+	end = p + v.val.string.len;
+	toks = palloc(sizeof(char *) * (v.val.string.len / 2 + 2));
+	initStringInfo(&cur);
+	while (p <= end)
+	{
+		char		c = 0;
+		int			adv = 1;
+
+		if (p < end)
+		{
+			if (*p < 0x80)
+				c = (char) tolower(*p);
+			else
+			{
+				adv = pg_utf_mblen(p);
+				if (adv == 2 && p[0] == 0xC4 && p[1] == 0xB0)
+					c = 'i';	/* U+0130 */
+				else if (adv == 3 && p[0] == 0xE2 && p[1] == 0x84 && p[2] == 0xAA)
+					c = 'k';	/* U+212A */
+			}
+		}
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			appendStringInfoChar(&cur, c);
+		/* U+0130's combining dot after the i ends the token */
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ||
+			(adv == 2 && p[0] == 0xC4 && p[1] == 0xB0))
+		{
+			if (cur.len > 0)
+			{
+				toks[ntok++] = pstrdup(cur.data);
+				resetStringInfo(&cur);
+			}
+		}
+		if (p == end)
+			break;
+		p += adv;
+	}
+
+	qsort(toks, ntok, sizeof(char *), cmp_cstr);
+	elems = palloc(sizeof(Datum) * Max(ntok, 1));
+	for (int i = 0; i < ntok; i++)
+		if (i == 0 || strcmp(toks[i], toks[i - 1]) != 0)
+			elems[nout++] = CStringGetTextDatum(toks[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, nout, TEXTOID, -1, false, TYPALIGN_INT));
+}

@@ -1,0 +1,50 @@
+/*
+ * nedb.c
+ *	  Module entry: NEDB, a hash-chained, time-traveling document store.
+ *
+ * The core needs only CREATE EXTENSION nedb; loading the library through
+ * shared_preload_libraries works as well (it is how later background
+ * workers start).
+ */
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "chain.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(nedb_refuse_log_change);
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	nedb_chain_init();
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("nedb");
+#else
+	EmitWarningsOnPlaceholders("nedb");
+#endif
+}
+
+/* The log is append-only: refuse UPDATE, DELETE and TRUNCATE of nedb.ops. */
+Datum
+nedb_refuse_log_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trig = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "nedb_refuse_log_change must be called as a trigger");
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("the NEDB log is append-only"),
+			 errdetail("%s on nedb.ops is refused.",
+					   TRIGGER_FIRED_BY_UPDATE(trig->tg_event) ? "UPDATE" :
+					   TRIGGER_FIRED_BY_DELETE(trig->tg_event) ? "DELETE" : "TRUNCATE"),
+			 errhint("Ops are only ever appended; nedb.verify() proves the log.")));
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,200 @@
+/*
+ * op.c
+ *	  The canonical body of an op and its place in the chain.
+ *
+ * body = {"caused_by"?, "client", "confidence"?, "evidence"?, "idem",
+ *         "nonce", "op", "payload", "seq", "ts", "valid_from"?, "valid_to"?}
+ * (keys in canonical order; the optional ones only when set), and
+ * hash_n = BLAKE2b-256(hex(hash_{n-1}) || body_n) with a 64-zero genesis.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/timestamp.h"
+
+#include "canon.h"
+#include "op.h"
+
+static void
+key(StringInfo out, const char *k, bool *first)
+{
+	if (!*first)
+		appendStringInfoCharMacro(out, ',');
+	*first = false;
+	appendStringInfoCharMacro(out, '"');
+	appendStringInfoString(out, k);
+	appendStringInfoString(out, "\":");
+}
+
+static void
+str_or_null(StringInfo out, const char *s)
+{
+	if (s)
+		canon_string(out, s, strlen(s));
+	else
+		appendStringInfoString(out, "null");
+}
+
+static void
+payload(StringInfo out, const NedbOp *op)
+{
+	bool		put = strcmp(op->op, "put") == 0;
+
+	if (put || strcmp(op->op, "delete") == 0)
+	{
+		/* {"coll", "doc"?, "id", "key": "coll:id"} */
+		appendStringInfoString(out, "{\"coll\":");
+		str_or_null(out, op->coll);
+		if (put)
+		{
+			appendStringInfoString(out, ",\"doc\":");
+			if (op->doc)
+				canon_jsonb(out, op->doc, op->doc_has_seq, false);
+			else
+				appendStringInfoString(out, "null");
+		}
+		appendStringInfoString(out, ",\"id\":");
+		str_or_null(out, op->id);
+		appendStringInfoString(out, ",\"key\":");
+		{
+			StringInfoData k;
+
+			initStringInfo(&k);
+			appendStringInfo(&k, "%s:%s", op->coll ? op->coll : "", op->id ? op->id : "");
+			canon_string(out, k.data, k.len);
+			pfree(k.data);
+		}
+		appendStringInfoCharMacro(out, '}');
+	}
+	else if (op->payload)
+		canon_jsonb(out, op->payload, false, false);
+	else
+		appendStringInfoString(out, "{}");
+}
+
+void
+op_build_body(StringInfo out, const NedbOp *op)
+{
+	bool		first = true;
+
+	appendStringInfoCharMacro(out, '{');
+	if (op->caused_by)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(op->caused_by, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &nulls, &n);
+		key(out, "caused_by", &first);
+		appendStringInfoCharMacro(out, '[');
+		for (int i = 0; i < n; i++)
+		{
+			if (i > 0)
+				appendStringInfoCharMacro(out, ',');
+			if (nulls[i])
+				appendStringInfoString(out, "null");
+			else
+				appendStringInfo(out, INT64_FORMAT, DatumGetInt64(elems[i]));
+		}
+		appendStringInfoCharMacro(out, ']');
+	}
+	key(out, "client", &first);
+	str_or_null(out, op->client);
+	if (op->has_confidence)
+	{
+		key(out, "confidence", &first);
+		canon_float(out, op->confidence);
+	}
+	if (op->evidence)
+	{
+		key(out, "evidence", &first);
+		str_or_null(out, op->evidence);
+	}
+	key(out, "idem", &first);
+	str_or_null(out, op->idem);
+	key(out, "nonce", &first);
+	appendStringInfo(out, INT64_FORMAT, op->nonce);
+	key(out, "op", &first);
+	str_or_null(out, op->op);
+	key(out, "payload", &first);
+	payload(out, op);
+	key(out, "seq", &first);
+	appendStringInfo(out, INT64_FORMAT, op->seq);
+	key(out, "ts", &first);
+	canon_float(out, op->ts);
+	if (op->valid_from)
+	{
+		key(out, "valid_from", &first);
+		str_or_null(out, op->valid_from);
+	}
+	if (op->valid_to)
+	{
+		key(out, "valid_to", &first);
+		str_or_null(out, op->valid_to);
+	}
+	appendStringInfoCharMacro(out, '}');
+}
+
+void
+op_hash(const char *prev_hex, const char *body, size_t len, uint8 *out)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, NEDB_HASH_LEN);
+	crypto_generichash_update(&st, (const unsigned char *) prev_hex, NEDB_HEX_LEN);
+	crypto_generichash_update(&st, (const unsigned char *) body, len);
+	crypto_generichash_final(&st, out, NEDB_HASH_LEN);
+}
+
+void
+hash_to_hex(const uint8 *hash, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < NEDB_HASH_LEN; i++)
+	{
+		hex[2 * i] = digits[hash[i] >> 4];
+		hex[2 * i + 1] = digits[hash[i] & 0xF];
+	}
+	hex[NEDB_HEX_LEN] = '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;					/* the chain's hex is lowercase only */
+}
+
+bool
+hex_to_hash(const char *hex, uint8 *hash)
+{
+	if (strlen(hex) != NEDB_HEX_LEN)
+		return false;
+	for (int i = 0; i < NEDB_HASH_LEN; i++)
+	{
+		int			hi = hexval(hex[2 * i]);
+		int			lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		hash[i] = (uint8) (hi << 4 | lo);
+	}
+	return true;
+}
+
+double
+op_now(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return (double) now / USECS_PER_SEC +
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}

@@ -1,0 +1,218 @@
+/*
+ * read.c
+ *	  The read path: documents (now and AS OF a seq), relations, history,
+ *	  seq and head.
+ *
+ * AS OF s is inclusive, as in the reference: the version a key had right
+ * after op s.  A point read is one backward index probe on
+ * versions (coll, id, seq_from) either way, so AS OF costs what HEAD does.
+ * Reads use the caller's snapshot and never wait for writers.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "chain.h"
+#include "util.h"
+#include "write.h"
+
+PG_FUNCTION_INFO_V1(nedb_get);
+PG_FUNCTION_INFO_V1(nedb_neighbors);
+PG_FUNCTION_INFO_V1(nedb_inbound);
+PG_FUNCTION_INFO_V1(nedb_history);
+PG_FUNCTION_INFO_V1(nedb_seq);
+PG_FUNCTION_INFO_V1(nedb_head);
+
+/*
+ * The latest version of coll:id (at or before as_of if given): false if
+ * there is none; *doc is NULL for a tombstone.  Needs a storage session;
+ * writers (holding the chain lock) read with a fresh snapshot.
+ */
+bool
+store_latest(const char *coll, const char *id, bool has_as_of, int64 as_of,
+			 bool for_write, int64 *seq, Jsonb **doc)
+{
+	Datum		v[3];
+	bool		isnull;
+	Datum		d;
+
+	v[0] = CStringGetTextDatum(coll);
+	v[1] = CStringGetTextDatum(id);
+	v[2] = Int64GetDatum(as_of);
+	if (nedb_exec(has_as_of ? PLAN_LATEST_AS_OF : PLAN_LATEST, v, NULL, !for_write, 1) == 0)
+		return false;
+	*seq = DatumGetInt64(nedb_col(0, 1, &isnull));
+	d = nedb_col(0, 2, &isnull);
+	*doc = isnull ? NULL : DatumGetJsonbP(d);
+	return true;
+}
+
+/* A document whose _expires_at (float epoch seconds) has passed. */
+bool
+doc_expired(Jsonb *doc, double now)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = "_expires_at";
+	k.val.string.len = 11;
+	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvNumeric)
+		return false;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											  NumericGetDatum(v->val.numeric))) < now;
+}
+
+/*
+ * nedb.get(coll, id, as_of): the document, or NULL.  At HEAD an expired
+ * document reads as gone (nedb.sweep() logs its delete); AS OF shows history
+ * as it was, expired or not.
+ */
+Datum
+nedb_get(PG_FUNCTION_ARGS)
+{
+	NedbSession s;
+	const char *coll;
+	const char *id;
+	bool		has_as_of = !PG_ARGISNULL(2);
+	int64		as_of = has_as_of ? PG_GETARG_INT64(2) : 0;
+	int64		seq;
+	Jsonb	   *doc = NULL;
+	Datum		res = (Datum) 0;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (has_as_of && as_of < 0)
+		PG_RETURN_NULL();
+	coll = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	nedb_begin(&s);
+	if (store_latest(coll, id, has_as_of, as_of, false, &seq, &doc) && doc != NULL &&
+		(has_as_of || !doc_expired(doc, op_now())))
+	{
+		MemoryContext old = MemoryContextSwitchTo(s.caller_cxt);
+		Jsonb	   *copy = palloc(VARSIZE(doc));
+
+		memcpy(copy, doc, VARSIZE(doc));
+		res = JsonbPGetDatum(copy);
+		MemoryContextSwitchTo(old);
+	}
+	nedb_end(&s);
+	if (res == (Datum) 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(res);
+}
+
+static Datum
+edges_common(FunctionCallInfo fcinfo, bool outbound)
+{
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	bool		has_as_of = !PG_ARGISNULL(2);
+	Datum		v[3];
+	uint64		n;
+
+	ts = nedb_srf_begin(fcinfo, &desc);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	v[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
+	v[1] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
+	v[2] = has_as_of ? PG_GETARG_DATUM(2) : (Datum) 0;
+	if (has_as_of && PG_GETARG_INT64(2) < 0)
+		return (Datum) 0;
+
+	nedb_begin(&s);
+	n = nedb_exec(outbound ? (has_as_of ? PLAN_NEIGHBORS_AS_OF : PLAN_NEIGHBORS)
+				  : (has_as_of ? PLAN_INBOUND_AS_OF : PLAN_INBOUND),
+				  v, NULL, true, 0);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = nedb_col(i, 1, &isnull);
+
+		tuplestore_putvalues(ts, desc, &d, &isnull);
+	}
+	nedb_end(&s);
+	return (Datum) 0;
+}
+
+/* nedb.neighbors(node, rel, as_of): outgoing endpoints in link order */
+Datum
+nedb_neighbors(PG_FUNCTION_ARGS)
+{
+	return edges_common(fcinfo, true);
+}
+
+/* nedb.inbound(node, rel, as_of): incoming endpoints in link order */
+Datum
+nedb_inbound(PG_FUNCTION_ARGS)
+{
+	return edges_common(fcinfo, false);
+}
+
+/* nedb.history(coll, id): every version, deletes as (seq, 'delete', NULL) */
+Datum
+nedb_history(PG_FUNCTION_ARGS)
+{
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	Datum		v[2];
+	uint64		n;
+
+	ts = nedb_srf_begin(fcinfo, &desc);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	v[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
+	v[1] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
+
+	nedb_begin(&s);
+	n = nedb_exec(PLAN_HISTORY, v, NULL, true, 0);
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		out[3];
+		bool		nulls[3] = {false, false, false};
+		bool		isnull;
+
+		out[0] = nedb_col(i, 1, &isnull);
+		out[2] = nedb_col(i, 2, &nulls[2]);
+		out[1] = CStringGetTextDatum(nulls[2] ? "delete" : "put");
+		tuplestore_putvalues(ts, desc, out, nulls);
+	}
+	nedb_end(&s);
+	return (Datum) 0;
+}
+
+/* nedb.seq(): the last seq, -1 for an empty database */
+Datum
+nedb_seq(PG_FUNCTION_ARGS)
+{
+	NedbSession s;
+	char		hex[NEDB_HEX_LEN + 1];
+	int64		seq;
+
+	nedb_begin(&s);
+	seq = chain_read_head(hex);
+	nedb_end(&s);
+	PG_RETURN_INT64(seq);
+}
+
+/* nedb.head(): the hash of the last op, 64 zeros for an empty database */
+Datum
+nedb_head(PG_FUNCTION_ARGS)
+{
+	NedbSession s;
+	char		hex[NEDB_HEX_LEN + 1];
+
+	nedb_begin(&s);
+	(void) chain_read_head(hex);
+	nedb_end(&s);
+	PG_RETURN_TEXT_P(cstring_to_text(hex));
+}

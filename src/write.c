@@ -1,0 +1,534 @@
+/*
+ * write.c
+ *	  The write path: put, delete, link, unlink, expire, sweep.
+ *
+ * Every write is one op appended to the chain (chain.c) plus the derived
+ * state it implies: a new document version (closing the previous one), a
+ * tombstone, or an edge.  Order of checks follows the reference: the
+ * idempotency key first (a known key returns the earlier result and writes
+ * nothing, whatever the nonce), then the nonce.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "canon.h"
+#include "chain.h"
+#include "util.h"
+#include "write.h"
+
+PG_FUNCTION_INFO_V1(nedb_put);
+PG_FUNCTION_INFO_V1(nedb_delete);
+PG_FUNCTION_INFO_V1(nedb_link);
+PG_FUNCTION_INFO_V1(nedb_unlink);
+PG_FUNCTION_INFO_V1(nedb_expire);
+PG_FUNCTION_INFO_V1(nedb_sweep);
+
+/* ------------------------------------------------------------------------
+ * Building documents
+ * ------------------------------------------------------------------------ */
+
+static void
+push_key(JsonbParseState **st, const char *k)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) k;
+	v.val.string.len = strlen(k);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+static void
+push_string(JsonbParseState **st, const char *k, const char *s)
+{
+	JsonbValue	v;
+
+	push_key(st, k);
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_numeric(JsonbParseState **st, const char *k, Datum num)
+{
+	JsonbValue	v;
+
+	push_key(st, k);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(num);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* push the members of object doc (values that follow override them) */
+static void
+push_members(JsonbParseState **st, Jsonb *doc)
+{
+	JsonbIterator *it = JsonbIteratorInit(&doc->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_KEY || tok == WJB_VALUE)
+			pushJsonbValue(st, tok, &v);
+}
+
+static bool
+has_member(Jsonb *doc, const char *k)
+{
+	JsonbValue	kv;
+
+	kv.type = jbvString;
+	kv.val.string.val = (char *) k;
+	kv.val.string.len = strlen(k);
+	return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &kv) != NULL;
+}
+
+/*
+ * The document as the put op carries it: the user's fields, _id unless the
+ * user gave one, _expires_at and the mirrored provenance fields.
+ */
+static Jsonb *
+payload_doc(PutArgs *a, double now)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_members(&st, a->doc);
+	if (!has_member(a->doc, "_id"))
+		push_string(&st, "_id", a->id);
+	if (a->has_ttl)
+		push_numeric(&st, "_expires_at", canon_float_numeric(now + a->ttl_s));
+	if (a->caused_by)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(a->caused_by, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &nulls, &n);
+		push_key(&st, "_caused_by");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		for (int i = 0; i < n; i++)
+		{
+			JsonbValue	v;
+
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(DatumGetInt64(elems[i]));
+			pushJsonbValue(&st, WJB_ELEM, &v);
+		}
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	}
+	if (a->evidence)
+		push_string(&st, "_evidence", a->evidence);
+	if (a->has_confidence)
+		push_numeric(&st, "_confidence", canon_float_numeric(a->confidence));
+	if (a->valid_from)
+		push_string(&st, "_valid_from", a->valid_from);
+	if (a->valid_to)
+		push_string(&st, "_valid_to", a->valid_to);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* the stored version: the payload document with _seq */
+Jsonb *
+stored_doc(Jsonb *payload, int64 seq)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_members(&st, payload);
+	push_numeric(&st, "_seq", NumericGetDatum(int64_to_numeric(seq)));
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* ------------------------------------------------------------------------
+ * Ops
+ * ------------------------------------------------------------------------ */
+
+void
+version_put(int64 seq, const char *coll, const char *id, Jsonb *doc)
+{
+	Datum		v[4];
+	char		n[5] = "    ";
+
+	v[0] = Int64GetDatum(seq);
+	v[1] = CStringGetTextDatum(coll);
+	v[2] = CStringGetTextDatum(id);
+	v[3] = doc ? JsonbPGetDatum(doc) : (Datum) 0;
+	n[3] = doc ? ' ' : 'n';
+	nedb_exec(PLAN_VERSION_PUT, v, n, false, 0);
+}
+
+Jsonb *
+write_put(PutArgs *a, int64 *seq_out)
+{
+	NedbOp		op = {0};
+	Jsonb	   *payload;
+	Jsonb	   *stored;
+
+	if (!JB_ROOT_IS_OBJECT(a->doc) || JB_ROOT_IS_SCALAR(a->doc))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("document for %s:%s must be a JSON object", a->coll, a->id),
+				 errdetail("Got a JSON %s.", JB_ROOT_IS_ARRAY(a->doc) && !JB_ROOT_IS_SCALAR(a->doc)
+						   ? "array" : "scalar")));
+
+	chain_lock();
+	if (a->idem)
+	{
+		int64		prior = chain_idem_seq(a->idem);
+
+		if (prior >= 0)
+		{
+			/* as the reference: the current version of the named key */
+			int64		s;
+			Jsonb	   *cur = NULL;
+
+			*seq_out = prior;
+			if (store_latest(a->coll, a->id, false, 0, true, &s, &cur))
+				return cur;
+			return NULL;
+		}
+	}
+
+	op.client = a->client;
+	op.nonce = chain_take_nonce(a->client, a->has_nonce, a->nonce);
+	op.seq = chain_next_seq();
+	op.ts = op_now();
+	op.op = "put";
+	op.coll = a->coll;
+	op.id = a->id;
+	op.idem = a->idem;
+	op.caused_by = a->caused_by;
+	op.evidence = a->evidence;
+	op.has_confidence = a->has_confidence;
+	op.confidence = a->confidence;
+	op.valid_from = a->valid_from;
+	op.valid_to = a->valid_to;
+
+	payload = payload_doc(a, op.ts);
+	op.doc = payload;
+
+	/*
+	 * The stored version carries our _seq; a user-supplied _seq is part of
+	 * the hashed payload but cannot be rebuilt from the version, so keep the
+	 * exact body.
+	 */
+	if (has_member(payload, "_seq"))
+	{
+		StringInfoData body;
+
+		initStringInfo(&body);
+		op_build_body(&body, &op);
+		op.body = body.data;
+	}
+
+	chain_append(&op);
+	stored = stored_doc(payload, op.seq);
+	version_put(op.seq, a->coll, a->id, stored);
+	*seq_out = op.seq;
+	return stored;
+}
+
+int64
+write_delete(const char *coll, const char *id, const char *client,
+			 bool has_nonce, int64 nonce, const char *idem)
+{
+	NedbOp		op = {0};
+
+	chain_lock();
+	if (idem)
+	{
+		int64		prior = chain_idem_seq(idem);
+
+		if (prior >= 0)
+			return prior;
+	}
+	op.client = client;
+	op.nonce = chain_take_nonce(client, has_nonce, nonce);
+	op.seq = chain_next_seq();
+	op.ts = op_now();
+	op.op = "delete";
+	op.coll = coll;
+	op.id = id;
+	op.idem = idem;
+	chain_append(&op);
+	version_put(op.seq, coll, id, NULL);
+	return op.seq;
+}
+
+int64
+write_link(bool link, const char *frm, const char *rel, const char *to,
+		   const char *client, bool has_nonce, int64 nonce)
+{
+	NedbOp		op = {0};
+	JsonbParseState *st = NULL;
+
+	chain_lock();
+	op.client = client;
+	op.nonce = chain_take_nonce(client, has_nonce, nonce);
+	op.seq = chain_next_seq();
+	op.ts = op_now();
+	op.op = link ? "link" : "unlink";
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "frm", frm);
+	push_string(&st, "rel", rel);
+	push_string(&st, "to", to);
+	op.payload = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+
+	chain_append(&op);
+	edge_put(link, op.seq, frm, rel, to);
+	return op.seq;
+}
+
+void
+edge_put(bool link, int64 seq, const char *frm, const char *rel, const char *to)
+{
+	Datum		v[4];
+
+	v[0] = Int64GetDatum(seq);
+	v[1] = CStringGetTextDatum(frm);
+	v[2] = CStringGetTextDatum(rel);
+	v[3] = CStringGetTextDatum(to);
+	nedb_exec(link ? PLAN_EDGE_LINK : PLAN_EDGE_UNLINK, v, NULL, false, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * SQL functions
+ * ------------------------------------------------------------------------ */
+
+static const char *
+opt_text(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static double
+interval_seconds(Interval *iv)
+{
+	return (double) iv->time / USECS_PER_SEC +
+		(double) iv->day * SECS_PER_DAY +
+		(double) iv->month * DAYS_PER_MONTH * SECS_PER_DAY;
+}
+
+static Datum
+copy_jsonb_out(NedbSession *s, Jsonb *jb)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->caller_cxt);
+	Jsonb	   *copy = palloc(VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	MemoryContextSwitchTo(old);
+	return JsonbPGetDatum(copy);
+}
+
+Datum
+nedb_put(PG_FUNCTION_ARGS)
+{
+	PutArgs		a = {0};
+	NedbSession s;
+	Jsonb	   *res;
+	int64		seq;
+
+	a.coll = nedb_arg_name(fcinfo, 0, "collection");
+	a.id = nedb_arg_name(fcinfo, 1, "document id");
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("document for %s:%s must not be NULL", a.coll, a.id),
+				 errhint("Use nedb.delete() to remove a document.")));
+	a.doc = PG_GETARG_JSONB_P(2);
+	a.client = nedb_arg_name(fcinfo, 3, "client");
+	a.has_nonce = !PG_ARGISNULL(4);
+	a.nonce = a.has_nonce ? PG_GETARG_INT64(4) : 0;
+	a.idem = opt_text(fcinfo, 5);
+	if (!PG_ARGISNULL(6))
+	{
+		a.has_ttl = true;
+		a.ttl_s = interval_seconds(PG_GETARG_INTERVAL_P(6));
+	}
+	if (!PG_ARGISNULL(7))
+	{
+		a.caused_by = PG_GETARG_ARRAYTYPE_P(7);
+		if (ARR_NDIM(a.caused_by) > 1 || array_contains_nulls(a.caused_by))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("caused_by must be a one-dimensional list of seqs without NULLs")));
+	}
+	a.evidence = opt_text(fcinfo, 8);
+	a.has_confidence = !PG_ARGISNULL(9);
+	a.confidence = a.has_confidence ? PG_GETARG_FLOAT8(9) : 0;
+	if (a.has_confidence && (isnan(a.confidence) || isinf(a.confidence)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("confidence must be a finite number")));
+	a.valid_from = opt_text(fcinfo, 10);
+	a.valid_to = opt_text(fcinfo, 11);
+
+	nedb_begin(&s);
+	res = write_put(&a, &seq);
+	if (res == NULL)
+	{
+		nedb_end(&s);
+		PG_RETURN_NULL();
+	}
+	{
+		Datum		d = copy_jsonb_out(&s, res);
+
+		nedb_end(&s);
+		PG_RETURN_DATUM(d);
+	}
+}
+
+Datum
+nedb_delete(PG_FUNCTION_ARGS)
+{
+	const char *coll = nedb_arg_name(fcinfo, 0, "collection");
+	const char *id = nedb_arg_name(fcinfo, 1, "document id");
+	const char *client = nedb_arg_name(fcinfo, 2, "client");
+	NedbSession s;
+	int64		seq;
+
+	nedb_begin(&s);
+	seq = write_delete(coll, id, client, !PG_ARGISNULL(3),
+					   PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3), opt_text(fcinfo, 4));
+	nedb_end(&s);
+	PG_RETURN_INT64(seq);
+}
+
+static Datum
+link_common(FunctionCallInfo fcinfo, bool link)
+{
+	const char *frm = nedb_arg_name(fcinfo, 0, "frm");
+	const char *rel = nedb_arg_name(fcinfo, 1, "rel");
+	const char *to = nedb_arg_name(fcinfo, 2, "to");
+	const char *client = nedb_arg_name(fcinfo, 3, "client");
+	NedbSession s;
+	int64		seq;
+
+	nedb_begin(&s);
+	seq = write_link(link, frm, rel, to, client, !PG_ARGISNULL(4),
+					 PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4));
+	nedb_end(&s);
+	PG_RETURN_INT64(seq);
+}
+
+Datum
+nedb_link(PG_FUNCTION_ARGS)
+{
+	return link_common(fcinfo, true);
+}
+
+Datum
+nedb_unlink(PG_FUNCTION_ARGS)
+{
+	return link_common(fcinfo, false);
+}
+
+/* the document without the fields a put adds again */
+static Jsonb *
+strip_for_reput(Jsonb *doc)
+{
+	JsonbParseState *st = NULL;
+	JsonbIterator *it = JsonbIteratorInit(&doc->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		skip = false;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			skip = (v.val.string.len == 4 && memcmp(v.val.string.val, "_seq", 4) == 0) ||
+				(v.val.string.len == 11 && memcmp(v.val.string.val, "_expires_at", 11) == 0);
+		if ((tok == WJB_KEY || tok == WJB_VALUE) && !skip)
+			pushJsonbValue(&st, tok, &v);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+Datum
+nedb_expire(PG_FUNCTION_ARGS)
+{
+	PutArgs		a = {0};
+	NedbSession s;
+	int64		seq;
+	Jsonb	   *cur;
+	bool		ok = false;
+
+	a.coll = nedb_arg_name(fcinfo, 0, "collection");
+	a.id = nedb_arg_name(fcinfo, 1, "document id");
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("ttl must not be NULL")));
+	a.has_ttl = true;
+	a.ttl_s = interval_seconds(PG_GETARG_INTERVAL_P(2));
+	a.client = "local";
+
+	nedb_begin(&s);
+	chain_lock();
+	if (store_latest(a.coll, a.id, false, 0, true, &seq, &cur) && cur != NULL &&
+		!doc_expired(cur, op_now()))
+	{
+		a.doc = strip_for_reput(cur);
+		write_put(&a, &seq);
+		ok = true;
+	}
+	nedb_end(&s);
+	PG_RETURN_BOOL(ok);
+}
+
+/* Delete every current document whose _expires_at has passed, as __ttl__. */
+Datum
+nedb_sweep(PG_FUNCTION_ARGS)
+{
+	NedbSession s;
+	Datum		now;
+	uint64		n;
+	char	  **colls;
+	char	  **ids;
+	Oid			argtype = FLOAT8OID;
+
+	nedb_begin(&s);
+	chain_lock();
+	now = Float8GetDatum(op_now());
+	if (SPI_execute_with_args("SELECT coll, id FROM nedb.versions"
+							  " WHERE seq_to IS NULL AND doc IS NOT NULL"
+							  "   AND jsonb_typeof(doc -> '_expires_at') = 'number'"
+							  "   AND (doc ->> '_expires_at')::float8 < $1"
+							  " ORDER BY seq_from",
+							  1, &argtype, &now, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "sweep query failed");
+	n = SPI_processed;
+	colls = palloc(sizeof(char *) * Max(n, 1));
+	ids = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		colls[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		ids[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	for (uint64 i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		write_delete(colls[i], ids[i], "__ttl__", false, 0, NULL);
+	}
+	nedb_end(&s);
+	PG_RETURN_INT32((int32) n);
+}

@@ -1,0 +1,48 @@
+/*
+ * write.h
+ *	  The write path: ops that change documents and relations.
+ */
+#ifndef NEDB_WRITE_H
+#define NEDB_WRITE_H
+
+#include "utils/array.h"
+#include "utils/jsonb.h"
+
+typedef struct PutArgs
+{
+	const char *coll;
+	const char *id;
+	Jsonb	   *doc;
+	const char *client;
+	bool		has_nonce;
+	int64		nonce;
+	const char *idem;
+	bool		has_ttl;
+	double		ttl_s;
+	ArrayType  *caused_by;
+	const char *evidence;
+	bool		has_confidence;
+	double		confidence;
+	const char *valid_from;
+	const char *valid_to;
+} PutArgs;
+
+/* all of these need a storage session; they take the chain lock */
+extern Jsonb *write_put(PutArgs *a, int64 *seq);
+extern int64 write_delete(const char *coll, const char *id, const char *client,
+						  bool has_nonce, int64 nonce, const char *idem);
+extern int64 write_link(bool link, const char *frm, const char *rel, const char *to,
+						const char *client, bool has_nonce, int64 nonce);
+
+/* derived state of one op (storage session, chain lock held) */
+extern Jsonb *stored_doc(Jsonb *payload, int64 seq);
+extern void version_put(int64 seq, const char *coll, const char *id, Jsonb *doc);
+extern void edge_put(bool link, int64 seq, const char *frm, const char *rel,
+					 const char *to);
+
+/* the latest version of a key: false if it never existed */
+extern bool store_latest(const char *coll, const char *id, bool has_as_of, int64 as_of,
+						 bool for_write, int64 *seq, Jsonb **doc);
+extern bool doc_expired(Jsonb *doc, double now);
+
+#endif
