@@ -20,7 +20,7 @@ PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
 REGRESS = setup vectors write read chain tx ttl indexes aof errors
-REGRESS_OPTS = --inputdir=. --outputdir=. --load-extension=nedb
+REGRESS_OPTS = --inputdir=. --outputdir=.
 TAP_TESTS = 1
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config

@@ -1,0 +1,45 @@
+--
+-- indexes: eq (btree), sorted (btree until nedb_sorted), search (GIN)
+--
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+
+SELECT count(nedb.put('blocks', 'b' || g, jsonb_build_object('height', g, 'miner', 'm' || (g % 3), 'note', 'Block ' || g || ' mined by Rust-lang')))
+  FROM generate_series(1, 300) g;
+SELECT nedb.create_index('blocks', 'miner');
+SELECT nedb.create_index('blocks', 'height', 'sorted');
+SELECT nedb.create_index('blocks', 'height', 'ordered');   -- the same index: no-op
+SELECT nedb.create_index('blocks', 'note', 'search');
+SELECT coll, field, kind FROM nedb.indexes ORDER BY kind;
+SELECT i.relname, pg_get_indexdef(i.oid) ~ 'WHERE \(coll = ''blocks''::text\)' AS partial
+  FROM nedb.indexes x JOIN pg_class i ON i.relname = x.index_name ORDER BY 1;
+
+-- an unknown kind is an error and leaves nothing behind
+SELECT try($$SELECT nedb.create_index('blocks', 'hash', 'hashy')$$);
+SELECT try($$SELECT nedb.create_index('blocks', 'hash', NULL)$$);
+SELECT count(*) FROM nedb.indexes WHERE field = 'hash';
+SELECT count(*) FROM pg_indexes WHERE schemaname = 'nedb' AND indexname LIKE '%hash%';
+
+-- the planner uses them
+ANALYZE nedb.versions;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT doc FROM nedb.versions WHERE coll = 'blocks' AND doc -> 'miner' = '"m1"';
+EXPLAIN (COSTS OFF) SELECT doc FROM nedb.versions WHERE coll = 'blocks' ORDER BY doc -> 'height' DESC LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT doc FROM nedb.versions WHERE coll = 'blocks' AND nedb.tokens(doc -> 'note') @> '{rust}';
+RESET enable_seqscan;
+SELECT doc ->> 'height' AS h FROM nedb.versions WHERE coll = 'blocks' AND seq_to IS NULL
+ ORDER BY doc -> 'height' DESC LIMIT 3;
+
+-- the reference tokenizer: [a-z0-9]+ over lowercased text; only strings
+SELECT nedb.tokens('"Rust-lang hacker, C++ fan  Ünïcode_x 42"');
+SELECT nedb.tokens('"İstanbul"'), nedb.tokens(to_jsonb(U&'\212Aelvin'::text)), nedb.tokens('"a_b a b"');
+SELECT nedb.tokens('42'), nedb.tokens('["a b"]'), nedb.tokens('null'), nedb.tokens('""');
+
+-- drop
+SELECT nedb.drop_index('blocks', 'note', 'search');
+SELECT try($$SELECT nedb.drop_index('blocks', 'note', 'search')$$);
+SELECT try($$SELECT nedb.drop_index('blocks', 'nope', 'wat')$$);
+SELECT coll, field, kind FROM nedb.indexes ORDER BY kind;
+-- an array or object value in an indexed field is just a value: no poisoned writes
+SELECT nedb.put('blocks', 'odd', '{"miner": ["x", "y"], "height": {"a": 1}, "note": 7}') ->> '_id' AS id;
+SELECT nedb.verify();

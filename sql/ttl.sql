@@ -1,0 +1,28 @@
+--
+-- ttl: expiry, expire(), sweep()
+--
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+
+SELECT nedb.put('s', 'live', '{"v": 1}', ttl => '1 hour') ? '_expires_at' AS has_expiry;
+SELECT (nedb.get('s', 'live') ->> '_expires_at')::float8 - extract(epoch FROM now()) BETWEEN 3500 AND 3700 AS in_an_hour;
+SELECT nedb.put('s', 'dead', '{"v": 2}', ttl => '-1 second') ->> '_seq' AS dead_seq;
+SELECT nedb.put('s', 'plain', '{"v": 3}') ->> '_seq' AS plain_seq;
+
+-- an expired document reads as gone at HEAD, without writing anything
+SELECT nedb.get('s', 'dead') AS dead_now, nedb.get('s', 'dead', 1) ->> 'v' AS dead_as_of_1;
+SELECT nedb.seq();
+
+-- expire(): re-put with a new ttl; false when missing or already expired
+SELECT nedb.expire('s', 'plain', '10 minutes') AS plain, nedb.expire('s', 'nope', '1 minute') AS nope,
+       nedb.expire('s', 'dead', '1 minute') AS dead;
+SELECT nedb.get('s', 'plain') ->> 'v' AS v, nedb.get('s', 'plain') ? '_expires_at' AS has_expiry;
+SELECT nedb.expire('s', 'live', '-1 second');
+
+-- sweep(): logs a delete for every expired document, as client __ttl__
+SELECT nedb.sweep();
+SELECT op, client, payload ->> 'id' AS id FROM nedb.log WHERE client = '__ttl__' ORDER BY seq;
+SELECT nedb.sweep();
+-- history keeps what expired
+SELECT seq, op, doc ->> 'v' AS v FROM nedb.history('s', 'dead');
+SELECT nedb.verify();
