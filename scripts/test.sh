@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# test.sh - everything: deps, build (-Werror), pg_regress, TAP. Run as root.
+#   sudo bash scripts/test.sh
+set -Eeuo pipefail
+source "$(dirname "$0")/common.sh"
+[[ $(id -u) -eq 0 ]] || { echo "test.sh: run as root (it installs packages and the extension)" >&2; exit 2; }
+
+WORK=${NEDB_TEST_WORK:-/tmp/nedb-test}
+PORT=${NEDB_TEST_PORT:-55432}
+trap 'cluster_down "$WORK"' EXIT
+
+bash "$REPO/scripts/deps.sh"
+cluster_down "$WORK"
+build_and_install "$WORK"
+SRC=$WORK/src
+failed=()
+
+echo "== pg_regress (shared_preload_libraries = nedb: the library must load either way)"
+cluster_up "$WORK" "$PORT" "shared_preload_libraries = 'nedb'" "fsync = off"
+if ! as_pg env PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres \
+        make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS=; then
+    failed+=(regress)
+    [[ -f $SRC/regression.diffs ]] && cat "$SRC/regression.diffs"
+fi
+if grep -E 'terminated by signal|PANIC|TRAP:' "$WORK/server.log"; then
+    failed+=(server-log)
+fi
+cluster_down "$WORK"
+
+echo "== TAP"
+if ! as_pg make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= PROVE_FLAGS=--timer; then
+    failed+=(tap)
+    for f in "$SRC"/tmp_check/log/*; do [[ -f $f ]] && { echo "---- $f"; tail -40 "$f"; }; done
+fi
+
+if ((${#failed[@]})); then
+    echo "FAILED: ${failed[*]} (artifacts in $WORK)"
+    exit 1
+fi
+echo "all tests passed"
