@@ -30,7 +30,11 @@ CREATE TABLE nedb.ops (
     valid_to    text,
     body        text
 );
+-- idempotency keys: one global namespace
 CREATE UNIQUE INDEX ops_idem ON nedb.ops (idem) WHERE idem IS NOT NULL;
+-- replay protection: a client's high-water mark is its largest nonce, and
+-- no (client, nonce) is ever logged twice
+CREATE UNIQUE INDEX ops_client_nonce ON nedb.ops (client, nonce);
 
 -- Document versions: [seq_from, seq_to); doc NULL is a tombstone (a delete).
 -- The open version of a key has seq_to NULL.
@@ -56,11 +60,9 @@ CREATE INDEX edges_out ON nedb.edges (frm, rel, seq_from);
 CREATE UNIQUE INDEX edges_live ON nedb.edges (frm, rel, "to") WHERE seq_to IS NULL;
 CREATE INDEX edges_in ON nedb.edges ("to", rel, seq_from);
 
--- Per-client nonce high-water marks (replay protection).
-CREATE TABLE nedb.clients (
-    client      text PRIMARY KEY,
-    last_nonce  bigint NOT NULL
-);
+-- Per-client nonce high-water marks (replay protection), from the log.
+CREATE VIEW nedb.clients AS
+SELECT client, max(nonce) AS last_nonce FROM nedb.ops GROUP BY client;
 
 -- Declared secondary indexes (not ops, as in the reference).
 CREATE TABLE nedb.indexes (
@@ -74,7 +76,6 @@ CREATE TABLE nedb.indexes (
 SELECT pg_catalog.pg_extension_config_dump('nedb.ops', '');
 SELECT pg_catalog.pg_extension_config_dump('nedb.versions', '');
 SELECT pg_catalog.pg_extension_config_dump('nedb.edges', '');
-SELECT pg_catalog.pg_extension_config_dump('nedb.clients', '');
 SELECT pg_catalog.pg_extension_config_dump('nedb.indexes', '');
 
 -- The log is append-only.

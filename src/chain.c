@@ -45,11 +45,9 @@ typedef struct PlanDef
 
 static const PlanDef plan_defs[NEDB_NUM_PLANS] = {
 	[PLAN_HEAD] = {"SELECT seq, hash FROM nedb.ops ORDER BY seq DESC LIMIT 1", 0},
-	[PLAN_NONCE] = {"SELECT last_nonce FROM nedb.clients WHERE client = $1", 1, {TEXTOID}},
+	[PLAN_NONCE] = {"SELECT max(nonce) FROM nedb.ops WHERE client = $1", 1, {TEXTOID}},
 	[PLAN_IDEM] = {"SELECT seq FROM nedb.ops WHERE idem = $1", 1, {TEXTOID}},
 	[PLAN_APPEND] = {
-		"WITH c AS (INSERT INTO nedb.clients AS c (client, last_nonce) VALUES ($4, $5)"
-		"           ON CONFLICT (client) DO UPDATE SET last_nonce = excluded.last_nonce) "
 		"INSERT INTO nedb.ops (seq, hash, ts, client, nonce, op, coll, id, payload, idem,"
 		"                      caused_by, evidence, confidence, valid_from, valid_to, body) "
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
@@ -311,7 +309,12 @@ chain_take_nonce(const char *client, bool given, int64 nonce)
 		e->full = MemoryContextStrdup(TopTransactionContext, client);
 		e->last = 0;
 		if (nedb_exec(PLAN_NONCE, &arg, NULL, false, 1) > 0)
-			e->last = DatumGetInt64(nedb_col(0, 1, &isnull));
+		{
+			Datum		d = nedb_col(0, 1, &isnull);
+
+			if (!isnull)
+				e->last = DatumGetInt64(d);
+		}
 	}
 
 	if (!given)

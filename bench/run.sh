@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# bench/run.sh -- NEDB vs plain Postgres, measured in one throwaway cluster.
+#
+#   bash bench/run.sh [ingest] [concurrent] [mix] [verify] [restart] [asof]
+#
+# Runs all benchmarks when no names are given (always in the order above).
+# Needs root (the cluster runs as the postgres OS user) and the extension
+# already installed (cd /work/main && make install); installs nothing.
+# Output: one summary line per figure on stdout and in bench/out/summary.txt;
+# raw pgbench output in bench/out/pgbench.log, per-transaction logs and
+# generated scripts under bench/out/.
+#
+# Environment: NB_DIR (default /tmp/nb), NB_PORT (55450), NB_KEEP=1 keeps
+# the data directory after the run.
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export NB_DIR=${NB_DIR:-/tmp/nb}
+export NB_PORT=${NB_PORT:-55450}
+OUT=$BENCH/out
+GEN=$OUT/gen
+SUMMARY=$OUT/summary.txt
+PGDATA_NB=$NB_DIR/data
+ALL=(ingest concurrent mix verify restart asof)
+
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+
+[ "$(id -u)" = 0 ] || die "run as root (the cluster runs as the postgres OS user)"
+[ -x "$PGBIN/pg_ctl" ] || die "no $PGBIN/pg_ctl"
+[ -r "$BLOCKS_SQL" ] || die "no $BLOCKS_SQL"
+[ -f "$("$PGBIN/pg_config" --sharedir)/extension/nedb.control" ] ||
+	die "extension nedb is not installed (cd /work/main && make install)"
+
+# which benchmarks, in canonical order
+declare -A want=()
+if [ $# -eq 0 ]; then
+	for b in "${ALL[@]}"; do want[$b]=1; done
+else
+	for b in "$@"; do
+		case " ${ALL[*]} " in *" $b "*) want[$b]=1 ;; *) die "unknown benchmark '$b' (known: ${ALL[*]})" ;; esac
+	done
+fi
+
+pgctl() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA_NB" "$@"; }
+cluster_running() { [ -f "$PGDATA_NB/postmaster.pid" ] && pgctl status >/dev/null 2>&1; }
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if cluster_running; then
+		log "stopping the bench cluster"
+		pgctl stop -m fast -t 60 >/dev/null 2>&1 || pgctl stop -m immediate >/dev/null 2>&1 || true
+	fi
+	if [ "${NB_KEEP:-0}" != 1 ]; then
+		rm -rf "$NB_DIR"
+	else
+		log "kept $NB_DIR (NB_KEEP=1)"
+	fi
+	exit "$rc"
+}
+
+# ---------------------------------------------------------------------------
+# The cluster
+# ---------------------------------------------------------------------------
+if cluster_running; then
+	log "a previous bench cluster is still running in $PGDATA_NB; stopping it"
+	pgctl stop -m immediate >/dev/null
+fi
+rm -rf "$NB_DIR"
+mkdir -p "$NB_DIR" "$OUT" "$GEN"
+chown postgres: "$NB_DIR"
+chmod 700 "$NB_DIR"
+rm -f "$SUMMARY" "$OUT/pgbench.log" "$OUT"/*_log.* "$OUT"/pgbench_log.*
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "initdb in $PGDATA_NB"
+runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA_NB" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+cat >>"$PGDATA_NB/postgresql.conf" <<EOF
+
+# --- bench/run.sh ---
+port = $NB_PORT
+listen_addresses = ''
+unix_socket_directories = '$NB_DIR'
+max_connections = 50
+shared_buffers = 1GB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+fsync = on
+synchronous_commit = on
+jit = off
+log_checkpoints = on
+log_min_duration_statement = -1
+EOF
+pgctl -l "$NB_DIR/server.log" -w -t 120 start >/dev/null
+log "cluster up: $("$PGBIN/postgres" --version), socket $NB_DIR port $NB_PORT"
+
+{
+	echo "# NEDB benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $("$PGBIN/postgres" --version)"
+	echo "# nedb at $(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$BENCH/.." diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+} >"$SUMMARY"
+
+# ---------------------------------------------------------------------------
+# Shared data: db "bench" (100k staged block docs), db "big" (1M docs)
+# ---------------------------------------------------------------------------
+bench_db_ready=0
+need_bench_db() {
+	[ $bench_db_ready = 1 ] && return
+	log "db bench: staging 100,000 block documents"
+	q postgres -c "CREATE DATABASE bench"
+	q bench -c "CREATE EXTENSION nedb"
+	stage_blocks bench staging 100000
+	bench_db_ready=1
+}
+
+big_db_ready=0
+need_big_db() {
+	[ $big_db_ready = 1 ] && return
+	local t0
+	t0=$(now_s)
+	log "db big: loading 1,000,000 block documents into NEDB and into a plain table (takes a few minutes)"
+	q postgres -c "CREATE DATABASE big"
+	q big -c "CREATE EXTENSION nedb"
+	stage_blocks big staging 1000000
+	q big -f "$BENCH/load_big.sql"
+	[ "$(qv big "SELECT nedb.seq()")" = 999999 ] || die "big: nedb.seq() is not 999999 after the load"
+	big_db_ready=1
+	log "db big loaded in $(since "$t0") s"
+	echo "# big db: 1,000,000 block docs loaded (nedb puts in 500-doc transactions + plain table) in $(since "$t0") s" >>"$SUMMARY"
+}
+
+# ---------------------------------------------------------------------------
+# Run
+# ---------------------------------------------------------------------------
+declare -A took=()
+t_all=$(now_s)
+for b in "${ALL[@]}"; do
+	[ -n "${want[$b]:-}" ] || continue
+	case $b in
+		ingest | concurrent | mix) need_bench_db ;;
+		verify | restart | asof) need_big_db ;;
+	esac
+	log "=== $b"
+	t0=$(now_s)
+	# shellcheck source=/dev/null
+	. "$BENCH/$b.sh"
+	took[$b]=$(since "$t0")
+	log "=== $b took ${took[$b]} s"
+done
+
+{
+	for b in "${ALL[@]}"; do
+		[ -n "${took[$b]:-}" ] && echo "# $b took ${took[$b]} s"
+	done
+	echo "# total $(since "$t_all") s (plus cluster setup)"
+} | tee -a "$SUMMARY" >&2
+
+echo >&2
+log "summary ($SUMMARY):"
+grep -v '^#' "$SUMMARY" >&2 || true
