@@ -6,6 +6,7 @@ OBJS = \
 	src/canon.o \
 	src/op.o \
 	src/chain.o \
+	src/store.o \
 	src/write.o \
 	src/tx.o \
 	src/read.o \
@@ -26,3 +27,6 @@ TAP_TESTS = 1
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track headers
+$(OBJS): $(wildcard src/*.h)

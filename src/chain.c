@@ -31,6 +31,7 @@
 #include "utils/syscache.h"
 
 #include "chain.h"
+#include "store.h"
 
 /* lock tag: advisory lock space, our own field4 so user advisory locks never collide */
 #define NEDB_LOCK_CLASS 0x4E45		/* "NE" */
@@ -47,18 +48,6 @@ static const PlanDef plan_defs[NEDB_NUM_PLANS] = {
 	[PLAN_HEAD] = {"SELECT seq, hash FROM nedb.ops ORDER BY seq DESC LIMIT 1", 0},
 	[PLAN_NONCE] = {"SELECT max(nonce) FROM nedb.ops WHERE client = $1", 1, {TEXTOID}},
 	[PLAN_IDEM] = {"SELECT seq FROM nedb.ops WHERE idem = $1", 1, {TEXTOID}},
-	[PLAN_APPEND] = {
-		"INSERT INTO nedb.ops (seq, hash, ts, client, nonce, op, coll, id, payload, idem,"
-		"                      caused_by, evidence, confidence, valid_from, valid_to, body) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-		16, {INT8OID, BYTEAOID, FLOAT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
-		JSONBOID, TEXTOID, INT8ARRAYOID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID}},
-	[PLAN_VERSION_PUT] = {
-		"WITH closed AS (UPDATE nedb.versions SET seq_to = $1"
-		"   WHERE seq_from = (SELECT max(seq_from) FROM nedb.versions WHERE coll = $2 AND id = $3)"
-		"     AND seq_to IS NULL) "
-		"INSERT INTO nedb.versions (seq_from, coll, id, doc) VALUES ($1, $2, $3, $4)",
-		4, {INT8OID, TEXTOID, TEXTOID, JSONBOID}},
 	[PLAN_LATEST] = {
 		"SELECT seq_from, doc FROM nedb.versions WHERE coll = $1 AND id = $2"
 		" ORDER BY seq_from DESC LIMIT 1", 2, {TEXTOID, TEXTOID}},
@@ -348,9 +337,9 @@ chain_idem_seq(const char *idem)
 }
 
 static Datum
-text_or_null(const char *s, char *null)
+text_or_null(const char *s, bool *null)
 {
-	*null = s ? ' ' : 'n';
+	*null = (s == NULL);
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
@@ -362,7 +351,7 @@ chain_append(NedbOp *op)
 	uint8		hash[NEDB_HASH_LEN];
 	bytea	   *hb;
 	Datum		v[16];
-	char		n[17];
+	bool		n[16];
 
 	Assert(chain_valid && op->seq == chain_seq + 1);
 
@@ -377,8 +366,7 @@ chain_append(NedbOp *op)
 	SET_VARSIZE(hb, VARHDRSZ + NEDB_HASH_LEN);
 	memcpy(VARDATA(hb), hash, NEDB_HASH_LEN);
 
-	memset(n, ' ', sizeof(n));
-	n[16] = '\0';
+	memset(n, 0, sizeof(n));
 	v[0] = Int64GetDatum(op->seq);
 	v[1] = PointerGetDatum(hb);
 	v[2] = Float8GetDatum(op->ts);
@@ -388,18 +376,18 @@ chain_append(NedbOp *op)
 	v[6] = text_or_null(op->coll, &n[6]);
 	v[7] = text_or_null(op->id, &n[7]);
 	v[8] = op->payload ? JsonbPGetDatum(op->payload) : (Datum) 0;
-	n[8] = op->payload ? ' ' : 'n';
+	n[8] = op->payload == NULL;
 	v[9] = text_or_null(op->idem, &n[9]);
 	v[10] = op->caused_by ? PointerGetDatum(op->caused_by) : (Datum) 0;
-	n[10] = op->caused_by ? ' ' : 'n';
+	n[10] = op->caused_by == NULL;
 	v[11] = text_or_null(op->evidence, &n[11]);
 	v[12] = Float8GetDatum(op->confidence);
-	n[12] = op->has_confidence ? ' ' : 'n';
+	n[12] = !op->has_confidence;
 	v[13] = text_or_null(op->valid_from, &n[13]);
 	v[14] = text_or_null(op->valid_to, &n[14]);
 	v[15] = text_or_null(op->body, &n[15]);
 
-	nedb_exec(PLAN_APPEND, v, n, false, 0);
+	store_append_op(v, n);
 
 	chain_seq = op->seq;
 	hash_to_hex(hash, chain_head);

@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "chain.h"
+#include "store.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,6 +25,7 @@ void
 _PG_init(void)
 {
 	nedb_chain_init();
+	nedb_store_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("nedb");
 #else

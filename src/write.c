@@ -22,6 +22,7 @@
 
 #include "canon.h"
 #include "chain.h"
+#include "store.h"
 #include "util.h"
 #include "write.h"
 
@@ -96,10 +97,11 @@ has_member(Jsonb *doc, const char *k)
 
 /*
  * The document as the put op carries it: the user's fields, _id unless the
- * user gave one, _expires_at and the mirrored provenance fields.
+ * user gave one, _expires_at and the mirrored provenance fields; with
+ * seq >= 0, the stored version: the same plus _seq.
  */
 static Jsonb *
-payload_doc(PutArgs *a, double now)
+build_doc(PutArgs *a, double now, int64 seq)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -138,6 +140,8 @@ payload_doc(PutArgs *a, double now)
 		push_string(&st, "_valid_from", a->valid_from);
 	if (a->valid_to)
 		push_string(&st, "_valid_to", a->valid_to);
+	if (seq >= 0)
+		push_numeric(&st, "_seq", NumericGetDatum(int64_to_numeric(seq)));
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }
@@ -163,22 +167,14 @@ stored_doc(Jsonb *payload, int64 seq)
 void
 version_put(int64 seq, const char *coll, const char *id, Jsonb *doc)
 {
-	Datum		v[4];
-	char		n[5] = "    ";
-
-	v[0] = Int64GetDatum(seq);
-	v[1] = CStringGetTextDatum(coll);
-	v[2] = CStringGetTextDatum(id);
-	v[3] = doc ? JsonbPGetDatum(doc) : (Datum) 0;
-	n[3] = doc ? ' ' : 'n';
-	nedb_exec(PLAN_VERSION_PUT, v, n, false, 0);
+	store_put_version(seq, CStringGetTextDatum(coll), CStringGetTextDatum(id),
+					  doc ? JsonbPGetDatum(doc) : (Datum) 0, doc == NULL);
 }
 
 Jsonb *
 write_put(PutArgs *a, int64 *seq_out)
 {
 	NedbOp		op = {0};
-	Jsonb	   *payload;
 	Jsonb	   *stored;
 
 	if (!JB_ROOT_IS_OBJECT(a->doc) || JB_ROOT_IS_SCALAR(a->doc))
@@ -221,25 +217,27 @@ write_put(PutArgs *a, int64 *seq_out)
 	op.valid_from = a->valid_from;
 	op.valid_to = a->valid_to;
 
-	payload = payload_doc(a, op.ts);
-	op.doc = payload;
+	/* the body hashes the stored version without its _seq */
+	stored = build_doc(a, op.ts, op.seq);
+	op.doc = stored;
+	op.doc_has_seq = true;
 
 	/*
-	 * The stored version carries our _seq; a user-supplied _seq is part of
-	 * the hashed payload but cannot be rebuilt from the version, so keep the
-	 * exact body.
+	 * A user-supplied _seq is part of the hashed payload but cannot be
+	 * rebuilt from the version (ours replaced it), so keep the exact body.
 	 */
-	if (has_member(payload, "_seq"))
+	if (has_member(a->doc, "_seq"))
 	{
 		StringInfoData body;
 
+		op.doc = build_doc(a, op.ts, -1);
+		op.doc_has_seq = false;
 		initStringInfo(&body);
 		op_build_body(&body, &op);
 		op.body = body.data;
 	}
 
 	chain_append(&op);
-	stored = stored_doc(payload, op.seq);
 	version_put(op.seq, a->coll, a->id, stored);
 	*seq_out = op.seq;
 	return stored;

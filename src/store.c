@@ -1,0 +1,269 @@
+/*
+ * store.c
+ *	  Direct writes to the log and the document versions.
+ *
+ * Every op appends one row to nedb.ops and (for put and delete) one row to
+ * nedb.versions, closing the key's previous version.  Running those through
+ * SPI costs an executor start and finish per statement, several times the
+ * work itself, so the hot path writes rows the way logical replication's
+ * apply worker does: simple_heap_insert / simple_heap_update plus
+ * ExecInsertIndexTuples, which maintains every index (including the users'
+ * expression and partial indexes and unique checks).
+ *
+ * The relations, their indexes and an EState are opened once per
+ * transaction under the top transaction's resource owner (so a subtransaction
+ * abort does not close them under us) and closed before commit.  A relcache
+ * invalidation of either table (say CREATE INDEX from nedb.create_index)
+ * marks them stale and they are opened again at the next write.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+
+#include "store.h"
+
+/* nedb.ops and nedb.versions columns, as created by nedb--1.0.sql */
+#define OPS_NATTS 16
+#define VERSIONS_NATTS 5
+#define V_SEQ_FROM 0
+#define V_SEQ_TO 1
+#define V_COLL 2
+#define V_ID 3
+#define V_DOC 4
+
+typedef struct Writer
+{
+	Oid			relid;
+	Relation	rel;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;		/* rows we form */
+	TupleTableSlot *scanslot;	/* rows an index scan returns */
+} Writer;
+
+static Writer w_ops;
+static Writer w_versions;
+static Relation versions_key = NULL;	/* index (coll, id, seq_from) */
+static EState *w_estate = NULL;
+static bool w_open = false;
+static bool w_stale = false;
+
+static void
+writer_open(Writer *w, Oid nsp, const char *relname, int natts)
+{
+	w->relid = get_relname_relid(relname, nsp);
+	if (!OidIsValid(w->relid))
+		elog(ERROR, "relation nedb.%s does not exist", relname);
+	w->rel = table_open(w->relid, RowExclusiveLock);
+	if (RelationGetDescr(w->rel)->natts != natts)
+		elog(ERROR, "nedb.%s has %d columns, expected %d: reinstall the extension",
+			 relname, RelationGetDescr(w->rel)->natts, natts);
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->slot = MakeSingleTupleTableSlot(RelationGetDescr(w->rel), &TTSOpsHeapTuple);
+	w->scanslot = table_slot_create(w->rel, NULL);
+}
+
+static void
+writer_close(Writer *w)
+{
+	ExecDropSingleTupleTableSlot(w->slot);
+	ExecDropSingleTupleTableSlot(w->scanslot);
+	ExecCloseIndices(w->rri);
+	table_close(w->rel, NoLock);
+}
+
+static void
+writers_close(void)
+{
+	ResourceOwner save = CurrentResourceOwner;
+
+	if (!w_open)
+		return;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	writer_close(&w_ops);
+	writer_close(&w_versions);
+	FreeExecutorState(w_estate);
+	CurrentResourceOwner = save;
+	w_open = false;
+	versions_key = NULL;
+}
+
+static void
+writers_open(void)
+{
+	MemoryContext old;
+	ResourceOwner save;
+	Oid			nsp;
+	Oid			keyid;
+
+	if (w_open && !w_stale)
+		return;
+	writers_close();
+
+	nsp = get_namespace_oid("nedb", false);
+	keyid = get_relname_relid("versions_key", nsp);
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	save = CurrentResourceOwner;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	w_stale = false;
+	w_estate = CreateExecutorState();
+	writer_open(&w_ops, nsp, "ops", OPS_NATTS);
+	writer_open(&w_versions, nsp, "versions", VERSIONS_NATTS);
+	for (int i = 0; i < w_versions.rri->ri_NumIndices; i++)
+		if (RelationGetRelid(w_versions.rri->ri_IndexRelationDescs[i]) == keyid)
+			versions_key = w_versions.rri->ri_IndexRelationDescs[i];
+	CurrentResourceOwner = save;
+	MemoryContextSwitchTo(old);
+	if (versions_key == NULL)
+		elog(ERROR, "index nedb.versions_key is missing: reinstall the extension");
+	w_open = true;
+}
+
+/* insert a heap tuple and its index entries */
+static void
+insert_row(Writer *w, Datum *values, bool *nulls)
+{
+	HeapTuple	tup = heap_form_tuple(RelationGetDescr(w->rel), values, nulls);
+
+	simple_heap_insert(w->rel, tup);
+	ExecStoreHeapTuple(tup, w->slot, false);
+	if (w->rri->ri_NumIndices > 0)
+#if PG_VERSION_NUM >= 160000
+		ExecInsertIndexTuples(w->rri, w->slot, w_estate, false, false, NULL, NIL, false);
+#else
+		ExecInsertIndexTuples(w->rri, w->slot, w_estate, false, false, NULL, NIL);
+#endif
+	ExecClearTuple(w->slot);
+	ResetPerTupleExprContext(w_estate);
+	heap_freetuple(tup);
+}
+
+void
+store_append_op(Datum *values, bool *nulls)
+{
+	writers_open();
+	insert_row(&w_ops, values, nulls);
+}
+
+/*
+ * A new version of coll:id from seq on (doc NULL: a tombstone), closing the
+ * open one.  The caller holds the chain lock, so nobody else writes versions.
+ */
+void
+store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null)
+{
+	ScanKeyData sk[2];
+	IndexScanDesc scan;
+	Snapshot	snap;
+	Datum		values[VERSIONS_NATTS];
+	bool		nulls[VERSIONS_NATTS] = {false, false, false, false, false};
+
+	writers_open();
+
+	/* the latest version of the key: the last entry of (coll, id, seq_from) */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_TEXTEQ, coll);
+	sk[0].sk_collation = versions_key->rd_indcollation[0];
+	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_TEXTEQ, id);
+	sk[1].sk_collation = versions_key->rd_indcollation[1];
+	scan = index_beginscan(w_versions.rel, versions_key, snap, 2, 0);
+	index_rescan(scan, sk, 2, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, w_versions.scanslot))
+	{
+		bool		isnull;
+
+		(void) slot_getattr(w_versions.scanslot, V_SEQ_TO + 1, &isnull);
+		if (isnull)
+		{
+			bool		should_free;
+			HeapTuple	oldtup = ExecFetchSlotHeapTuple(w_versions.scanslot, true, &should_free);
+			bool		repl[VERSIONS_NATTS] = {false, true, false, false, false};
+			HeapTuple	newtup;
+
+			values[V_SEQ_TO] = Int64GetDatum(seq);
+			newtup = heap_modify_tuple(oldtup, RelationGetDescr(w_versions.rel),
+									   values, nulls, repl);
+			simple_heap_update(w_versions.rel, &oldtup->t_self, newtup);
+			if (!HeapTupleIsHeapOnly(newtup) && w_versions.rri->ri_NumIndices > 0)
+			{
+				ExecStoreHeapTuple(newtup, w_versions.slot, false);
+#if PG_VERSION_NUM >= 160000
+				ExecInsertIndexTuples(w_versions.rri, w_versions.slot, w_estate, true, false, NULL, NIL, false);
+#else
+				ExecInsertIndexTuples(w_versions.rri, w_versions.slot, w_estate, true, false, NULL, NIL);
+#endif
+				ExecClearTuple(w_versions.slot);
+				ResetPerTupleExprContext(w_estate);
+			}
+			if (should_free)
+				heap_freetuple(oldtup);
+			heap_freetuple(newtup);
+		}
+	}
+	ExecClearTuple(w_versions.scanslot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+
+	values[V_SEQ_FROM] = Int64GetDatum(seq);
+	nulls[V_SEQ_TO] = true;
+	values[V_COLL] = coll;
+	values[V_ID] = id;
+	values[V_DOC] = doc;
+	nulls[V_DOC] = doc_null;
+	insert_row(&w_versions, values, nulls);
+	CommandCounterIncrement();
+}
+
+static void
+store_relcache_callback(Datum arg, Oid relid)
+{
+	if (!w_open)
+		return;
+	if (relid == InvalidOid || relid == w_ops.relid || relid == w_versions.relid)
+		w_stale = true;
+}
+
+static void
+store_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			writers_close();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* the resource owner has released everything already */
+			w_open = false;
+			versions_key = NULL;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+nedb_store_init(void)
+{
+	CacheRegisterRelcacheCallback(store_relcache_callback, (Datum) 0);
+	RegisterXactCallback(store_xact_callback, NULL);
+}

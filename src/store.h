@@ -1,0 +1,16 @@
+/*
+ * store.h
+ *	  Direct writes to the log and the document versions.
+ */
+#ifndef NEDB_STORE_H
+#define NEDB_STORE_H
+
+/* one nedb.ops row, columns in table order */
+extern void store_append_op(Datum *values, bool *nulls);
+
+/* a new version of coll:id from seq on (doc_null: a tombstone) */
+extern void store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null);
+
+extern void nedb_store_init(void);
+
+#endif
