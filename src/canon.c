@@ -367,7 +367,22 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 				continue;
 			k++;
 		}
-		qsort(kv, k, sizeof(KeyedValue), cmp_keyed_value);
+		/* objects are small: insertion sort beats qsort's overhead */
+		if (k > 16)
+			qsort(kv, k, sizeof(KeyedValue), cmp_keyed_value);
+		else
+			for (int i = 1; i < k; i++)
+			{
+				KeyedValue	t = kv[i];
+				int			j = i - 1;
+
+				while (j >= 0 && cmp_keyed_value(&kv[j], &t) > 0)
+				{
+					kv[j + 1] = kv[j];
+					j--;
+				}
+				kv[j + 1] = t;
+			}
 
 		appendStringInfoCharMacro(out, '{');
 		for (int i = 0; i < k; i++)

@@ -8,7 +8,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -24,58 +31,58 @@ PG_FUNCTION_INFO_V1(nedb_verify_report);
 PG_FUNCTION_INFO_V1(nedb_op_body);
 PG_FUNCTION_INFO_V1(nedb_canonical);
 
-#define OP_ROW_QUERY \
-	"SELECT o.seq, o.hash, o.ts, o.client, o.nonce, o.op, o.coll, o.id, o.payload, o.idem," \
-	"       o.caused_by, o.evidence, o.confidence, o.valid_from, o.valid_to, o.body, v.doc" \
-	"  FROM nedb.ops o LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq"
-
 static const char *
-col_text(HeapTuple row, TupleDesc desc, int col)
+val_text(Datum *v, bool *n, int i)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(row, desc, col, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
+	return n[i] ? NULL : TextDatumGetCString(v[i]);
 }
 
+/*
+ * An op from the 16 columns of nedb.ops (in table order) and the put's
+ * stored document (or NULL).
+ */
 void
-op_from_row(HeapTuple row, TupleDesc desc, NedbOp *op, const uint8 **hash)
+op_from_values(Datum *v, bool *n, Datum doc, bool doc_null, NedbOp *op,
+			   const uint8 **hash)
 {
-	bool		isnull;
-	Datum		d;
-
 	memset(op, 0, sizeof(NedbOp));
-	op->seq = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-	d = SPI_getbinval(row, desc, 2, &isnull);
+	op->seq = DatumGetInt64(v[0]);
 	*hash = NULL;
-	if (!isnull)
+	if (!n[1])
 	{
-		bytea	   *h = DatumGetByteaPP(d);
+		bytea	   *h = DatumGetByteaPP(v[1]);
 
 		if (VARSIZE_ANY_EXHDR(h) == NEDB_HASH_LEN)
 			*hash = (const uint8 *) VARDATA_ANY(h);
 	}
-	op->ts = DatumGetFloat8(SPI_getbinval(row, desc, 3, &isnull));
-	op->client = col_text(row, desc, 4);
-	op->nonce = DatumGetInt64(SPI_getbinval(row, desc, 5, &isnull));
-	op->op = col_text(row, desc, 6);
-	op->coll = col_text(row, desc, 7);
-	op->id = col_text(row, desc, 8);
-	d = SPI_getbinval(row, desc, 9, &isnull);
-	op->payload = isnull ? NULL : DatumGetJsonbP(d);
-	op->idem = col_text(row, desc, 10);
-	d = SPI_getbinval(row, desc, 11, &isnull);
-	op->caused_by = isnull ? NULL : DatumGetArrayTypeP(d);
-	op->evidence = col_text(row, desc, 12);
-	d = SPI_getbinval(row, desc, 13, &isnull);
-	op->has_confidence = !isnull;
-	op->confidence = isnull ? 0 : DatumGetFloat8(d);
-	op->valid_from = col_text(row, desc, 14);
-	op->valid_to = col_text(row, desc, 15);
-	op->body = col_text(row, desc, 16);
-	d = SPI_getbinval(row, desc, 17, &isnull);
-	op->doc = isnull ? NULL : DatumGetJsonbP(d);
+	op->ts = DatumGetFloat8(v[2]);
+	op->client = val_text(v, n, 3);
+	op->nonce = DatumGetInt64(v[4]);
+	op->op = val_text(v, n, 5);
+	op->coll = val_text(v, n, 6);
+	op->id = val_text(v, n, 7);
+	op->payload = n[8] ? NULL : DatumGetJsonbP(v[8]);
+	op->idem = val_text(v, n, 9);
+	op->caused_by = n[10] ? NULL : DatumGetArrayTypeP(v[10]);
+	op->evidence = val_text(v, n, 11);
+	op->has_confidence = !n[12];
+	op->confidence = n[12] ? 0 : DatumGetFloat8(v[12]);
+	op->valid_from = val_text(v, n, 13);
+	op->valid_to = val_text(v, n, 14);
+	op->body = val_text(v, n, 15);
+	op->doc = doc_null ? NULL : DatumGetJsonbP(doc);
 	op->doc_has_seq = true;
+}
+
+/* the same from a row of PLAN_OP_ROW: the 16 columns, then the doc */
+void
+op_from_row(HeapTuple row, TupleDesc desc, NedbOp *op, const uint8 **hash)
+{
+	Datum		v[17];
+	bool		n[17];
+
+	heap_deform_tuple(row, desc, v, n);
+	op_from_values(v, n, v[16], n[16], op, hash);
 }
 
 void
@@ -90,14 +97,14 @@ op_body(StringInfo out, const NedbOp *op)
 /*
  * nedb.verify_report(): (ok, checked, first_bad_seq, detail).  Walks the
  * log in seq order from genesis and stops at the first op that is missing,
- * out of place, or whose hash does not match.
+ * out of place, or whose hash does not match.  The log and the versions are
+ * read with two ordered scans of their primary keys, merged here.
  */
 Datum
 nedb_verify_report(PG_FUNCTION_ARGS)
 {
 	NedbSession s;
 	TupleDesc	tupdesc;
-	Portal		portal;
 	MemoryContext rowcxt;
 	StringInfoData body;
 	char		prev[NEDB_HEX_LEN + 1];
@@ -106,80 +113,116 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 	char	   *detail = NULL;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
+	Oid			nsp;
+	Relation	ops;
+	Relation	ops_pk;
+	Relation	ver;
+	Relation	ver_pk;
+	IndexScanDesc ops_scan;
+	IndexScanDesc ver_scan;
+	TupleTableSlot *ops_slot;
+	TupleTableSlot *ver_slot;
+	Snapshot	snap = GetActiveSnapshot();
+	bool		ver_more;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	nedb_begin(&s);
+	nsp = get_namespace_oid("nedb", false);
+	ops = table_open(get_relname_relid("ops", nsp), AccessShareLock);
+	ops_pk = index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock);
+	ver = table_open(get_relname_relid("versions", nsp), AccessShareLock);
+	ver_pk = index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock);
+	ops_scan = index_beginscan(ops, ops_pk, snap, 0, 0);
+	index_rescan(ops_scan, NULL, 0, NULL, 0);
+	ver_scan = index_beginscan(ver, ver_pk, snap, 0, 0);
+	index_rescan(ver_scan, NULL, 0, NULL, 0);
+	ops_slot = table_slot_create(ops, NULL);
+	ver_slot = table_slot_create(ver, NULL);
+	ver_more = index_getnext_slot(ver_scan, ForwardScanDirection, ver_slot);
+
 	strcpy(prev, NEDB_GENESIS);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb verify row",
 								   ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&body);
-	portal = SPI_cursor_open_with_args(NULL, OP_ROW_QUERY " ORDER BY o.seq",
-									   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
-	while (bad < 0)
+	while (bad < 0 && index_getnext_slot(ops_scan, ForwardScanDirection, ops_slot))
 	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed && bad < 0; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(rowcxt);
-			NedbOp		op;
-			const uint8 *stored;
-			uint8		h[NEDB_HASH_LEN];
+		MemoryContext old = MemoryContextSwitchTo(rowcxt);
+		NedbOp		op;
+		const uint8 *stored;
+		uint8		h[NEDB_HASH_LEN];
+		Datum		doc = (Datum) 0;
+		bool		doc_null = true;
+		int64		seq;
 
-			CHECK_FOR_INTERRUPTS();
-			op_from_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &op, &stored);
-			if (op.seq != expect)
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(ops_slot);
+		seq = DatumGetInt64(ops_slot->tts_values[0]);
+
+		/* the version this op wrote, if any */
+		while (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &doc_null)) < seq)
+			ver_more = index_getnext_slot(ver_scan, ForwardScanDirection, ver_slot);
+		doc_null = true;
+		if (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &doc_null)) == seq)
+			doc = slot_getattr(ver_slot, 5, &doc_null);
+
+		op_from_values(ops_slot->tts_values, ops_slot->tts_isnull, doc, doc_null, &op, &stored);
+		if (op.seq != expect)
+		{
+			bad = expect;
+			detail = psprintf("seq gap: expected seq " INT64_FORMAT ", found " INT64_FORMAT,
+							  expect, op.seq);
+		}
+		else if (stored == NULL)
+		{
+			bad = op.seq;
+			detail = psprintf("the stored hash of seq " INT64_FORMAT " is not %d bytes",
+							  op.seq, NEDB_HASH_LEN);
+		}
+		else if (strcmp(op.op, "put") == 0 && op.doc == NULL && op.body == NULL)
+		{
+			bad = op.seq;
+			detail = psprintf("the document version written by the put at seq " INT64_FORMAT " is missing",
+							  op.seq);
+		}
+		else
+		{
+			resetStringInfo(&body);
+			op_body(&body, &op);
+			op_hash(prev, body.data, body.len, h);
+			if (memcmp(h, stored, NEDB_HASH_LEN) != 0)
 			{
-				bad = expect;
-				detail = psprintf("seq gap: expected seq " INT64_FORMAT ", found " INT64_FORMAT,
-								  expect, op.seq);
-			}
-			else if (stored == NULL)
-			{
+				char		want[NEDB_HEX_LEN + 1];
+				char		got[NEDB_HEX_LEN + 1];
+
+				hash_to_hex(h, want);
+				hash_to_hex(stored, got);
 				bad = op.seq;
-				detail = psprintf("the stored hash of seq " INT64_FORMAT " is not %d bytes",
-								  op.seq, NEDB_HASH_LEN);
-			}
-			else if (strcmp(op.op, "put") == 0 && op.doc == NULL && op.body == NULL)
-			{
-				bad = op.seq;
-				detail = psprintf("the document version written by the put at seq " INT64_FORMAT " is missing",
-								  op.seq);
+				detail = psprintf("hash mismatch at seq " INT64_FORMAT ": stored %s, computed %s",
+								  op.seq, got, want);
 			}
 			else
 			{
-				resetStringInfo(&body);
-				op_body(&body, &op);
-				op_hash(prev, body.data, body.len, h);
-				if (memcmp(h, stored, NEDB_HASH_LEN) != 0)
-				{
-					char		want[NEDB_HEX_LEN + 1];
-					char		got[NEDB_HEX_LEN + 1];
-
-					hash_to_hex(h, want);
-					hash_to_hex(stored, got);
-					bad = op.seq;
-					detail = psprintf("hash mismatch at seq " INT64_FORMAT ": stored %s, computed %s",
-									  op.seq, got, want);
-				}
-				else
-				{
-					hash_to_hex(stored, prev);
-					expect++;
-				}
+				hash_to_hex(stored, prev);
+				expect++;
 			}
-			MemoryContextSwitchTo(old);
-			if (bad >= 0)
-				detail = MemoryContextStrdup(s.caller_cxt, detail);
-			MemoryContextReset(rowcxt);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(old);
+		if (bad >= 0)
+			detail = MemoryContextStrdup(s.caller_cxt, detail);
+		MemoryContextReset(rowcxt);
 	}
-	SPI_cursor_close(portal);
+
+	ExecDropSingleTupleTableSlot(ops_slot);
+	ExecDropSingleTupleTableSlot(ver_slot);
+	index_endscan(ops_scan);
+	index_endscan(ver_scan);
+	index_close(ops_pk, AccessShareLock);
+	index_close(ver_pk, AccessShareLock);
+	table_close(ops, AccessShareLock);
+	table_close(ver, AccessShareLock);
 	nedb_end(&s);
 
 	values[0] = BoolGetDatum(bad < 0);
