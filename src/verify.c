@@ -155,6 +155,7 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 		uint8		h[NEDB_HASH_LEN];
 		Datum		doc = (Datum) 0;
 		bool		doc_null = true;
+		bool		isnull;
 		int64		seq;
 
 		CHECK_FOR_INTERRUPTS();
@@ -162,10 +163,9 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 		seq = DatumGetInt64(ops_slot->tts_values[0]);
 
 		/* the version this op wrote, if any */
-		while (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &doc_null)) < seq)
+		while (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &isnull)) < seq)
 			ver_more = index_getnext_slot(ver_scan, ForwardScanDirection, ver_slot);
-		doc_null = true;
-		if (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &doc_null)) == seq)
+		if (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &isnull)) == seq)
 			doc = slot_getattr(ver_slot, 5, &doc_null);
 
 		op_from_values(ops_slot->tts_values, ops_slot->tts_isnull, doc, doc_null, &op, &stored);
