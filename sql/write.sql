@@ -84,4 +84,15 @@ SELECT nedb.put('i', 'z', '{"ok": true}', idem => 'key-2') ->> 'ok' AS ok;
 SELECT nedb.delete('i', 'z', idem => 'key-3') AS del1 \gset
 SELECT nedb.delete('i', 'z', idem => 'key-3') = :del1 AS same_seq, nedb.seq() = :del1 AS nothing_new;
 
+-- many versions of a few keys with large documents: version closes that are
+-- not HOT updates re-index the closed row
+SELECT count(nedb.put('churn', 'k' || (g % 10), jsonb_build_object('g', g, 'pad', repeat('x', 1500))))
+  FROM generate_series(1, 400) g;
+SELECT count(*) AS versions, count(*) FILTER (WHERE seq_to IS NULL) AS open
+  FROM nedb.versions WHERE coll = 'churn';
+SELECT nedb.get('churn', 'k3') ->> 'g' AS latest_g3, count(*) AS history_k3
+  FROM nedb.history('churn', 'k3');
+SET enable_seqscan = off;
+SELECT count(*) AS closed_found_by_index FROM nedb.versions WHERE coll = 'churn' AND id = 'k3' AND seq_to IS NOT NULL;
+RESET enable_seqscan;
 SELECT nedb.verify();

@@ -201,13 +201,19 @@ store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null)
 			newtup = heap_modify_tuple(oldtup, RelationGetDescr(w_versions.rel),
 									   values, nulls, repl);
 			simple_heap_update(w_versions.rel, &oldtup->t_self, newtup);
+			/*
+			 * Not HOT: index the new tuple.  update = false, as for a catalog
+			 * update: the "unchanged by update" hint needs a range table this
+			 * bare EState does not have; without it btree just skips an
+			 * optimization.
+			 */
 			if (!HeapTupleIsHeapOnly(newtup) && w_versions.rri->ri_NumIndices > 0)
 			{
 				ExecStoreHeapTuple(newtup, w_versions.slot, false);
 #if PG_VERSION_NUM >= 160000
-				ExecInsertIndexTuples(w_versions.rri, w_versions.slot, w_estate, true, false, NULL, NIL, false);
+				ExecInsertIndexTuples(w_versions.rri, w_versions.slot, w_estate, false, false, NULL, NIL, false);
 #else
-				ExecInsertIndexTuples(w_versions.rri, w_versions.slot, w_estate, true, false, NULL, NIL);
+				ExecInsertIndexTuples(w_versions.rri, w_versions.slot, w_estate, false, false, NULL, NIL);
 #endif
 				ExecClearTuple(w_versions.slot);
 				ResetPerTupleExprContext(w_estate);
