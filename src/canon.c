@@ -43,7 +43,17 @@ append_u_escape(StringInfo out, unsigned int cu)
 	buf[3] = hex[(cu >> 8) & 0xF];
 	buf[4] = hex[(cu >> 4) & 0xF];
 	buf[5] = hex[cu & 0xF];
-	appendBinaryStringInfo(out, buf, 6);
+	appendBinaryStringInfoNT(out, buf, 6);
+}
+
+/* bytes that Python's ensure_ascii writes as-is: printable ASCII but " and \\ */
+static bool plain_byte[256];
+
+static void
+init_plain_bytes(void)
+{
+	for (int c = 0x20; c < 0x7f; c++)
+		plain_byte[c] = (c != '"' && c != '\\');
 }
 
 /* A JSON string as Python writes it with ensure_ascii=True. */
@@ -53,45 +63,47 @@ canon_string(StringInfo out, const char *s, int len)
 	const unsigned char *p = (const unsigned char *) s;
 	const unsigned char *end = p + len;
 
+	if (!plain_byte['a'])
+		init_plain_bytes();
+	enlargeStringInfo(out, len + 2);
 	appendStringInfoCharMacro(out, '"');
 	while (p < end)
 	{
-		unsigned char c = *p;
+		const unsigned char *run = p;
+		unsigned char c;
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-		{
-			/* copy a run of plain ASCII at once */
-			const unsigned char *run = p;
-
-			while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-				p++;
-			appendBinaryStringInfo(out, (const char *) run, p - run);
-			continue;
-		}
+		/* copy a run of plain ASCII at once */
+		while (p < end && plain_byte[*p])
+			p++;
+		if (p > run)
+			appendBinaryStringInfoNT(out, (const char *) run, p - run);
+		if (p == end)
+			break;
+		c = *p;
 		if (c < 0x80)
 		{
 			switch (c)
 			{
 				case '"':
-					appendBinaryStringInfo(out, "\\\"", 2);
+					appendBinaryStringInfoNT(out, "\\\"", 2);
 					break;
 				case '\\':
-					appendBinaryStringInfo(out, "\\\\", 2);
+					appendBinaryStringInfoNT(out, "\\\\", 2);
 					break;
 				case '\n':
-					appendBinaryStringInfo(out, "\\n", 2);
+					appendBinaryStringInfoNT(out, "\\n", 2);
 					break;
 				case '\r':
-					appendBinaryStringInfo(out, "\\r", 2);
+					appendBinaryStringInfoNT(out, "\\r", 2);
 					break;
 				case '\t':
-					appendBinaryStringInfo(out, "\\t", 2);
+					appendBinaryStringInfoNT(out, "\\t", 2);
 					break;
 				case '\b':
-					appendBinaryStringInfo(out, "\\b", 2);
+					appendBinaryStringInfoNT(out, "\\b", 2);
 					break;
 				case '\f':
-					appendBinaryStringInfo(out, "\\f", 2);
+					appendBinaryStringInfoNT(out, "\\f", 2);
 					break;
 				default:
 					append_u_escape(out, c);
@@ -120,6 +132,7 @@ canon_string(StringInfo out, const char *s, int len)
 		}
 	}
 	appendStringInfoCharMacro(out, '"');
+	out->data[out->len] = '\0';
 }
 
 /*

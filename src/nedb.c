@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <sodium.h>
+
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/guc.h"
@@ -24,6 +26,11 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* picks libsodium's SIMD implementations of BLAKE2b */
+	if (sodium_init() < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("could not initialize libsodium")));
 	nedb_chain_init();
 	nedb_store_init();
 #if PG_VERSION_NUM >= 150000
