@@ -22,6 +22,8 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
 REGRESS = setup vectors write read chain tx ttl indexes aof errors
 REGRESS_OPTS = --inputdir=. --outputdir=.
+ISOLATION = concurrency
+ISOLATION_OPTS = --inputdir=.
 TAP_TESTS = 1
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config

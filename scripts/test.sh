@@ -15,12 +15,14 @@ build_and_install "$WORK"
 SRC=$WORK/src
 failed=()
 
-echo "== pg_regress (shared_preload_libraries = nedb: the library must load either way)"
+echo "== pg_regress and isolation (shared_preload_libraries = nedb: the library must load either way)"
 cluster_up "$WORK" "$PORT" "shared_preload_libraries = 'nedb'" "fsync = off"
 if ! as_pg env PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres \
         make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS=; then
     failed+=(regress)
-    [[ -f $SRC/regression.diffs ]] && cat "$SRC/regression.diffs"
+    for d in "$SRC/regression.diffs" "$SRC/output_iso/regression.diffs"; do
+        [[ -f $d ]] && cat "$d"
+    done
 fi
 if grep -E 'terminated by signal|PANIC|TRAP:' "$WORK/server.log"; then
     failed+=(server-log)
@@ -28,7 +30,7 @@ fi
 cluster_down "$WORK"
 
 echo "== TAP"
-if ! as_pg make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= PROVE_FLAGS=--timer; then
+if ! as_pg make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= PROVE_FLAGS=--timer; then
     failed+=(tap)
     for f in "$SRC"/tmp_check/log/*; do [[ -f $f ]] && { echo "---- $f"; tail -40 "$f"; }; done
 fi
