@@ -149,7 +149,7 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 	initStringInfo(&body);
 	while (bad < 0 && index_getnext_slot(ops_scan, ForwardScanDirection, ops_slot))
 	{
-		MemoryContext old = MemoryContextSwitchTo(rowcxt);
+		MemoryContext old;
 		NedbOp		op;
 		const uint8 *stored;
 		uint8		h[NEDB_HASH_LEN];
@@ -162,11 +162,16 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 		slot_getallattrs(ops_slot);
 		seq = DatumGetInt64(ops_slot->tts_values[0]);
 
-		/* the version this op wrote, if any */
+		/*
+		 * The version this op wrote, if any.  Scans advance outside rowcxt:
+		 * they allocate state (btree's killed items) that must outlive a row.
+		 */
 		while (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &isnull)) < seq)
 			ver_more = index_getnext_slot(ver_scan, ForwardScanDirection, ver_slot);
 		if (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &isnull)) == seq)
 			doc = slot_getattr(ver_slot, 5, &doc_null);
+
+		old = MemoryContextSwitchTo(rowcxt);
 
 		op_from_values(ops_slot->tts_values, ops_slot->tts_isnull, doc, doc_null, &op, &stored);
 		if (op.seq != expect)
