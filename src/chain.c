@@ -187,7 +187,8 @@ void
 chain_lock(void)
 {
 	LOCKTAG		tag;
-	bool		isnull;
+	uint8		h[NEDB_HASH_LEN];
+	TransactionId xmin;
 
 	if (chain_valid)
 		return;
@@ -202,47 +203,30 @@ chain_lock(void)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
-	/* a fresh snapshot (read committed) sees every op committed before us */
-	if (nedb_exec(PLAN_HEAD, NULL, NULL, false, 1) == 0)
+	/* the latest snapshot sees every op committed before we got the lock */
+	if (store_last_op(&chain_seq, h, &xmin))
+		hash_to_hex(h, chain_head);
+	else
 	{
 		chain_seq = -1;
 		strcpy(chain_head, NEDB_GENESIS);
-	}
-	else
-	{
-		bytea	   *h = DatumGetByteaPP(nedb_col(0, 2, &isnull));
-
-		chain_seq = DatumGetInt64(nedb_col(0, 1, &isnull));
-		if (VARSIZE_ANY_EXHDR(h) != NEDB_HASH_LEN)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the hash of op %lld is not %d bytes",
-							(long long) chain_seq, NEDB_HASH_LEN)));
-		hash_to_hex((uint8 *) VARDATA_ANY(h), chain_head);
 	}
 
 	/*
 	 * Under REPEATABLE READ or SERIALIZABLE the transaction snapshot may
 	 * predate ops committed while we waited for the lock; building on it
-	 * would fork the chain.  Refuse, as Postgres does for a concurrent update.
+	 * would fork what this transaction sees from the chain.  Refuse, as
+	 * Postgres does for a concurrent update.
 	 */
-	if (IsolationUsesXactSnapshot())
-	{
-		int64		latest = -1;
-
-		if (SPI_execute_snapshot(plans[PLAN_HEAD], NULL, NULL, GetLatestSnapshot(),
-								 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_snapshot failed");
-		if (SPI_processed > 0)
-			latest = DatumGetInt64(nedb_col(0, 1, &isnull));
-		if (latest != chain_seq)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to a concurrent NEDB write"),
-					 errdetail("The chain advanced to seq %lld after this transaction's snapshot (seq %lld).",
-							   (long long) latest, (long long) chain_seq),
-					 errhint("Retry the transaction.")));
-	}
+	if (chain_seq >= 0 && IsolationUsesXactSnapshot() &&
+		!TransactionIdIsCurrentTransactionId(xmin) &&
+		XidInMVCCSnapshot(xmin, GetTransactionSnapshot()))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent NEDB write"),
+				 errdetail("The chain advanced to seq %lld after this transaction's snapshot was taken.",
+						   (long long) chain_seq),
+				 errhint("Retry the transaction.")));
 	chain_valid = true;
 }
 
@@ -292,18 +276,8 @@ chain_take_nonce(const char *client, bool given, int64 nonce)
 		found = false;
 	if (!found)
 	{
-		Datum		arg = CStringGetTextDatum(client);
-		bool		isnull;
-
 		e->full = MemoryContextStrdup(TopTransactionContext, client);
-		e->last = 0;
-		if (nedb_exec(PLAN_NONCE, &arg, NULL, false, 1) > 0)
-		{
-			Datum		d = nedb_col(0, 1, &isnull);
-
-			if (!isnull)
-				e->last = DatumGetInt64(d);
-		}
+		e->last = store_last_nonce(client);
 	}
 
 	if (!given)

@@ -27,6 +27,7 @@
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -57,6 +58,8 @@ typedef struct Writer
 
 static Writer w_ops;
 static Writer w_versions;
+static Relation ops_pkey = NULL;	/* index (seq) */
+static Relation ops_client_nonce = NULL;	/* index (client, nonce) */
 static Relation versions_key = NULL;	/* index (coll, id, seq_from) */
 static EState *w_estate = NULL;
 static bool w_open = false;
@@ -101,7 +104,19 @@ writers_close(void)
 	FreeExecutorState(w_estate);
 	CurrentResourceOwner = save;
 	w_open = false;
-	versions_key = NULL;
+	ops_pkey = ops_client_nonce = versions_key = NULL;
+}
+
+static Relation
+find_index(Writer *w, Oid nsp, const char *name)
+{
+	Oid			id = get_relname_relid(name, nsp);
+
+	for (int i = 0; i < w->rri->ri_NumIndices; i++)
+		if (RelationGetRelid(w->rri->ri_IndexRelationDescs[i]) == id)
+			return w->rri->ri_IndexRelationDescs[i];
+	elog(ERROR, "index nedb.%s is missing: reinstall the extension", name);
+	return NULL;				/* keep compiler quiet */
 }
 
 static void
@@ -110,14 +125,12 @@ writers_open(void)
 	MemoryContext old;
 	ResourceOwner save;
 	Oid			nsp;
-	Oid			keyid;
 
 	if (w_open && !w_stale)
 		return;
 	writers_close();
 
 	nsp = get_namespace_oid("nedb", false);
-	keyid = get_relname_relid("versions_key", nsp);
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	save = CurrentResourceOwner;
 	CurrentResourceOwner = TopTransactionResourceOwner;
@@ -125,14 +138,79 @@ writers_open(void)
 	w_estate = CreateExecutorState();
 	writer_open(&w_ops, nsp, "ops", OPS_NATTS);
 	writer_open(&w_versions, nsp, "versions", VERSIONS_NATTS);
-	for (int i = 0; i < w_versions.rri->ri_NumIndices; i++)
-		if (RelationGetRelid(w_versions.rri->ri_IndexRelationDescs[i]) == keyid)
-			versions_key = w_versions.rri->ri_IndexRelationDescs[i];
 	CurrentResourceOwner = save;
 	MemoryContextSwitchTo(old);
-	if (versions_key == NULL)
-		elog(ERROR, "index nedb.versions_key is missing: reinstall the extension");
 	w_open = true;
+	ops_pkey = find_index(&w_ops, nsp, "ops_pkey");
+	ops_client_nonce = find_index(&w_ops, nsp, "ops_client_nonce");
+	versions_key = find_index(&w_versions, nsp, "versions_key");
+}
+
+/*
+ * The last entry of an index (among those matching the key, if given), as
+ * the latest snapshot sees it, into w->scanslot; false if there is none.
+ * Writers read this way under the chain lock: one backward probe.
+ */
+static bool
+last_entry(Writer *w, Relation index, Datum key)
+{
+	ScanKeyData sk;
+	IndexScanDesc scan;
+	Snapshot	snap;
+	bool		found;
+
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = index_beginscan(w->rel, index, snap, key ? 1 : 0, 0);
+	if (key)
+	{
+		ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_TEXTEQ, key);
+		sk.sk_collation = index->rd_indcollation[0];
+	}
+	index_rescan(scan, key ? &sk : NULL, key ? 1 : 0, NULL, 0);
+	found = index_getnext_slot(scan, BackwardScanDirection, w->scanslot);
+	if (found)
+		ExecMaterializeSlot(w->scanslot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+bool
+store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin)
+{
+	bool		isnull;
+	bytea	   *h;
+	bool		should_free;
+	HeapTuple	tup;
+
+	writers_open();
+	if (!last_entry(&w_ops, ops_pkey, (Datum) 0))
+		return false;
+	tup = ExecFetchSlotHeapTuple(w_ops.scanslot, false, &should_free);
+	*xmin = HeapTupleHeaderGetXmin(tup->t_data);
+	*seq = DatumGetInt64(slot_getattr(w_ops.scanslot, 1, &isnull));
+	h = DatumGetByteaPP(slot_getattr(w_ops.scanslot, 2, &isnull));
+	if (VARSIZE_ANY_EXHDR(h) != 32)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the hash of op " INT64_FORMAT " is not 32 bytes", *seq)));
+	memcpy(hash, VARDATA_ANY(h), 32);
+	ExecClearTuple(w_ops.scanslot);
+	return true;
+}
+
+int64
+store_last_nonce(const char *client)
+{
+	bool		isnull;
+	int64		nonce = 0;
+
+	writers_open();
+	if (last_entry(&w_ops, ops_client_nonce, CStringGetTextDatum(client)))
+		nonce = DatumGetInt64(slot_getattr(w_ops.scanslot, 5, &isnull));
+	ExecClearTuple(w_ops.scanslot);
+	return nonce;
 }
 
 /* insert a heap tuple and its index entries */
@@ -260,7 +338,7 @@ store_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* the resource owner has released everything already */
 			w_open = false;
-			versions_key = NULL;
+			ops_pkey = ops_client_nonce = versions_key = NULL;
 			break;
 		default:
 			break;

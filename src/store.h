@@ -11,6 +11,10 @@ extern void store_append_op(Datum *values, bool *nulls);
 /* a new version of coll:id from seq on (doc_null: a tombstone) */
 extern void store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null);
 
+/* under the chain lock, as the latest snapshot sees them */
+extern bool store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin);
+extern int64 store_last_nonce(const char *client);
+
 extern void nedb_store_init(void);
 
 #endif
