@@ -3,7 +3,7 @@
 # ($NB_DIR, $NB_PORT); nothing touches any other server.
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-BLOCKS_SQL=${BLOCKS_SQL:-/work/shared/workloads/blocks.sql}
+BLOCKS_SQL=${BLOCKS_SQL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/demo/blocks.sql}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -93,3 +93,14 @@ reset_nedb() {
 }
 
 checkpoint() { q "${1:-postgres}" -c "CHECKPOINT"; }
+
+# wait until the server answers again (after a backend crash the postmaster
+# re-initializes by itself); false after 60 s
+wait_ready() {
+	local _
+	for _ in $(seq 1 600); do
+		qv postgres "SELECT 1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
