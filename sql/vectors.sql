@@ -9,7 +9,10 @@ CREATE EXTENSION nedb;
 SELECT nedb.canonical('{"v": "café", "f": 0.1, "big": 100000000000000000000, "e": 1e-07, "t": true, "n": null}');
 SELECT nedb.canonical('{"b": 1, "aa": 2, "a": {"z": [1, 2.50, "x"], "y": {}}}');  -- jsonb orders by length; we do not
 SELECT nedb.canonical(v) FROM (VALUES ('1.0'::jsonb), ('100.0'), ('1e2'), ('0.0001'), ('0.00001'),
-       ('1e15'), ('1e16'), ('123456789012345678.5'), ('-0.5'), ('3.14159265358979323846')) t(v);
+       ('1e15'), ('1e16'), ('123456789012345678.5'), ('-0.5'), ('3.14159265358979323846'),
+       ('0.30000000000000004'), ('37170565924641696.0'), ('202660.0000')) t(v);
+-- (37170565924641696.0 lies on a rounding boundary: Python's repr is
+-- 3.71705659246417e+16, where Postgres's float8out gives 17 digits)
 SELECT nedb.canonical(to_jsonb(text E'quote " backslash \\ nl \n tab \t cr \r bs \b ff \f bell \u0007 del \u007f é € 😀'));
 SELECT nedb.canonical('{"é": 1, "z": 2, "Z": 3, "_": 4, "😀": 5, "ab": 6, "a": 7}');
 

@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "common/jsonapi.h"
@@ -141,58 +142,13 @@ canon_string(StringInfo out, const char *s, int len)
  * exponent form when the decimal exponent is < -4 or >= 16, else fixed
  * notation that always shows a fractional part.
  */
-void
-canon_float(StringInfo out, double d)
+/*
+ * Lay out a decimal value 0.digits * 10^decpt (no leading or trailing zeros
+ * in digits) as CPython's float repr does.
+ */
+static void
+python_float_layout(StringInfo out, bool neg, const char *digits, int nd, int decpt)
 {
-	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
-	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
-	int			nd = 0;
-	int			decpt = 0;		/* value = 0.digits * 10^decpt */
-	bool		seen_point = false;
-	bool		neg = false;
-	char	   *p;
-
-	if (isnan(d))
-	{
-		appendStringInfoString(out, "NaN");
-		return;
-	}
-	if (isinf(d))
-	{
-		appendStringInfoString(out, d > 0 ? "Infinity" : "-Infinity");
-		return;
-	}
-
-	double_to_shortest_decimal_buf(d, buf);
-	p = buf;
-	if (*p == '-')
-	{
-		neg = true;
-		p++;
-	}
-	for (; *p && *p != 'e' && *p != 'E'; p++)
-	{
-		if (*p == '.')
-		{
-			seen_point = true;
-			continue;
-		}
-		if (nd == 0 && *p == '0')
-		{
-			/* leading zero: before the point it adds nothing */
-			if (seen_point)
-				decpt--;
-			continue;
-		}
-		digits[nd++] = *p;
-		if (!seen_point)
-			decpt++;
-	}
-	if (*p == 'e' || *p == 'E')
-		decpt += atoi(p + 1);
-	while (nd > 0 && digits[nd - 1] == '0')
-		nd--;
-
 	if (neg)
 		appendStringInfoCharMacro(out, '-');
 	if (nd == 0)
@@ -236,6 +192,121 @@ canon_float(StringInfo out, double d)
 }
 
 /*
+ * Parse a plain decimal ([-]digits[.digits], or with an exponent when
+ * allow_exp) into significant digits and decimal point position.  Returns
+ * the number of significant digits, or -1 if it has more than maxd.
+ */
+static int
+decimal_digits(const char *num, bool allow_exp, char *digits, int maxd, int *decpt, bool *neg)
+{
+	const char *p = num;
+	bool		seen_point = false;
+	int			nd = 0;
+
+	*decpt = 0;
+	*neg = false;
+	if (*p == '-')
+	{
+		*neg = true;
+		p++;
+	}
+	for (; *p; p++)
+	{
+		if (*p == '.')
+		{
+			seen_point = true;
+			continue;
+		}
+		if (*p == 'e' || *p == 'E')
+		{
+			if (!allow_exp)
+				return -1;
+			*decpt += atoi(p + 1);
+			break;
+		}
+		if (*p < '0' || *p > '9')
+			return -1;
+		if (nd == 0 && *p == '0')
+		{
+			/* a leading zero: after the point it moves the point */
+			if (seen_point)
+				(*decpt)--;
+			continue;
+		}
+		if (nd == maxd)
+		{
+			/* only zeros may follow */
+			if (*p != '0')
+				return -1;
+		}
+		else
+			digits[nd++] = *p;
+		if (!seen_point)
+			(*decpt)++;
+	}
+	while (nd > 0 && digits[nd - 1] == '0')
+		nd--;
+	return nd;
+}
+
+/*
+ * A double in Python repr: the shortest digits that round-trip (as Ryu
+ * gives them), laid out the way CPython's float_repr_style 'short' does:
+ * exponent form when the decimal exponent is < -4 or >= 16, else fixed
+ * notation that always shows a fractional part.
+ */
+void
+canon_float(StringInfo out, double d)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+	int			nd;
+	int			decpt;
+	bool		neg;
+
+	if (isnan(d))
+	{
+		appendStringInfoString(out, "NaN");
+		return;
+	}
+	if (isinf(d))
+	{
+		appendStringInfoString(out, d > 0 ? "Infinity" : "-Infinity");
+		return;
+	}
+	double_to_shortest_decimal_buf(d, buf);
+	nd = decimal_digits(buf, true, digits, sizeof(digits), &decpt, &neg);
+	Assert(nd >= 0);
+
+	/*
+	 * Postgres's Ryu does not accept a candidate lying exactly on a rounding
+	 * boundary, where CPython (round-half-even) does, so it can give 17
+	 * digits where repr() gives 15 (37170565924641696.0 is 3.71705659246417e+16).
+	 * Shorten while the correctly rounded shorter form still reads back as
+	 * d; round-tripping is monotone in the number of digits.
+	 */
+	while (nd > 1)
+	{
+		char		shorter[DOUBLE_SHORTEST_DECIMAL_LEN + 8];
+		char		sdigits[DOUBLE_SHORTEST_DECIMAL_LEN];
+		int			sdecpt;
+		bool		sneg;
+		int			snd;
+
+		snprintf(shorter, sizeof(shorter), "%.*e", nd - 2, d);
+		if (strtod(shorter, NULL) != d)
+			break;
+		snd = decimal_digits(shorter, true, sdigits, sizeof(sdigits), &sdecpt, &sneg);
+		if (snd < 0 || snd >= nd)
+			break;
+		memcpy(digits, sdigits, snd);
+		nd = snd;
+		decpt = sdecpt;
+	}
+	python_float_layout(out, neg, digits, nd, decpt);
+}
+
+/*
  * A number written as text: an int (no '.', 'e' or 'E') is kept at full
  * precision, anything else is a Python float.
  */
@@ -250,7 +321,22 @@ canon_numeric_text(StringInfo out, const char *num)
 		appendStringInfoString(out, num);
 	}
 	else
-		canon_float(out, strtod(num, NULL));
+	{
+		/*
+		 * A decimal of at most 15 significant digits is its own shortest
+		 * round-trip form (DBL_DIG): lay it out directly.  Longer ones go
+		 * through the double, as Python reads them.
+		 */
+		char		digits[DBL_DIG];
+		int			decpt;
+		bool		neg;
+		int			nd = decimal_digits(num, false, digits, DBL_DIG, &decpt, &neg);
+
+		if (nd >= 0)
+			python_float_layout(out, neg, digits, nd, decpt);
+		else
+			canon_float(out, strtod(num, NULL));
+	}
 }
 
 /* A float as a jsonb numeric whose text keeps a fractional part. */
