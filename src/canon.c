@@ -282,26 +282,40 @@ canon_float(StringInfo out, double d)
 	 * Postgres's Ryu does not accept a candidate lying exactly on a rounding
 	 * boundary, where CPython (round-half-even) does, so it can give 17
 	 * digits where repr() gives 15 (37170565924641696.0 is 3.71705659246417e+16).
-	 * Shorten while the correctly rounded shorter form still reads back as
-	 * d; round-tripping is monotone in the number of digits.
+	 * Shorten while the digits rounded to one fewer still read back as d;
+	 * reading back is monotone in the number of digits.
 	 */
 	while (nd > 1)
 	{
-		char		shorter[DOUBLE_SHORTEST_DECIMAL_LEN + 8];
-		char		sdigits[DOUBLE_SHORTEST_DECIMAL_LEN];
-		int			sdecpt;
-		bool		sneg;
-		int			snd;
+		char		cand[DOUBLE_SHORTEST_DECIMAL_LEN + 16];
+		char		rounded[DOUBLE_SHORTEST_DECIMAL_LEN];
+		int			rnd = nd - 1;
+		int			rdecpt = decpt;
 
-		snprintf(shorter, sizeof(shorter), "%.*e", nd - 2, d);
-		if (strtod(shorter, NULL) != d)
+		memcpy(rounded, digits, rnd);
+		if (digits[rnd] >= '5')
+		{
+			int			i = rnd - 1;
+
+			while (i >= 0 && rounded[i] == '9')
+				rounded[i--] = '0';
+			if (i >= 0)
+				rounded[i]++;
+			else
+			{
+				/* 99..9 rounds up to 100..0 */
+				rounded[0] = '1';
+				rdecpt++;
+			}
+		}
+		while (rnd > 0 && rounded[rnd - 1] == '0')
+			rnd--;
+		snprintf(cand, sizeof(cand), "%s0.%.*se%d", neg ? "-" : "", rnd, rounded, rdecpt);
+		if (strtod(cand, NULL) != d)
 			break;
-		snd = decimal_digits(shorter, true, sdigits, sizeof(sdigits), &sdecpt, &sneg);
-		if (snd < 0 || snd >= nd)
-			break;
-		memcpy(digits, sdigits, snd);
-		nd = snd;
-		decpt = sdecpt;
+		memcpy(digits, rounded, rnd);
+		nd = rnd;
+		decpt = rdecpt;
 	}
 	python_float_layout(out, neg, digits, nd, decpt);
 }
