@@ -200,6 +200,9 @@ chain_lock(void)
 				 errhint("Write on the primary server.")));
 	PreventCommandIfReadOnly("a NEDB write");
 
+	/* whatever needs no lock is done before waiting for it */
+	store_prepare();
+
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 

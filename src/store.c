@@ -56,6 +56,8 @@ typedef struct Writer
 	TupleTableSlot *scanslot;	/* rows an index scan returns */
 } Writer;
 
+static void writers_open(void);
+
 static Writer w_ops;
 static Writer w_versions;
 static Relation ops_pkey = NULL;	/* index (seq) */
@@ -117,6 +119,12 @@ find_index(Writer *w, Oid nsp, const char *name)
 			return w->rri->ri_IndexRelationDescs[i];
 	elog(ERROR, "index nedb.%s is missing: reinstall the extension", name);
 	return NULL;				/* keep compiler quiet */
+}
+
+void
+store_prepare(void)
+{
+	writers_open();
 }
 
 static void

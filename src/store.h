@@ -5,6 +5,9 @@
 #ifndef NEDB_STORE_H
 #define NEDB_STORE_H
 
+/* open the tables and indexes for this transaction (before the chain lock) */
+extern void store_prepare(void);
+
 /* one nedb.ops row, columns in table order */
 extern void store_append_op(Datum *values, bool *nulls);
 
