@@ -310,7 +310,19 @@ canon_float(StringInfo out, double d)
 		}
 		while (rnd > 0 && rounded[rnd - 1] == '0')
 			rnd--;
-		snprintf(cand, sizeof(cand), "%s0.%.*se%d", neg ? "-" : "", rnd, rounded, rdecpt);
+		{
+			char	   *c = cand;
+
+			if (neg)
+				*c++ = '-';
+			*c++ = '0';
+			*c++ = '.';
+			memcpy(c, rounded, rnd);
+			c += rnd;
+			*c++ = 'e';
+			c += pg_ltoa(rdecpt, c);
+			*c = '\0';
+		}
 		if (strtod(cand, NULL) != d)
 			break;
 		memcpy(digits, rounded, rnd);

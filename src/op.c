@@ -13,10 +13,20 @@
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "canon.h"
 #include "op.h"
+
+static void
+append_int64(StringInfo out, int64 v)
+{
+	char		buf[MAXINT8LEN + 1];
+	int			len = pg_lltoa(v, buf);
+
+	appendBinaryStringInfo(out, buf, len);
+}
 
 static void
 key(StringInfo out, const char *k, bool *first)
@@ -98,7 +108,7 @@ op_build_body(StringInfo out, const NedbOp *op)
 			if (nulls[i])
 				appendStringInfoString(out, "null");
 			else
-				appendStringInfo(out, INT64_FORMAT, DatumGetInt64(elems[i]));
+				append_int64(out, DatumGetInt64(elems[i]));
 		}
 		appendStringInfoCharMacro(out, ']');
 	}
@@ -117,13 +127,13 @@ op_build_body(StringInfo out, const NedbOp *op)
 	key(out, "idem", &first);
 	str_or_null(out, op->idem);
 	key(out, "nonce", &first);
-	appendStringInfo(out, INT64_FORMAT, op->nonce);
+	append_int64(out, op->nonce);
 	key(out, "op", &first);
 	str_or_null(out, op->op);
 	key(out, "payload", &first);
 	payload(out, op);
 	key(out, "seq", &first);
-	appendStringInfo(out, INT64_FORMAT, op->seq);
+	append_int64(out, op->seq);
 	key(out, "ts", &first);
 	canon_float(out, op->ts);
 	if (op->valid_from)
