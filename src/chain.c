@@ -25,7 +25,6 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -90,14 +89,50 @@ static SPIPlanPtr plans[NEDB_NUM_PLANS];
 static bool chain_valid = false;
 static int64 chain_seq;
 static char chain_head[NEDB_HEX_LEN + 1];
-static HTAB *nonce_cache = NULL;
-
+/*
+ * Clients' nonce high-water marks seen by this transaction.  A transaction
+ * writes as one or a few clients: a short array in TopTransactionContext.
+ */
 typedef struct NonceEntry
 {
-	char		client[NAMEDATALEN * 2];	/* hashed prefix, see nonce_key() */
-	char	   *full;
+	char	   *client;
 	int64		last;
 } NonceEntry;
+
+static NonceEntry *nonces = NULL;
+static int	n_nonces = 0;
+static int	max_nonces = 0;
+
+static NonceEntry *
+nonce_entry(const char *client)
+{
+	for (int i = 0; i < n_nonces; i++)
+		if (strcmp(nonces[i].client, client) == 0)
+			return &nonces[i];
+	return NULL;
+}
+
+static NonceEntry *
+nonce_add(const char *client, int64 last)
+{
+	if (n_nonces == max_nonces)
+	{
+		max_nonces = max_nonces ? max_nonces * 2 : 4;
+		nonces = nonces
+			? repalloc(nonces, sizeof(NonceEntry) * max_nonces)
+			: MemoryContextAlloc(TopTransactionContext, sizeof(NonceEntry) * max_nonces);
+	}
+	nonces[n_nonces].client = MemoryContextStrdup(TopTransactionContext, client);
+	nonces[n_nonces].last = last;
+	return &nonces[n_nonces++];
+}
+
+static void
+nonces_forget(void)
+{
+	nonces = NULL;				/* freed with TopTransactionContext */
+	n_nonces = max_nonces = 0;
+}
 
 /* ------------------------------------------------------------------------
  * Sessions and plans
@@ -189,6 +224,8 @@ chain_lock(void)
 	LOCKTAG		tag;
 	uint8		h[NEDB_HASH_LEN];
 	TransactionId xmin;
+	char	   *last_client;
+	int64		last_nonce;
 
 	if (chain_valid)
 		return;
@@ -207,8 +244,14 @@ chain_lock(void)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	/* the latest snapshot sees every op committed before we got the lock */
-	if (store_last_op(&chain_seq, h, &xmin))
+	if (store_last_op(&chain_seq, h, &xmin, &last_client, &last_nonce))
+	{
 		hash_to_hex(h, chain_head);
+
+		/* a client's nonces rise with seq: the last op's is its high-water mark */
+		if (nonce_entry(last_client) == NULL)
+			nonce_add(last_client, last_nonce);
+	}
 	else
 	{
 		chain_seq = -1;
@@ -257,31 +300,11 @@ int64
 chain_take_nonce(const char *client, bool given, int64 nonce)
 {
 	NonceEntry *e;
-	bool		found;
-	char		key[NAMEDATALEN * 2];
 
 	Assert(chain_valid);
-	if (nonce_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(key);
-		ctl.entrysize = sizeof(NonceEntry);
-		ctl.hcxt = TopTransactionContext;
-		nonce_cache = hash_create("nedb nonces", 16, &ctl,
-								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-
-	/* long client names share a prefix slot; the full name disambiguates */
-	strlcpy(key, client, sizeof(key));
-	e = hash_search(nonce_cache, key, HASH_ENTER, &found);
-	if (found && strcmp(e->full, client) != 0)
-		found = false;
-	if (!found)
-	{
-		e->full = MemoryContextStrdup(TopTransactionContext, client);
-		e->last = store_last_nonce(client);
-	}
+	e = nonce_entry(client);
+	if (e == NULL)
+		e = nonce_add(client, store_last_nonce(client));
 
 	if (!given)
 	{
@@ -376,7 +399,7 @@ chain_xact_callback(XactEvent event, void *arg)
 {
 	/* the lock and the cache end with the transaction */
 	chain_valid = false;
-	nonce_cache = NULL;
+	nonces_forget();
 }
 
 static void
@@ -386,9 +409,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		chain_valid = false;
-		if (nonce_cache)
-			hash_destroy(nonce_cache);
-		nonce_cache = NULL;
+		nonces_forget();
 	}
 }
 

@@ -185,7 +185,7 @@ last_entry(Writer *w, Relation index, Datum key)
 }
 
 bool
-store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin)
+store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin, char **client, int64 *nonce)
 {
 	bool		isnull;
 	bytea	   *h;
@@ -204,6 +204,8 @@ store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("the hash of op " INT64_FORMAT " is not 32 bytes", *seq)));
 	memcpy(hash, VARDATA_ANY(h), 32);
+	*client = TextDatumGetCString(slot_getattr(w_ops.scanslot, 4, &isnull));
+	*nonce = DatumGetInt64(slot_getattr(w_ops.scanslot, 5, &isnull));
 	ExecClearTuple(w_ops.scanslot);
 	return true;
 }

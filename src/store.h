@@ -15,7 +15,8 @@ extern void store_append_op(Datum *values, bool *nulls);
 extern void store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null);
 
 /* under the chain lock, as the latest snapshot sees them */
-extern bool store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin);
+extern bool store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin,
+						  char **client, int64 *nonce);
 extern int64 store_last_nonce(const char *client);
 
 extern void nedb_store_init(void);
