@@ -26,3 +26,32 @@ done
 n=$(median "${nedb_r[@]}")
 p=$(median "${plain_r[@]}")
 summary "verify ($checked ops of block docs): nedb $(fmt "$n" 0) ops/s, plain $(fmt "$p" 0) rows/s (full scan + sha256 per doc, context), ratio $(fmt "$(calc "$n / $p")" 2) (bar nedb >= 500000 ops/s) $(verdict "$n >= 500000")   [median of $VERIFY_REPS; nedb runs: ${nedb_r[*]}]"
+
+# The same on 1M small documents ({"g": n}): what the chain itself costs
+# when there is little document to re-canonicalize.
+reset_nedb bench
+q bench >/dev/null <<'SQL'
+DO $$
+BEGIN
+	FOR i IN 0..99 LOOP
+		PERFORM nedb.put('v', 'k' || g, jsonb_build_object('g', g))
+		   FROM generate_series(i * 10000 + 1, i * 10000 + 10000) g;
+		COMMIT;
+	END LOOP;
+END
+$$;
+VACUUM ANALYZE nedb.ops;
+VACUUM ANALYZE nedb.versions;
+SQL
+small_r=()
+for rep in $(seq 1 "$VERIFY_REPS"); do
+	t0=$(now_s)
+	res=$(qv bench "SELECT ok, checked FROM nedb.verify_report()")
+	el=$(since "$t0")
+	[ "${res%%|*}" = t ] || die "verify: nedb.verify_report() is not ok on small docs: $res"
+	small_checked=${res#*|}
+	small_r+=("$(calc "$small_checked / $el")")
+	log "verify small rep $rep: nedb $small_checked ops ${small_r[-1]} ops/s"
+done
+s=$(median "${small_r[@]}")
+summary "verify ($small_checked ops of small docs): nedb $(fmt "$s" 0) ops/s (bar nedb >= 500000 ops/s) $(verdict "$s >= 500000")   [median of $VERIFY_REPS; runs: ${small_r[*]}]"
