@@ -35,6 +35,11 @@ SELECT nedb.tokens('"Rust-lang hacker, C++ fan  Ünïcode_x 42"');
 SELECT nedb.tokens('"İstanbul"'), nedb.tokens(to_jsonb(U&'\212Aelvin'::text)), nedb.tokens('"a_b a b"');
 SELECT nedb.tokens('42'), nedb.tokens('["a b"]'), nedb.tokens('null'), nedb.tokens('""');
 
+-- an index lost in a dump and restore is built again by create_index
+DROP INDEX nedb.nedb_eq_blocks_miner_bd5fa8ff;
+SELECT nedb.create_index(coll, field, kind) FROM nedb.indexes;
+SELECT count(*) AS indexes_present FROM nedb.indexes WHERE to_regclass('nedb.' || index_name) IS NOT NULL;
+
 -- drop
 SELECT nedb.drop_index('blocks', 'note', 'search');
 SELECT try($$SELECT nedb.drop_index('blocks', 'note', 'search')$$);

@@ -78,38 +78,52 @@ run(const char *sql)
 		elog(ERROR, "failed: %s", sql);
 }
 
+static void
+build_index(const char *coll, const char *field, const char *kind, const char *name)
+{
+	if (strcmp(kind, "search") == 0)
+		run(psprintf("CREATE INDEX %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
+					 " WHERE coll = %s",
+					 quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll)));
+	else
+		run(psprintf("CREATE INDEX %s ON nedb.versions ((doc -> %s)) WHERE coll = %s",
+					 quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll)));
+}
+
+/*
+ * nedb.create_index(coll, field, kind): idempotent.  pg_dump does not dump
+ * indexes on an extension's tables, so a restored database has the rows of
+ * nedb.indexes without the indexes: calling this again builds them
+ * (SELECT nedb.create_index(coll, field, kind) FROM nedb.indexes).
+ */
 Datum
 nedb_create_index(PG_FUNCTION_ARGS)
 {
 	const char *coll = nedb_arg_name(fcinfo, 0, "collection");
 	const char *field = nedb_arg_name(fcinfo, 1, "field");
 	const char *kind = index_kind(fcinfo, 2);
-	const char *name = index_name(coll, field, kind);
 	NedbSession s;
 	char	   *sql;
 
 	nedb_begin(&s);
-	sql = psprintf("SELECT 1 FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s",
+	sql = psprintf("SELECT index_name, to_regclass(format('nedb.%%I', index_name)) IS NOT NULL"
+				   "  FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s",
 				   quote_literal_cstr(coll), quote_literal_cstr(field), quote_literal_cstr(kind));
 	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "failed: %s", sql);
 	if (SPI_processed == 0)
 	{
-		if (strcmp(kind, "search") == 0)
-			sql = psprintf("CREATE INDEX %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
-						   " WHERE coll = %s",
-						   quote_identifier(name), quote_literal_cstr(field),
-						   quote_literal_cstr(coll));
-		else
-			sql = psprintf("CREATE INDEX %s ON nedb.versions ((doc -> %s)) WHERE coll = %s",
-						   quote_identifier(name), quote_literal_cstr(field),
-						   quote_literal_cstr(coll));
-		run(sql);
+		const char *name = index_name(coll, field, kind);
+
+		build_index(coll, field, kind, name);
 		run(psprintf("INSERT INTO nedb.indexes (coll, field, kind, index_name)"
 					 " VALUES (%s, %s, %s, %s)",
 					 quote_literal_cstr(coll), quote_literal_cstr(field),
 					 quote_literal_cstr(kind), quote_literal_cstr(name)));
 	}
+	else if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "f") == 0)
+		build_index(coll, field, kind,
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	nedb_end(&s);
 	PG_RETURN_VOID();
 }
