@@ -283,9 +283,11 @@ canon_float(StringInfo out, double d)
 	 * boundary, where CPython (round-half-even) does, so it can give 17
 	 * digits where repr() gives 15 (37170565924641696.0 is 3.71705659246417e+16).
 	 * Shorten while the digits rounded to one fewer still read back as d;
-	 * reading back is monotone in the number of digits.
+	 * reading back is monotone in the number of digits.  With DBL_DIG (15)
+	 * digits or fewer there is nothing to find: two such decimals never
+	 * read back as the same double.
 	 */
-	while (nd > 1)
+	while (nd > DBL_DIG)
 	{
 		char		cand[DOUBLE_SHORTEST_DECIMAL_LEN + 16];
 		char		rounded[DOUBLE_SHORTEST_DECIMAL_LEN];

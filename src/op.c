@@ -28,15 +28,16 @@ append_int64(StringInfo out, int64 v)
 	appendBinaryStringInfo(out, buf, len);
 }
 
+/* ,"k": (or "k": first); k is a literal, so its length is known */
+#define key(out, k, first) key_len(out, "\"" k "\":", sizeof(k) + 2, first)
+
 static void
-key(StringInfo out, const char *k, bool *first)
+key_len(StringInfo out, const char *quoted, int len, bool *first)
 {
 	if (!*first)
 		appendStringInfoCharMacro(out, ',');
 	*first = false;
-	appendStringInfoCharMacro(out, '"');
-	appendStringInfoString(out, k);
-	appendStringInfoString(out, "\":");
+	appendBinaryStringInfo(out, quoted, len);
 }
 
 static void

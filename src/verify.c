@@ -9,6 +9,8 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/stratnum.h"
+#include "utils/fmgroids.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -95,6 +97,41 @@ op_body(StringInfo out, const NedbOp *op)
 }
 
 /*
+ * The next op in seq order: from the sequential heap scan while it delivers
+ * seq `expect`, else from the primary key starting at `expect`.
+ */
+static bool
+next_op(TableScanDesc *heap, IndexScanDesc *index, Relation ops, Relation ops_pk,
+		Snapshot snap, TupleTableSlot *slot, int64 expect)
+{
+	if (*heap)
+	{
+		if (table_scan_getnextslot(*heap, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+
+			if (DatumGetInt64(slot_getattr(slot, 1, &isnull)) == expect)
+				return true;
+		}
+		else
+		{
+			/* the heap is done: the index confirms nothing is left out */
+		}
+		table_endscan(*heap);
+		*heap = NULL;
+	}
+	if (*index == NULL)
+	{
+		ScanKeyData sk;
+
+		ScanKeyInit(&sk, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(expect));
+		*index = index_beginscan(ops, ops_pk, snap, 1, 0);
+		index_rescan(*index, &sk, 1, NULL, 0);
+	}
+	return index_getnext_slot(*index, ForwardScanDirection, slot);
+}
+
+/*
  * nedb.verify_report(): (ok, checked, first_bad_seq, detail).  Walks the
  * log in seq order from genesis and stops at the first op that is missing,
  * out of place, or whose hash does not match.  The log and the versions are
@@ -118,7 +155,8 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 	Relation	ops_pk;
 	Relation	ver;
 	Relation	ver_pk;
-	IndexScanDesc ops_scan;
+	TableScanDesc ops_heap;
+	IndexScanDesc ops_scan = NULL;
 	IndexScanDesc ver_scan;
 	TupleTableSlot *ops_slot;
 	TupleTableSlot *ver_slot;
@@ -135,8 +173,12 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 	ops_pk = index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock);
 	ver = table_open(get_relname_relid("versions", nsp), AccessShareLock);
 	ver_pk = index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock);
-	ops_scan = index_beginscan(ops, ops_pk, snap, 0, 0);
-	index_rescan(ops_scan, NULL, 0, NULL, 0);
+	/*
+	 * Ops are appended in seq order and never updated, so the heap is
+	 * normally in seq order: read it sequentially, and should an op turn
+	 * up out of place, go on from the expected seq through the primary key.
+	 */
+	ops_heap = table_beginscan_strat(ops, snap, 0, NULL, true, false);
 	ver_scan = index_beginscan(ver, ver_pk, snap, 0, 0);
 	index_rescan(ver_scan, NULL, 0, NULL, 0);
 	ops_slot = table_slot_create(ops, NULL);
@@ -147,7 +189,7 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb verify row",
 								   ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&body);
-	while (bad < 0 && index_getnext_slot(ops_scan, ForwardScanDirection, ops_slot))
+	while (bad < 0 && next_op(&ops_heap, &ops_scan, ops, ops_pk, snap, ops_slot, expect))
 	{
 		MemoryContext old;
 		NedbOp		op;
@@ -222,7 +264,10 @@ nedb_verify_report(PG_FUNCTION_ARGS)
 
 	ExecDropSingleTupleTableSlot(ops_slot);
 	ExecDropSingleTupleTableSlot(ver_slot);
-	index_endscan(ops_scan);
+	if (ops_heap)
+		table_endscan(ops_heap);
+	if (ops_scan)
+		index_endscan(ops_scan);
 	index_endscan(ver_scan);
 	index_close(ops_pk, AccessShareLock);
 	index_close(ver_pk, AccessShareLock);
