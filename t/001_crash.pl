@@ -25,6 +25,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use NedbTest;
 use Cwd ();
 
 my $NCLIENTS = 4;
@@ -35,6 +38,7 @@ srand($seed);
 note "random seed $seed (set NEDB_CRASH_SEED to reproduce the crash timing)";
 
 my $node = PostgreSQL::Test::Cluster->new('crash');
+$NedbTest::node = $node;
 $node->init;
 $node->append_conf(
 	'postgresql.conf', q{
@@ -64,29 +68,6 @@ my %idem_put;    # wid => 1 for a put carrying an idempotency key
 # helpers
 # ---------------------------------------------------------------------------
 
-# run one query; on failure die with the query and any crash in the server log
-sub q1
-{
-	my ($sql) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', $sql);
-	return $out if $ret == 0;
-	# the postmaster logs a crashed backend a moment after the client notices
-	my @bad;
-	for (1 .. 30)
-	{
-		@bad = grep { /terminated by (?:signal|exception)|PANIC|TRAP:/ } split /\n/, slurp_file($node->logfile);
-		last if @bad || $ret != 2;
-		usleep(100_000);
-	}
-	die "query failed (psql exit $ret): " . substr($sql, 0, 300) . "\n$err\n" . join("\n", "server log:", @bad) . "\n";
-}
-
-sub sql_array
-{
-	my @v = @_;
-	return "ARRAY[]::text[]" unless @v;
-	return "ARRAY[" . join(',', map { defined $_ ? "'$_'" : 'NULL' } @v) . "]::text[]";
-}
 
 # invariants of any state of the database
 sub check_chain

@@ -19,11 +19,15 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use NedbTest;
 
 my $NW = 4;      # writers
 my $NT = 200;    # transactions per writer
 
 my $node = PostgreSQL::Test::Cluster->new('conc');
+$NedbTest::node = $node;
 $node->init;
 $node->append_conf(
 	'postgresql.conf', q{
@@ -36,29 +40,6 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION nedb');
 $node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
 
-# run one query; on failure die with the query and any crash in the server log
-sub q1
-{
-	my ($sql) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', $sql);
-	return $out if $ret == 0;
-	# the postmaster logs a crashed backend a moment after the client notices
-	my @bad;
-	for (1 .. 30)
-	{
-		@bad = grep { /terminated by (?:signal|exception)|PANIC|TRAP:/ } split /\n/, slurp_file($node->logfile);
-		last if @bad || $ret != 2;
-		usleep(100_000);
-	}
-	die "query failed (psql exit $ret): " . substr($sql, 0, 300) . "\n$err\n" . join("\n", "server log:", @bad) . "\n";
-}
-
-sub sql_array
-{
-	my @ids = @_;
-	return "ARRAY[]::text[]" unless @ids;
-	return "ARRAY[" . join(',', map { defined $_ ? "'$_'" : 'NULL' } @ids) . "]::text[]";
-}
 
 # ---------------------------------------------------------------------------
 # Expected state, built while generating the scripts
