@@ -12,7 +12,9 @@ OBJS = \
 	src/read.o \
 	src/verify.o \
 	src/aof.o \
-	src/indexes.o
+	src/indexes.o \
+	src/nql_parse.o \
+	src/nql_exec.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
@@ -20,7 +22,7 @@ PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

@@ -186,6 +186,12 @@ SELECT o.seq,
   LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq;
 
 -- ---------------------------------------------------------------------------
+-- NQL: callable unqualified (schema public), as the reference's query text
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION public.nql(query text)
+    RETURNS SETOF jsonb AS 'MODULE_PATHNAME', 'nedb_nql' LANGUAGE C STABLE;
+
+-- ---------------------------------------------------------------------------
 -- Indexes
 -- ---------------------------------------------------------------------------
 -- search tokens of a value: the reference tokenizer ([a-z0-9]+ over
@@ -218,3 +224,5 @@ REVOKE EXECUTE ON FUNCTION
     nedb.import_aof(text),
     nedb.create_index(text, text, text), nedb.drop_index(text, text, text)
   FROM PUBLIC;
+-- nql() reads every collection as the extension's owner: grant it deliberately
+REVOKE EXECUTE ON FUNCTION public.nql(text) FROM PUBLIC;

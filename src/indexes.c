@@ -160,36 +160,27 @@ cmp_cstr(const void *a, const void *b)
 }
 
 /*
- * nedb.tokens(value): the reference's search tokens of a string value,
- * set(re.findall("[a-z0-9]+", text.lower())), sorted; {} for anything else.
- * Python's lower() turns two non-ASCII letters into ASCII ones: U+0130 (I
- * with dot) into "i" plus a combining dot, U+212A (Kelvin sign) into "k".
+ * The reference's search tokens of a string: set(re.findall("[a-z0-9]+",
+ * text.lower())), sorted, unique.  Python's lower() turns two non-ASCII
+ * letters into ASCII ones: U+0130 (I with dot) into "i" plus a combining dot,
+ * U+212A (Kelvin sign) into "k".
  */
-Datum
-nedb_tokens(PG_FUNCTION_ARGS)
+List *
+search_tokens(const char *str, int len)
 {
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	JsonbValue	v;
-	char	  **toks;
+	const unsigned char *p = (const unsigned char *) str;
+	const unsigned char *end = p + len;
+	char	  **toks = palloc(sizeof(char *) * (len / 2 + 2));
 	int			ntok = 0;
-	int			nout = 0;
-	Datum	   *elems;
+	List	   *out = NIL;
 	StringInfoData cur;
-	const unsigned char *p;
-	const unsigned char *end;
 
-	if (!JB_ROOT_IS_SCALAR(jb) || !JsonbExtractScalar(&jb->root, &v) ||
-		v.type != jbvString)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
-
-	p = (const unsigned char *) v.val.string.val;
-	end = p + v.val.string.len;
-	toks = palloc(sizeof(char *) * (v.val.string.len / 2 + 2));
 	initStringInfo(&cur);
 	while (p <= end)
 	{
 		char		c = 0;
 		int			adv = 1;
+		bool		dotted_i = false;
 
 		if (p < end)
 		{
@@ -199,16 +190,18 @@ nedb_tokens(PG_FUNCTION_ARGS)
 			{
 				adv = pg_utf_mblen(p);
 				if (adv == 2 && p[0] == 0xC4 && p[1] == 0xB0)
+				{
 					c = 'i';	/* U+0130 */
+					dotted_i = true;
+				}
 				else if (adv == 3 && p[0] == 0xE2 && p[1] == 0x84 && p[2] == 0xAA)
 					c = 'k';	/* U+212A */
 			}
 		}
 		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
 			appendStringInfoChar(&cur, c);
-		/* U+0130's combining dot after the i ends the token */
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ||
-			(adv == 2 && p[0] == 0xC4 && p[1] == 0xB0))
+		/* the combining dot after U+0130's i ends the token too */
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) || dotted_i)
 		{
 			if (cur.len > 0)
 			{
@@ -220,11 +213,30 @@ nedb_tokens(PG_FUNCTION_ARGS)
 			break;
 		p += adv;
 	}
-
 	qsort(toks, ntok, sizeof(char *), cmp_cstr);
-	elems = palloc(sizeof(Datum) * Max(ntok, 1));
 	for (int i = 0; i < ntok; i++)
 		if (i == 0 || strcmp(toks[i], toks[i - 1]) != 0)
-			elems[nout++] = CStringGetTextDatum(toks[i]);
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, nout, TEXTOID, -1, false, TYPALIGN_INT));
+			out = lappend(out, toks[i]);
+	return out;
+}
+
+/* nedb.tokens(value): search_tokens() of a string value; {} for anything else */
+Datum
+nedb_tokens(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	JsonbValue	v;
+	List	   *toks;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (!JB_ROOT_IS_SCALAR(jb) || !JsonbExtractScalar(&jb->root, &v) ||
+		v.type != jbvString)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	toks = search_tokens(v.val.string.val, v.val.string.len);
+	elems = palloc(sizeof(Datum) * Max(list_length(toks), 1));
+	foreach(lc, toks)
+		elems[n++] = CStringGetTextDatum(lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -7,6 +7,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/pg_list.h"
 #include "utils/tuplestore.h"
 
 /* a required name argument: not NULL, not empty, not oversized */
@@ -15,5 +16,8 @@ extern const char *nedb_arg_name(FunctionCallInfo fcinfo, int argno,
 
 /* materialized set-returning function: the tuplestore and its row shape */
 extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc);
+
+/* the reference's search tokens of a string (char *, sorted, unique) */
+extern List *search_tokens(const char *str, int len);
 
 #endif

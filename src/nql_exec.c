@@ -1,0 +1,1016 @@
+/*
+ * nql_exec.c
+ *	  Running an NQL query: nql(text) RETURNS SETOF jsonb.
+ *
+ * The reference's pipeline, in its order: candidates (the collection's
+ * documents live at AS OF, in id order: a stable order, unlike the
+ * reference's hash order), WHERE and SEARCH with Python's comparison
+ * semantics, ORDER BY (stable; missing and null last ascending, first
+ * descending; mixed types compared as str()), TRAVERSE, TRACE, then - our
+ * fix - VALID AS OF before LIMIT (Python slice), then GROUP BY.  Under AS OF
+ * every clause sees the historical versions (SEARCH included).  When no
+ * clause needs the whole set, rows go out as they are found and the scan
+ * stops at LIMIT.
+ *
+ * This first version scans the collection's live versions; planning WHERE,
+ * ORDER BY and SEARCH onto the collection's indexes comes next.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "canon.h"
+#include "chain.h"
+#include "nql.h"
+#include "op.h"
+#include "util.h"
+#include "write.h"
+
+PG_FUNCTION_INFO_V1(nedb_nql);
+
+typedef struct Row
+{
+	char	   *coll;
+	char	   *id;				/* the storage key is coll:id */
+	Jsonb	   *doc;
+	int			pos;			/* arrival order, for stable sorts */
+	JsonbValue *key;			/* ORDER BY key (NULL: None) */
+	char	   *strkey;			/* ORDER BY key as str(), for mixed types */
+} Row;
+
+typedef struct Exec
+{
+	NqlQuery   *q;
+	Numeric    *lit_num;		/* numeric literals of q->where, by position */
+	List	   *search_terms;	/* tokens of SEARCH (char *) */
+	List	   *search_fields;	/* the collection's search-indexed fields */
+	double		now;
+} Exec;
+
+/* ------------------------------------------------------------------------
+ * Python values
+ * ------------------------------------------------------------------------ */
+
+typedef enum PyClass
+{
+	PY_NONE,
+	PY_NUM,						/* int, float and bool */
+	PY_STR,
+	PY_LIST,
+	PY_DICT
+} PyClass;
+
+static JsonbValue *
+field_of(Jsonb *doc, const char *field)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) field;
+	k.val.string.len = strlen(field);
+	return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+}
+
+static PyClass
+py_class(JsonbValue *v)
+{
+	if (v == NULL || v->type == jbvNull)
+		return PY_NONE;
+	switch (v->type)
+	{
+		case jbvNumeric:
+		case jbvBool:
+			return PY_NUM;
+		case jbvString:
+			return PY_STR;
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? PY_LIST : PY_DICT;
+		default:
+			return PY_NONE;
+	}
+}
+
+static int
+numeric_cmp_internal(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static Numeric
+num_of(JsonbValue *v)
+{
+	if (v->type == jbvBool)
+		return int64_to_numeric(v->val.boolean ? 1 : 0);
+	return v->val.numeric;
+}
+
+static int
+str_cmp(const char *a, int alen, const char *b, int blen)
+{
+	int			r = memcmp(a, b, Min(alen, blen));
+
+	if (r != 0)
+		return r;
+	return (alen > blen) - (alen < blen);
+}
+
+/* Python's str() of a value; repr() inside containers */
+static void py_str(StringInfo out, JsonbValue *v, bool repr);
+
+static void
+py_str_container(StringInfo out, JsonbContainer *c)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		first = true;
+	bool		is_obj = JsonContainerIsObject(c);
+
+	appendStringInfoChar(out, is_obj ? '{' : '[');
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			if (!first)
+				appendStringInfoString(out, ", ");
+			first = false;
+			py_str(out, &v, true);
+			appendStringInfoString(out, ": ");
+		}
+		else if (tok == WJB_VALUE)
+			py_str(out, &v, true);
+		else if (tok == WJB_ELEM)
+		{
+			if (!first)
+				appendStringInfoString(out, ", ");
+			first = false;
+			py_str(out, &v, true);
+		}
+	}
+	appendStringInfoChar(out, is_obj ? '}' : ']');
+}
+
+static void
+py_str(StringInfo out, JsonbValue *v, bool repr)
+{
+	if (v == NULL || v->type == jbvNull)
+	{
+		appendStringInfoString(out, "None");
+		return;
+	}
+	switch (v->type)
+	{
+		case jbvBool:
+			appendStringInfoString(out, v->val.boolean ? "True" : "False");
+			break;
+		case jbvNumeric:
+			canon_numeric_text(out, DatumGetCString(DirectFunctionCall1(numeric_out,
+																		NumericGetDatum(v->val.numeric))));
+			break;
+		case jbvString:
+			if (repr)
+			{
+				appendStringInfoChar(out, '\'');
+				for (int i = 0; i < v->val.string.len; i++)
+				{
+					char		c = v->val.string.val[i];
+
+					if (c == '\'' || c == '\\')
+						appendStringInfoChar(out, '\\');
+					appendStringInfoChar(out, c);
+				}
+				appendStringInfoChar(out, '\'');
+			}
+			else
+				appendBinaryStringInfo(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvBinary:
+			py_str_container(out, v->val.binary.data);
+			break;
+		default:
+			break;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * WHERE and SEARCH
+ * ------------------------------------------------------------------------ */
+
+static bool
+pred_holds(Exec *ex, int i, NqlPred *p, Jsonb *doc)
+{
+	JsonbValue *a = field_of(doc, p->field);
+	PyClass		ac = py_class(a);
+	NqlValue   *b = &p->value;
+	int			c;
+
+	if (p->op == NQL_EQ || p->op == NQL_NE)
+	{
+		bool		eq;
+
+		if (b->kind == NQLV_NULL)
+			eq = (ac == PY_NONE);
+		else if (ac == PY_NUM && b->kind != NQLV_STRING)
+			eq = numeric_cmp_internal(num_of(a), ex->lit_num[i]) == 0;
+		else if (ac == PY_STR && b->kind == NQLV_STRING)
+			eq = a->val.string.len == strlen(b->text) &&
+				memcmp(a->val.string.val, b->text, a->val.string.len) == 0;
+		else
+			eq = false;
+		return p->op == NQL_EQ ? eq : !eq;
+	}
+
+	/* ordering: None, or types Python cannot order, compare false */
+	if (ac == PY_NUM && b->kind != NQLV_STRING && b->kind != NQLV_NULL)
+		c = numeric_cmp_internal(num_of(a), ex->lit_num[i]);
+	else if (ac == PY_STR && b->kind == NQLV_STRING)
+		c = str_cmp(a->val.string.val, a->val.string.len, b->text, strlen(b->text));
+	else
+		return false;
+	switch (p->op)
+	{
+		case NQL_LT:
+			return c < 0;
+		case NQL_LE:
+			return c <= 0;
+		case NQL_GT:
+			return c > 0;
+		default:
+			return c >= 0;
+	}
+}
+
+static bool
+search_holds(Exec *ex, Jsonb *doc)
+{
+	ListCell   *lc;
+
+	if (ex->search_terms == NIL)
+		return true;
+
+	if (ex->search_fields != NIL)
+	{
+		/* every term is a token of some search-indexed field */
+		foreach(lc, ex->search_terms)
+		{
+			const char *term = lfirst(lc);
+			bool		found = false;
+			ListCell   *fc;
+
+			foreach(fc, ex->search_fields)
+			{
+				JsonbValue *v = field_of(doc, lfirst(fc));
+				ListCell   *tc;
+
+				if (v == NULL || v->type != jbvString)
+					continue;
+				foreach(tc, search_tokens(v->val.string.val, v->val.string.len))
+					if (strcmp(lfirst(tc), term) == 0)
+						found = true;
+				if (found)
+					break;
+			}
+			if (!found)
+				return false;
+		}
+		return true;
+	}
+	else
+	{
+		/* every term is a substring of the lowercased str() of the values */
+		StringInfoData hay;
+		JsonbIterator *it = JsonbIteratorInit(&doc->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		bool		first = true;
+
+		initStringInfo(&hay);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_VALUE)
+			{
+				if (!first)
+					appendStringInfoChar(&hay, ' ');
+				first = false;
+				py_str(&hay, &v, false);
+			}
+		for (char *c = hay.data; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c += 'a' - 'A';
+		foreach(lc, ex->search_terms)
+			if (strstr(hay.data, lfirst(lc)) == NULL)
+				return false;
+		return true;
+	}
+}
+
+/* a document valid at date d: no bounds, or from <= d <= to (as strings) */
+static bool
+valid_at(Jsonb *doc, const char *d)
+{
+	JsonbValue *from = field_of(doc, "_valid_from");
+	JsonbValue *to = field_of(doc, "_valid_to");
+	int			dlen = strlen(d);
+
+	if (from && from->type == jbvNull)
+		from = NULL;
+	if (to && to->type == jbvNull)
+		to = NULL;
+	if (from && (from->type != jbvString ||
+				 str_cmp(d, dlen, from->val.string.val, from->val.string.len) < 0))
+		return false;
+	if (to && (to->type != jbvString ||
+			   str_cmp(d, dlen, to->val.string.val, to->val.string.len) > 0))
+		return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * ORDER BY
+ * ------------------------------------------------------------------------ */
+
+static bool order_desc;
+static bool order_by_str;
+
+static int
+cmp_rows(const void *x, const void *y)
+{
+	const Row  *a = *(Row *const *) x;
+	const Row  *b = *(Row *const *) y;
+	int			c;
+
+	if (order_by_str)
+		c = strcmp(a->strkey, b->strkey);
+	else if ((a->key == NULL) != (b->key == NULL))
+		c = a->key == NULL ? 1 : -1;	/* None sorts last ascending */
+	else if (a->key == NULL)
+		c = 0;
+	else if (a->key->type == jbvString)
+		c = str_cmp(a->key->val.string.val, a->key->val.string.len,
+					b->key->val.string.val, b->key->val.string.len);
+	else
+		c = numeric_cmp_internal(num_of(a->key), num_of(b->key));
+	if (order_desc)
+		c = -c;
+	/* stable: equal keys keep their order, also descending (as Python's sort) */
+	return c != 0 ? c : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+static void
+order_rows(Row **rows, int n, const char *field, bool desc)
+{
+	int			classes = 0;
+	int			ndict = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *v = field_of(rows[i]->doc, field);
+		PyClass		c = py_class(v);
+
+		rows[i]->key = c == PY_NONE ? NULL : v;
+		rows[i]->pos = i;
+		if (c != PY_NONE)
+			classes |= 1 << c;
+		if (c == PY_DICT)
+			ndict++;
+	}
+
+	/* Python raises TypeError for mixed types, then sorts by str(value) */
+	order_by_str = (classes & (classes - 1)) != 0 || ndict > 1 || (classes & (1 << PY_LIST));
+	if (order_by_str)
+		for (int i = 0; i < n; i++)
+		{
+			StringInfoData s;
+
+			initStringInfo(&s);
+			py_str(&s, rows[i]->key, false);
+			rows[i]->strkey = s.data;
+		}
+	order_desc = desc;
+	qsort(rows, n, sizeof(Row *), cmp_rows);
+}
+
+/* ------------------------------------------------------------------------
+ * Loading
+ * ------------------------------------------------------------------------ */
+
+/* the version of coll:id at as_of (HEAD if !has_as_of), or NULL */
+static Jsonb *
+load_doc(Exec *ex, const char *coll, const char *id)
+{
+	int64		seq;
+	Jsonb	   *doc = NULL;
+
+	if (ex->q->has_as_of && ex->q->as_of < 0)
+		return NULL;
+	if (!store_latest(coll, id, ex->q->has_as_of, ex->q->as_of, false, &seq, &doc))
+		return NULL;
+	return doc;
+}
+
+static Row *
+new_row(const char *coll, const char *id, Jsonb *doc)
+{
+	Row		   *r = palloc0(sizeof(Row));
+
+	r->coll = pstrdup(coll);
+	r->id = pstrdup(id);
+	r->doc = palloc(VARSIZE(doc));
+	memcpy(r->doc, doc, VARSIZE(doc));
+	return r;
+}
+
+/* split a relation endpoint "coll:id" at its first colon */
+static bool
+split_key(const char *key, char **coll, char **id)
+{
+	const char *c = strchr(key, ':');
+
+	if (c == NULL)
+		return false;
+	*coll = pnstrdup(key, c - key);
+	*id = pstrdup(c + 1);
+	return true;
+}
+
+static Row **
+traverse(Exec *ex, Row **rows, int n, int *nout)
+{
+	Row		  **out = palloc(sizeof(Row *) * 16);
+	int			cap = 16;
+	List	   *seen = NIL;
+
+	*nout = 0;
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[3];
+		uint64		nb;
+		char	  **ends;
+
+		v[0] = CStringGetTextDatum(psprintf("%s:%s", rows[i]->coll, rows[i]->id));
+		v[1] = CStringGetTextDatum(ex->q->traverse);
+		v[2] = Int64GetDatum(ex->q->as_of);
+		if (ex->q->has_as_of && ex->q->as_of < 0)
+			continue;
+		nb = nedb_exec(ex->q->has_as_of ? PLAN_NEIGHBORS_AS_OF : PLAN_NEIGHBORS, v, NULL, true, 0);
+		ends = palloc(sizeof(char *) * Max(nb, 1));
+		for (uint64 k = 0; k < nb; k++)
+		{
+			bool		isnull;
+
+			ends[k] = TextDatumGetCString(nedb_col(k, 1, &isnull));
+		}
+		for (uint64 k = 0; k < nb; k++)
+		{
+			char	   *coll;
+			char	   *id;
+			Jsonb	   *doc;
+			ListCell   *lc;
+			bool		dup = false;
+
+			foreach(lc, seen)
+				if (strcmp(lfirst(lc), ends[k]) == 0)
+					dup = true;
+			if (dup)
+				continue;
+			seen = lappend(seen, ends[k]);
+			if (!split_key(ends[k], &coll, &id) || (doc = load_doc(ex, coll, id)) == NULL)
+				continue;
+			if (*nout == cap)
+			{
+				cap *= 2;
+				out = repalloc(out, sizeof(Row *) * cap);
+			}
+			out[(*nout)++] = new_row(coll, id, doc);
+		}
+	}
+	return out;
+}
+
+/* the document a put op wrote, or NULL if seq is no put */
+static Jsonb *
+version_of_op(int64 seq, char **coll, char **id)
+{
+	Oid			t = INT8OID;
+	Datum		v = Int64GetDatum(seq);
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT coll, id, doc FROM nedb.versions WHERE seq_from = $1 AND doc IS NOT NULL",
+							  1, &t, &v, NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+		return NULL;
+	*coll = TextDatumGetCString(nedb_col(0, 1, &isnull));
+	*id = TextDatumGetCString(nedb_col(0, 2, &isnull));
+	return DatumGetJsonbPCopy(nedb_col(0, 3, &isnull));
+}
+
+static List *
+caused_by_of(Jsonb *doc)
+{
+	JsonbValue *v = field_of(doc, "_caused_by");
+	List	   *out = NIL;
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		return NIL;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		if (tok == WJB_ELEM && e.type == jbvNumeric)
+		{
+			bool		err = false;
+			char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(e.val.numeric)));
+			int64		seq = strtoi64(s, NULL, 10);
+
+			(void) err;
+			if (strchr(s, '.') == NULL)
+				out = lappend(out, psprintf(INT64_FORMAT, seq));
+		}
+	return out;
+}
+
+static bool
+seen_seq(List **seen, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, *seen)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	*seen = lappend(*seen, (char *) s);
+	return false;
+}
+
+/*
+ * TRACE backward: from the rows, depth-first over _caused_by, each cause that
+ * is a put emitted as the version it wrote (the rows themselves are not).
+ */
+static Row **
+trace_back(Exec *ex, Row **rows, int n, int *nout)
+{
+	List	   *frontier = NIL;
+	List	   *seen = NIL;
+	Row		  **out = palloc(sizeof(Row *) * 16);
+	int			cap = 16;
+
+	*nout = 0;
+	for (int i = 0; i < n; i++)
+		frontier = lappend(frontier, rows[i]->doc);
+	while (frontier != NIL)
+	{
+		Jsonb	   *doc = llast(frontier);
+		ListCell   *lc;
+
+		frontier = list_delete_last(frontier);
+		foreach(lc, caused_by_of(doc))
+		{
+			char	   *coll;
+			char	   *id;
+			Jsonb	   *cause;
+
+			CHECK_FOR_INTERRUPTS();
+			if (seen_seq(&seen, lfirst(lc)))
+				continue;
+			cause = version_of_op(strtoi64(lfirst(lc), NULL, 10), &coll, &id);
+			if (cause == NULL)
+				continue;
+			if (*nout == cap)
+			{
+				cap *= 2;
+				out = repalloc(out, sizeof(Row *) * cap);
+			}
+			out[(*nout)++] = new_row(coll, id, cause);
+			frontier = lappend(frontier, cause);
+		}
+	}
+	return out;
+}
+
+/*
+ * TRACE ... REVERSE: from the latest put of each row's key (the collection
+ * and the document's _id, as the reference), breadth-first over the ops that
+ * name it in caused_by, each put's document at AS OF.
+ */
+static Row **
+trace_forward(Exec *ex, Row **rows, int n, int *nout)
+{
+	List	   *queue = NIL;
+	List	   *seen = NIL;
+	Row		  **out = palloc(sizeof(Row *) * 16);
+	int			cap = 16;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+
+	*nout = 0;
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *idv = field_of(rows[i]->doc, "_id");
+		Datum		v[2];
+		bool		isnull;
+
+		if (idv == NULL || idv->type != jbvString)
+			continue;
+		v[0] = CStringGetTextDatum(ex->q->from);
+		v[1] = PointerGetDatum(cstring_to_text_with_len(idv->val.string.val, idv->val.string.len));
+		if (SPI_execute_with_args("SELECT seq_from FROM nedb.versions WHERE coll = $1 AND id = $2"
+								  " AND doc IS NOT NULL ORDER BY seq_from DESC LIMIT 1",
+								  2, types, v, NULL, true, 1) == SPI_OK_SELECT && SPI_processed > 0)
+			queue = lappend(queue, psprintf(INT64_FORMAT, DatumGetInt64(nedb_col(0, 1, &isnull))));
+	}
+	while (queue != NIL)
+	{
+		char	   *seq = linitial(queue);
+		Oid			t = INT8OID;
+		Datum		v = Int64GetDatum(strtoi64(seq, NULL, 10));
+		List	   *deps = NIL;
+		ListCell   *lc;
+
+		queue = list_delete_first(queue);
+		if (SPI_execute_with_args("SELECT seq FROM nedb.ops WHERE $1 = ANY (caused_by) ORDER BY seq",
+								  1, &t, &v, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "trace query failed");
+		for (uint64 k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+
+			deps = lappend(deps, psprintf(INT64_FORMAT, DatumGetInt64(nedb_col(k, 1, &isnull))));
+		}
+		foreach(lc, deps)
+		{
+			char	   *coll;
+			char	   *id;
+			Jsonb	   *doc;
+
+			CHECK_FOR_INTERRUPTS();
+			if (seen_seq(&seen, lfirst(lc)))
+				continue;
+			if (version_of_op(strtoi64(lfirst(lc), NULL, 10), &coll, &id) == NULL)
+				continue;
+			doc = load_doc(ex, coll, id);
+			if (doc == NULL)
+				continue;
+			if (*nout == cap)
+			{
+				cap *= 2;
+				out = repalloc(out, sizeof(Row *) * cap);
+			}
+			out[(*nout)++] = new_row(coll, id, doc);
+			queue = lappend(queue, lfirst(lc));
+		}
+	}
+	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * GROUP BY
+ * ------------------------------------------------------------------------ */
+
+typedef struct NqlGroup
+{
+	JsonbValue *key;			/* first seen (NULL: None) */
+	int			count;
+	List	   *nums;			/* JsonbValue * of the aggregated field */
+} NqlGroup;
+
+static bool
+same_group_key(JsonbValue *a, JsonbValue *b)
+{
+	PyClass		ac = py_class(a);
+	PyClass		bc = py_class(b);
+
+	/* Python dict keys: 1, 1.0 and True are one key */
+	if (ac != bc)
+		return false;
+	if (ac == PY_NONE)
+		return true;
+	if (ac == PY_NUM)
+		return numeric_cmp_internal(num_of(a), num_of(b)) == 0;
+	if (ac == PY_STR)
+		return str_cmp(a->val.string.val, a->val.string.len,
+					   b->val.string.val, b->val.string.len) == 0;
+	{
+		StringInfoData x;
+		StringInfoData y;
+
+		initStringInfo(&x);
+		initStringInfo(&y);
+		py_str(&x, a, true);
+		py_str(&y, b, true);
+		return strcmp(x.data, y.data) == 0;
+	}
+}
+
+static void
+push_jv(JsonbParseState **st, JsonbIteratorToken tok, JsonbValue *v)
+{
+	JsonbValue	nullv;
+
+	if (v == NULL)
+	{
+		nullv.type = jbvNull;
+		v = &nullv;
+	}
+	pushJsonbValue(st, tok, v);
+}
+
+static void
+push_key(JsonbParseState **st, const char *k)
+{
+	JsonbValue	kv;
+
+	kv.type = jbvString;
+	kv.val.string.val = (char *) k;
+	kv.val.string.len = strlen(k);
+	pushJsonbValue(st, WJB_KEY, &kv);
+}
+
+static Jsonb *
+group_row(NqlQuery *q, NqlGroup *g)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+	const char *fn = q->agg == NQL_AGG_SUM ? "sum" : q->agg == NQL_AGG_AVG ? "avg" :
+		q->agg == NQL_AGG_MIN ? "min" : "max";
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_key(&st, q->group_by);
+	push_jv(&st, WJB_VALUE, g->key);
+	push_key(&st, "count");
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(g->count);
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	if (q->agg != NQL_AGG_NONE && q->agg != NQL_AGG_COUNT)
+	{
+		JsonbValue *res = NULL;
+		ListCell   *lc;
+		bool		any_float = false;
+		Numeric		sum = int64_to_numeric(0);
+
+		push_key(&st, psprintf("%s_%s", fn, q->agg_field));
+		foreach(lc, g->nums)
+		{
+			JsonbValue *x = lfirst(lc);
+
+			if (x->type == jbvNumeric &&
+				strchr(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(x->val.numeric))), '.'))
+				any_float = true;
+			sum = DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(sum),
+													  NumericGetDatum(num_of(x))));
+			if (res == NULL ||
+				(q->agg == NQL_AGG_MIN && numeric_cmp_internal(num_of(x), num_of(res)) < 0) ||
+				(q->agg == NQL_AGG_MAX && numeric_cmp_internal(num_of(x), num_of(res)) > 0))
+				res = x;
+		}
+		if (q->agg == NQL_AGG_SUM)
+		{
+			v.type = jbvNumeric;
+			/* Python: a sum with a float in it is a float */
+			v.val.numeric = any_float
+				? DatumGetNumeric(canon_float_numeric(DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(sum)))))
+				: sum;
+			pushJsonbValue(&st, WJB_VALUE, &v);
+		}
+		else if (q->agg == NQL_AGG_AVG)
+		{
+			if (g->nums == NIL)
+				push_jv(&st, WJB_VALUE, NULL);
+			else
+			{
+				double		avg = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(sum))) /
+					list_length(g->nums);
+
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(canon_float_numeric(avg));
+				pushJsonbValue(&st, WJB_VALUE, &v);
+			}
+		}
+		else
+			push_jv(&st, WJB_VALUE, res);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+static List *
+group_rows(NqlQuery *q, Row **rows, int n)
+{
+	List	   *groups = NIL;
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *k = field_of(rows[i]->doc, q->group_by);
+		NqlGroup	   *g = NULL;
+
+		if (py_class(k) == PY_NONE)
+			k = NULL;
+		foreach(lc, groups)
+			if (same_group_key(((NqlGroup *) lfirst(lc))->key, k))
+				g = lfirst(lc);
+		if (g == NULL)
+		{
+			g = palloc0(sizeof(NqlGroup));
+			g->key = k;
+			groups = lappend(groups, g);
+		}
+		g->count++;
+		if (q->agg_field)
+		{
+			JsonbValue *x = field_of(rows[i]->doc, q->agg_field);
+
+			if (x && (x->type == jbvNumeric || x->type == jbvBool))
+				g->nums = lappend(g->nums, x);
+		}
+	}
+	foreach(lc, groups)
+		out = lappend(out, group_row(q, lfirst(lc)));
+	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * nql()
+ * ------------------------------------------------------------------------ */
+
+static void
+emit(Tuplestorestate *ts, TupleDesc desc, Jsonb *doc)
+{
+	Datum		d = JsonbPGetDatum(doc);
+	bool		isnull = false;
+
+	tuplestore_putvalues(ts, desc, &d, &isnull);
+}
+
+Datum
+nedb_nql(PG_FUNCTION_ARGS)
+{
+	Exec		ex = {0};
+	NqlQuery   *q;
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	Portal		portal;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		args[2];
+	bool		whole_set;
+	Row		  **rows;
+	int			n = 0;
+	int			cap = 64;
+	int64		emitted = 0;
+	int			i;
+	ListCell   *lc;
+	MemoryContext rowcxt;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	ex.q = q;
+	ts = nedb_srf_begin(fcinfo, &desc);
+
+	/* numeric literals, once */
+	ex.lit_num = palloc0(sizeof(Numeric) * Max(list_length(q->where), 1));
+	i = 0;
+	foreach(lc, q->where)
+	{
+		NqlPred    *p = lfirst(lc);
+
+		if (p->value.kind == NQLV_INT || p->value.kind == NQLV_FLOAT)
+			ex.lit_num[i] = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(p->value.text),
+																ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		else if (p->value.kind == NQLV_TRUE || p->value.kind == NQLV_FALSE)
+			ex.lit_num[i] = int64_to_numeric(p->value.kind == NQLV_TRUE);
+		i++;
+	}
+	if (q->search && q->search[0])
+		ex.search_terms = search_tokens(q->search, strlen(q->search));
+	ex.now = op_now();
+
+	/* an empty result needs no storage: LIMIT 0, or before the first op */
+	if ((q->has_limit && q->limit == 0 && !q->group_by) || (q->has_as_of && q->as_of < 0))
+		return (Datum) 0;
+
+	nedb_begin(&s);
+	if (q->search && q->search[0])
+	{
+		Oid			t = TEXTOID;
+		Datum		v = CStringGetTextDatum(q->from);
+
+		if (SPI_execute_with_args("SELECT field FROM nedb.indexes WHERE coll = $1 AND kind = 'search' ORDER BY field",
+								  1, &t, &v, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "search index lookup failed");
+		for (uint64 k = 0; k < SPI_processed; k++)
+			ex.search_fields = lappend(ex.search_fields,
+									   SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
+	}
+
+	whole_set = q->order_by || q->traverse || q->trace || q->group_by ||
+		(q->has_limit && q->limit < 0);
+	rows = palloc(sizeof(Row *) * cap);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nql row", ALLOCSET_DEFAULT_SIZES);
+
+	args[0] = CStringGetTextDatum(q->from);
+	args[1] = Int64GetDatum(q->as_of);
+	portal = SPI_cursor_open_with_args(NULL,
+									   q->has_as_of
+									   ? "SELECT id, doc FROM nedb.versions WHERE coll = $1 AND seq_from <= $2"
+									   "   AND (seq_to IS NULL OR seq_to > $2) AND doc IS NOT NULL ORDER BY id"
+									   : "SELECT id, doc FROM nedb.versions WHERE coll = $1"
+									   "   AND seq_to IS NULL AND doc IS NOT NULL ORDER BY id",
+									   q->has_as_of ? 2 : 1, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		bool		done = false;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 k = 0; k < SPI_processed && !done; k++)
+		{
+			bool		isnull;
+			Jsonb	   *doc;
+			bool		keep = true;
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(rowcxt);
+			doc = DatumGetJsonbP(nedb_col(k, 2, &isnull));
+			/* at HEAD an expired document is gone, as for nedb.get */
+			if (!q->has_as_of && doc_expired(doc, ex.now))
+				keep = false;
+			i = 0;
+			foreach(lc, q->where)
+			{
+				if (keep && !pred_holds(&ex, i, lfirst(lc), doc))
+					keep = false;
+				i++;
+			}
+			if (keep)
+				keep = search_holds(&ex, doc);
+			if (keep && !whole_set && q->valid_as_of)
+				keep = valid_at(doc, q->valid_as_of);
+			MemoryContextSwitchTo(old);
+			if (keep)
+			{
+				if (!whole_set)
+				{
+					emit(ts, desc, doc);
+					if (q->has_limit && ++emitted >= q->limit)
+						done = true;
+				}
+				else
+				{
+					if (n == cap)
+					{
+						cap *= 2;
+						rows = repalloc(rows, sizeof(Row *) * cap);
+					}
+					rows[n++] = new_row(q->from, TextDatumGetCString(nedb_col(k, 1, &isnull)), doc);
+				}
+			}
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (done)
+			break;
+	}
+	SPI_cursor_close(portal);
+
+	if (whole_set)
+	{
+		if (q->order_by)
+			order_rows(rows, n, q->order_by, q->order_desc);
+		if (q->traverse)
+			rows = traverse(&ex, rows, n, &n);
+		if (q->trace)
+			rows = q->trace_reverse ? trace_forward(&ex, rows, n, &n) : trace_back(&ex, rows, n, &n);
+		if (q->valid_as_of)
+		{
+			int			m = 0;
+
+			for (int k = 0; k < n; k++)
+				if (valid_at(rows[k]->doc, q->valid_as_of))
+					rows[m++] = rows[k];
+			n = m;
+		}
+		if (q->has_limit)
+		{
+			/* a Python slice: [:limit] */
+			int64		lim = q->limit >= 0 ? Min(q->limit, n) : Max(n + q->limit, 0);
+
+			n = (int) lim;
+		}
+		if (q->group_by)
+		{
+			foreach(lc, group_rows(q, rows, n))
+				emit(ts, desc, lfirst(lc));
+		}
+		else
+			for (int k = 0; k < n; k++)
+				emit(ts, desc, rows[k]->doc);
+	}
+	nedb_end(&s);
+	return (Datum) 0;
+}
