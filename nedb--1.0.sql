@@ -191,6 +191,10 @@ SELECT o.seq,
 CREATE FUNCTION public.nql(query text)
     RETURNS SETOF jsonb AS 'MODULE_PATHNAME', 'nedb_nql' LANGUAGE C STABLE;
 
+-- the access path nql() takes for a query, and Postgres's plan of it
+CREATE FUNCTION nedb.explain(query text)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_explain' LANGUAGE C VOLATILE;
+
 -- ---------------------------------------------------------------------------
 -- Indexes
 -- ---------------------------------------------------------------------------
@@ -225,4 +229,4 @@ REVOKE EXECUTE ON FUNCTION
     nedb.create_index(text, text, text), nedb.drop_index(text, text, text)
   FROM PUBLIC;
 -- nql() reads every collection as the extension's owner: grant it deliberately
-REVOKE EXECUTE ON FUNCTION public.nql(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION public.nql(text), nedb.explain(text) FROM PUBLIC;

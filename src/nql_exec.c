@@ -831,6 +831,145 @@ group_rows(NqlQuery *q, Row **rows, int n)
 	return out;
 }
 
+
+/* ------------------------------------------------------------------------
+ * Planning: the candidate query
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Conditions pushed into SQL are exact or supersets (every row is checked
+ * again with Python's semantics), so a plan never changes a result.
+ */
+typedef struct NqlPlan
+{
+	StringInfoData sql;
+	bool		index_order;	/* rows come in ORDER BY order */
+	char	   *note;			/* what the planner chose, for explain */
+} NqlPlan;
+
+static const char *
+jsonb_literal(NqlValue *v)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	if (v->kind == NQLV_STRING)
+		canon_string(&s, v->text, strlen(v->text));
+	else
+		appendStringInfoString(&s, v->text);
+	return quote_literal_cstr(s.data);
+}
+
+static bool
+is_number(NqlValue *v)
+{
+	return v->kind == NQLV_INT || v->kind == NQLV_FLOAT;
+}
+
+/* a btree (eq or sorted) index on coll's field */
+static bool
+has_btree_index(const char *coll, const char *field)
+{
+	Oid			t[2] = {TEXTOID, TEXTOID};
+	Datum		v[2];
+
+	v[0] = CStringGetTextDatum(coll);
+	v[1] = CStringGetTextDatum(field);
+	if (SPI_execute_with_args("SELECT 1 FROM nedb.indexes WHERE coll = $1 AND field = $2"
+							  " AND kind IN ('eq', 'sorted')", 2, t, v, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "index lookup failed");
+	return SPI_processed > 0;
+}
+
+static bool
+probe(const char *sql)
+{
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "probe failed: %s", sql);
+	return SPI_processed > 0;
+}
+
+/*
+ * Every value of field in any version of coll is a number (or the field is
+ * missing): then jsonb's order is NQL's.  Three probes of the field's index:
+ * no explicit null, nothing above the numbers (booleans, arrays, objects),
+ * and the smallest non-null value is not a string.
+ */
+static bool
+only_numbers(const char *coll, const char *field)
+{
+	const char *c = quote_literal_cstr(coll);
+	const char *f = quote_literal_cstr(field);
+
+	if (probe(psprintf("SELECT 1 FROM nedb.versions WHERE coll = %s AND doc -> %s = 'null'", c, f)))
+		return false;
+	if (probe(psprintf("SELECT 1 FROM nedb.versions WHERE coll = %s AND doc -> %s >= 'false'", c, f)))
+		return false;
+	if (probe(psprintf("SELECT 1 FROM (SELECT doc -> %s AS v FROM nedb.versions"
+					   " WHERE coll = %s AND doc -> %s > 'null' ORDER BY doc -> %s LIMIT 1) x"
+					   " WHERE jsonb_typeof(v) <> 'number'", f, c, f, f)))
+		return false;
+	return true;
+}
+
+static void
+plan_query(Exec *ex, NqlPlan *pl)
+{
+	NqlQuery   *q = ex->q;
+	const char *coll = quote_literal_cstr(q->from);
+	ListCell   *lc;
+
+	initStringInfo(&pl->sql);
+	appendStringInfo(&pl->sql, "SELECT id, doc FROM nedb.versions WHERE coll = %s", coll);
+	if (q->has_as_of)
+		appendStringInfo(&pl->sql, " AND seq_from <= " INT64_FORMAT
+						 " AND (seq_to IS NULL OR seq_to > " INT64_FORMAT ")", q->as_of, q->as_of);
+	else
+		appendStringInfoString(&pl->sql, " AND seq_to IS NULL");
+	appendStringInfoString(&pl->sql, " AND doc IS NOT NULL");
+
+	/* the sorted path: ORDER BY f through f's index, streaming (to LIMIT) */
+	pl->index_order = q->order_by && !(q->has_limit && q->limit < 0) &&
+		!q->traverse && !q->trace && !q->group_by &&
+		has_btree_index(q->from, q->order_by) && only_numbers(q->from, q->order_by);
+
+	foreach(lc, q->where)
+	{
+		NqlPred    *p = lfirst(lc);
+		const char *f = quote_literal_cstr(p->field);
+
+		/* equality: exact for strings and numbers other than 0 and 1 (booleans) */
+		if (p->op == NQL_EQ &&
+			(p->value.kind == NQLV_STRING ||
+			 (is_number(&p->value) && p->value.num != 0 && p->value.num != 1)))
+			appendStringInfo(&pl->sql, " AND doc -> %s = %s", f, jsonb_literal(&p->value));
+		/* ranges on the sorted field, where only numbers live */
+		else if (pl->index_order && strcmp(p->field, q->order_by) == 0 &&
+				 is_number(&p->value) && p->op != NQL_EQ && p->op != NQL_NE)
+			appendStringInfo(&pl->sql, " AND doc -> %s %s %s", f,
+							 p->op == NQL_LT ? "<" : p->op == NQL_LE ? "<=" :
+							 p->op == NQL_GT ? ">" : ">=", jsonb_literal(&p->value));
+	}
+
+	if (pl->index_order)
+	{
+		appendStringInfo(&pl->sql, " ORDER BY doc -> %s %s, id",
+						 quote_literal_cstr(q->order_by),
+						 q->order_desc ? "DESC NULLS FIRST" : "ASC NULLS LAST");
+		pl->note = q->has_limit
+			? psprintf("ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
+					   q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
+			: psprintf("ORDER BY %s %s through its index", q->order_by, q->order_desc ? "DESC" : "ASC");
+	}
+	else
+	{
+		appendStringInfoString(&pl->sql, " ORDER BY id");
+		pl->note = q->order_by
+			? psprintf("all candidates, then ORDER BY %s in memory", q->order_by)
+			: pstrdup("candidates in id order");
+	}
+}
+
 /* ------------------------------------------------------------------------
  * nql()
  * ------------------------------------------------------------------------ */
@@ -853,8 +992,7 @@ nedb_nql(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	Tuplestorestate *ts;
 	Portal		portal;
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		args[2];
+	NqlPlan		pl;
 	bool		whole_set;
 	Row		  **rows;
 	int			n = 0;
@@ -906,20 +1044,14 @@ nedb_nql(PG_FUNCTION_ARGS)
 									   SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
 	}
 
-	whole_set = q->order_by || q->traverse || q->trace || q->group_by ||
+	plan_query(&ex, &pl);
+	whole_set = (q->order_by && !pl.index_order) || q->traverse || q->trace || q->group_by ||
 		(q->has_limit && q->limit < 0);
 	rows = palloc(sizeof(Row *) * cap);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nql row", ALLOCSET_DEFAULT_SIZES);
 
-	args[0] = CStringGetTextDatum(q->from);
-	args[1] = Int64GetDatum(q->as_of);
-	portal = SPI_cursor_open_with_args(NULL,
-									   q->has_as_of
-									   ? "SELECT id, doc FROM nedb.versions WHERE coll = $1 AND seq_from <= $2"
-									   "   AND (seq_to IS NULL OR seq_to > $2) AND doc IS NOT NULL ORDER BY id"
-									   : "SELECT id, doc FROM nedb.versions WHERE coll = $1"
-									   "   AND seq_to IS NULL AND doc IS NOT NULL ORDER BY id",
-									   q->has_as_of ? 2 : 1, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	portal = SPI_cursor_open_with_args(NULL, pl.sql.data, 0, NULL, NULL, NULL, true,
+									   CURSOR_OPT_NO_SCROLL);
 	for (;;)
 	{
 		bool		done = false;
@@ -980,7 +1112,7 @@ nedb_nql(PG_FUNCTION_ARGS)
 
 	if (whole_set)
 	{
-		if (q->order_by)
+		if (q->order_by && !pl.index_order)
 			order_rows(rows, n, q->order_by, q->order_desc);
 		if (q->traverse)
 			rows = traverse(&ex, rows, n, &n);
@@ -1012,5 +1144,53 @@ nedb_nql(PG_FUNCTION_ARGS)
 				emit(ts, desc, rows[k]->doc);
 	}
 	nedb_end(&s);
+	return (Datum) 0;
+}
+
+/* nedb.explain(query): the access path nql() takes, and Postgres's plan of it */
+PG_FUNCTION_INFO_V1(nedb_explain);
+
+Datum
+nedb_explain(PG_FUNCTION_ARGS)
+{
+	Exec		ex = {0};
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	NqlPlan		pl;
+	uint64		n;
+	char	  **lines;
+
+	ex.q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	ts = nedb_srf_begin(fcinfo, &desc);
+	nedb_begin(&s);
+	plan_query(&ex, &pl);
+	if (SPI_execute(psprintf("EXPLAIN (COSTS OFF) %s", pl.sql.data), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "EXPLAIN failed");
+	n = SPI_processed;
+	lines = palloc(sizeof(char *) * (n + 1));
+	for (uint64 k = 0; k < n; k++)
+		lines[k] = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
+	nedb_end(&s);
+
+	{
+		const char *head[] = {"NQL: ", "SQL: "};
+		const char *vals[] = {pl.note, pl.sql.data};
+
+		for (int k = 0; k < 2; k++)
+		{
+			Datum		d = CStringGetTextDatum(psprintf("%s%s", head[k], vals[k]));
+			bool		isnull = false;
+
+			tuplestore_putvalues(ts, desc, &d, &isnull);
+		}
+	}
+	for (uint64 k = 0; k < n; k++)
+	{
+		Datum		d = CStringGetTextDatum(lines[k]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(ts, desc, &d, &isnull);
+	}
 	return (Datum) 0;
 }
