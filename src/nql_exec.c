@@ -919,6 +919,20 @@ plan_query(Exec *ex, NqlPlan *pl)
 	const char *coll = quote_literal_cstr(q->from);
 	ListCell   *lc;
 
+	if (q->search && q->search[0])
+	{
+		Oid			t = TEXTOID;
+		Datum		v = CStringGetTextDatum(q->from);
+
+		ex->search_terms = search_tokens(q->search, strlen(q->search));
+		if (SPI_execute_with_args("SELECT field FROM nedb.indexes WHERE coll = $1 AND kind = 'search' ORDER BY field",
+								  1, &t, &v, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "search index lookup failed");
+		for (uint64 k = 0; k < SPI_processed; k++)
+			ex->search_fields = lappend(ex->search_fields,
+										SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
+	}
+
 	initStringInfo(&pl->sql);
 	appendStringInfo(&pl->sql, "SELECT id, doc FROM nedb.versions WHERE coll = %s", coll);
 	if (q->has_as_of)
@@ -949,6 +963,28 @@ plan_query(Exec *ex, NqlPlan *pl)
 			appendStringInfo(&pl->sql, " AND doc -> %s %s %s", f,
 							 p->op == NQL_LT ? "<" : p->op == NQL_LE ? "<=" :
 							 p->op == NQL_GT ? ">" : ">=", jsonb_literal(&p->value));
+	}
+
+	/* SEARCH through the GIN indexes: each term a token of some indexed field */
+	if (ex->search_terms != NIL && ex->search_fields != NIL)
+	{
+		ListCell   *tc;
+
+		foreach(tc, ex->search_terms)
+		{
+			ListCell   *fc;
+			bool		first = true;
+
+			appendStringInfoString(&pl->sql, " AND (");
+			foreach(fc, ex->search_fields)
+			{
+				appendStringInfo(&pl->sql, "%snedb.tokens(doc -> %s) @> ARRAY[%s]::text[]",
+								 first ? "" : " OR ",
+								 quote_literal_cstr(lfirst(fc)), quote_literal_cstr(lfirst(tc)));
+				first = false;
+			}
+			appendStringInfoChar(&pl->sql, ')');
+		}
 	}
 
 	if (pl->index_order)
@@ -1022,8 +1058,6 @@ nedb_nql(PG_FUNCTION_ARGS)
 			ex.lit_num[i] = int64_to_numeric(p->value.kind == NQLV_TRUE);
 		i++;
 	}
-	if (q->search && q->search[0])
-		ex.search_terms = search_tokens(q->search, strlen(q->search));
 	ex.now = op_now();
 
 	/* an empty result needs no storage: LIMIT 0, or before the first op */
@@ -1031,18 +1065,6 @@ nedb_nql(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 
 	nedb_begin(&s);
-	if (q->search && q->search[0])
-	{
-		Oid			t = TEXTOID;
-		Datum		v = CStringGetTextDatum(q->from);
-
-		if (SPI_execute_with_args("SELECT field FROM nedb.indexes WHERE coll = $1 AND kind = 'search' ORDER BY field",
-								  1, &t, &v, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "search index lookup failed");
-		for (uint64 k = 0; k < SPI_processed; k++)
-			ex.search_fields = lappend(ex.search_fields,
-									   SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
-	}
 
 	plan_query(&ex, &pl);
 	whole_set = (q->order_by && !pl.index_order) || q->traverse || q->trace || q->group_by ||
