@@ -22,7 +22,7 @@ OUT=$BENCH/out
 GEN=$OUT/gen
 SUMMARY=$OUT/summary.txt
 PGDATA_NB=$NB_DIR/data
-ALL=(ingest concurrent mix verify restart asof)
+ALL=(ingest concurrent mix verify restart asof nql)
 
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
@@ -163,7 +163,7 @@ for b in "${ALL[@]}"; do
 	[ -n "${want[$b]:-}" ] || continue
 	case $b in
 		ingest | concurrent | mix) need_bench_db ;;
-		verify | restart | asof) need_big_db ;;
+		verify | restart | asof | nql) need_big_db ;;
 	esac
 	log "=== $b"
 	bench_t0=$(now_s)
