@@ -74,7 +74,7 @@ r=$(calc "${lat[nql_v]} / ${lat[plain_v]}")
 g=$(calc "${lat[nql_v]} / ${lat[nql_v10k]}")
 summary "nql top10 (ORDER BY height DESC LIMIT 10): 10k nql ${lat[nql_v10k]} ms / plain ${lat[plain_v10k]} ms, 100k ${lat[nql_v100k]} / ${lat[plain_v100k]} ms, 1M ${lat[nql_v]} / ${lat[plain_v]} ms; ratio at 1M $(fmt "$r" 2) (bar <= 1.5) $(verdict "$r <= 1.5"); 1M/10k $(fmt "$g" 2) (bar <= 2) $(verdict "$g <= 2")"
 
-lat[range]=$(nql_lat "$(script range '\set x random(1, 999000)' "SELECT count(*) FROM nql(format('FROM v WHERE height >= %s AND height < %s ORDER BY height', :x, :x + 100));")")
+lat[range]=$(nql_lat "$(script range '\set x random(1, 999000)' "SELECT count(*) FROM nql(format('FROM v WHERE height >= %s AND height < %s ORDER BY height', :x::int, :x::int + 100));")")
 lat[prange]=$(nql_lat "$(script prange '\set x random(1, 999000)' "SELECT count(*) FROM (SELECT doc FROM plain_big WHERE height >= :x AND height < :x + 100 ORDER BY height) x;")")
 r=$(calc "${lat[range]} / ${lat[prange]}")
 summary "nql range (100 rows by height, 1M docs): nql ${lat[range]} ms, plain ${lat[prange]} ms, ratio $(fmt "$r" 2) (bar <= 1.5) $(verdict "$r <= 1.5")"
@@ -100,8 +100,8 @@ lat[asof]=$(nql_lat "$(script asof "SELECT count(*) FROM nql('FROM v AS OF $s OR
 r=$(calc "${lat[asof]} / ${lat[head]}")
 summary "nql AS OF (top10 at 1M, 10% rewritten after s): as of ${lat[asof]} ms, HEAD ${lat[head]} ms, ratio $(fmt "$r" 2) (bar <= 3) $(verdict "$r <= 3")"
 
-lat[eq]=$(nql_lat "$(script eq '\set x random(1, 1000000)' "SELECT count(*) FROM nql(format('FROM v WHERE hash = \"%s\"', encode(sha256(convert_to('block' || :x, 'UTF8')), 'hex')));")")
-lat[peq]=$(nql_lat "$(script peq '\set x random(1, 1000000)' "SELECT count(*) FROM plain_big WHERE doc -> 'hash' = to_jsonb(encode(sha256(convert_to('block' || :x, 'UTF8')), 'hex'));")")
+lat[eq]=$(nql_lat "$(script eq '\set x random(1, 1000000)' "SELECT count(*) FROM nql(format('FROM v WHERE hash = \"%s\"', encode(sha256(convert_to('block' || :x::int, 'UTF8')), 'hex')));")")
+lat[peq]=$(nql_lat "$(script peq '\set x random(1, 1000000)' "SELECT count(*) FROM plain_big WHERE doc -> 'hash' = to_jsonb(encode(sha256(convert_to('block' || :x::int, 'UTF8')), 'hex'));")")
 summary "nql eq (hash = x, eq index, 1M docs): nql ${lat[eq]} ms, plain ${lat[peq]} ms, ratio $(fmt "$(calc "${lat[eq]} / ${lat[peq]}")" 2) (context)"
 
 lat[search]=$(nql_lat "$(script search "SELECT count(*) FROM nql('FROM v SEARCH \"zeta\" LIMIT 10');")")

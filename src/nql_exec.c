@@ -21,6 +21,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -842,13 +843,83 @@ group_rows(NqlQuery *q, Row **rows, int n)
  */
 typedef struct NqlPlan
 {
-	StringInfoData sql;
+	StringInfoData sql;			/* literal values are parameters: a stable text */
+	int			nparams;
+	Datum	   *values;
+	Oid		   *types;
 	bool		index_order;	/* rows come in ORDER BY order */
 	char	   *note;			/* what the planner chose, for explain */
 } NqlPlan;
 
+/*
+ * Prepared plans by SQL text, kept for the backend: a query's text depends
+ * only on its shape and names (values are parameters), so repeated queries
+ * are not planned again.  Plans follow DDL (the plan cache revalidates).
+ */
+#define PLAN_KEY_LEN 2048
+#define PLAN_CACHE_MAX 256
+
+typedef struct NqlCachedPlan
+{
+	char		sql[PLAN_KEY_LEN];
+	SPIPlanPtr	plan;
+} NqlCachedPlan;
+
+static HTAB *plan_cache = NULL;
+
+static SPIPlanPtr
+cached_plan(const char *sql, int nargs, Oid *types, int cursor_options)
+{
+	NqlCachedPlan *e;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = PLAN_KEY_LEN;
+		ctl.entrysize = sizeof(NqlCachedPlan);
+		plan_cache = hash_create("nql plans", 64, &ctl, HASH_ELEM | HASH_STRINGS);
+	}
+	if (strlen(sql) < PLAN_KEY_LEN)
+	{
+		e = hash_search(plan_cache, sql, HASH_FIND, NULL);
+		if (e)
+			return e->plan;
+	}
+	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (strlen(sql) < PLAN_KEY_LEN && hash_get_num_entries(plan_cache) < PLAN_CACHE_MAX)
+	{
+		SPI_keepplan(plan);
+		e = hash_search(plan_cache, sql, HASH_ENTER, &found);
+		e->plan = plan;
+	}
+	return plan;
+}
+
+/* run a cached plan; returns SPI_processed */
+static uint64
+run_cached(const char *sql, int nargs, Oid *types, Datum *values, long limit)
+{
+	if (SPI_execute_plan(cached_plan(sql, nargs, types, 0), values, NULL, true, limit) != SPI_OK_SELECT)
+		elog(ERROR, "query failed: %s", sql);
+	return SPI_processed;
+}
+
+/* a parameter of the candidate query: its placeholder */
 static const char *
-jsonb_literal(NqlValue *v)
+add_param(NqlPlan *pl, Datum v, Oid type)
+{
+	pl->values[pl->nparams] = v;
+	pl->types[pl->nparams] = type;
+	return psprintf("$%d", ++pl->nparams);
+}
+
+static Datum
+jsonb_value(NqlValue *v)
 {
 	StringInfoData s;
 
@@ -857,7 +928,7 @@ jsonb_literal(NqlValue *v)
 		canon_string(&s, v->text, strlen(v->text));
 	else
 		appendStringInfoString(&s, v->text);
-	return quote_literal_cstr(s.data);
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
 }
 
 static bool
@@ -875,18 +946,14 @@ has_btree_index(const char *coll, const char *field)
 
 	v[0] = CStringGetTextDatum(coll);
 	v[1] = CStringGetTextDatum(field);
-	if (SPI_execute_with_args("SELECT 1 FROM nedb.indexes WHERE coll = $1 AND field = $2"
-							  " AND kind IN ('eq', 'sorted')", 2, t, v, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "index lookup failed");
-	return SPI_processed > 0;
+	return run_cached("SELECT 1 FROM nedb.indexes WHERE coll = $1 AND field = $2"
+					  " AND kind IN ('eq', 'sorted')", 2, t, v, 1) > 0;
 }
 
 static bool
 probe(const char *sql)
 {
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "probe failed: %s", sql);
-	return SPI_processed > 0;
+	return run_cached(sql, 0, NULL, NULL, 1) > 0;
 }
 
 /*
@@ -918,28 +985,41 @@ plan_query(Exec *ex, NqlPlan *pl)
 	NqlQuery   *q = ex->q;
 	const char *coll = quote_literal_cstr(q->from);
 	ListCell   *lc;
+	bool		pl_exact;
 
 	if (q->search && q->search[0])
 	{
 		Oid			t = TEXTOID;
 		Datum		v = CStringGetTextDatum(q->from);
 
+		uint64		n;
+
 		ex->search_terms = search_tokens(q->search, strlen(q->search));
-		if (SPI_execute_with_args("SELECT field FROM nedb.indexes WHERE coll = $1 AND kind = 'search' ORDER BY field",
-								  1, &t, &v, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "search index lookup failed");
-		for (uint64 k = 0; k < SPI_processed; k++)
+		n = run_cached("SELECT field FROM nedb.indexes WHERE coll = $1 AND kind = 'search' ORDER BY field",
+					   1, &t, &v, 0);
+		for (uint64 k = 0; k < n; k++)
 			ex->search_fields = lappend(ex->search_fields,
 										SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
 	}
 
 	initStringInfo(&pl->sql);
+	pl->nparams = 0;
+	pl->values = palloc(sizeof(Datum) * (list_length(q->where) + list_length(ex->search_terms) + 2));
+	pl->types = palloc(sizeof(Oid) * (list_length(q->where) + list_length(ex->search_terms) + 2));
 	appendStringInfo(&pl->sql, "SELECT id, doc FROM nedb.versions WHERE coll = %s", coll);
 	if (q->has_as_of)
-		appendStringInfo(&pl->sql, " AND seq_from <= " INT64_FORMAT
-						 " AND (seq_to IS NULL OR seq_to > " INT64_FORMAT ")", q->as_of, q->as_of);
+	{
+		const char *s = add_param(pl, Int64GetDatum(q->as_of), INT8OID);
+
+		appendStringInfo(&pl->sql, " AND seq_from <= %s AND (seq_to IS NULL OR seq_to > %s)", s, s);
+	}
 	else
-		appendStringInfoString(&pl->sql, " AND seq_to IS NULL");
+	{
+		/* at HEAD an expired document is gone (the same test as doc_expired) */
+		appendStringInfo(&pl->sql, " AND seq_to IS NULL AND NOT (CASE WHEN jsonb_typeof(doc -> '_expires_at') = 'number'"
+						 " THEN (doc -> '_expires_at')::float8 < %s ELSE false END)",
+						 add_param(pl, Float8GetDatum(ex->now), FLOAT8OID));
+	}
 	appendStringInfoString(&pl->sql, " AND doc IS NOT NULL");
 
 	/* the sorted path: ORDER BY f through f's index, streaming (to LIMIT) */
@@ -947,22 +1027,29 @@ plan_query(Exec *ex, NqlPlan *pl)
 		!q->traverse && !q->trace && !q->group_by &&
 		has_btree_index(q->from, q->order_by) && only_numbers(q->from, q->order_by);
 
+	/* exact: every condition is in the SQL, so the SQL may stop at LIMIT */
+	pl_exact = !q->valid_as_of && (ex->search_terms == NIL || ex->search_fields != NIL);
 	foreach(lc, q->where)
 	{
 		NqlPred    *p = lfirst(lc);
 		const char *f = quote_literal_cstr(p->field);
+		int			before = pl->sql.len;
 
 		/* equality: exact for strings and numbers other than 0 and 1 (booleans) */
 		if (p->op == NQL_EQ &&
 			(p->value.kind == NQLV_STRING ||
 			 (is_number(&p->value) && p->value.num != 0 && p->value.num != 1)))
-			appendStringInfo(&pl->sql, " AND doc -> %s = %s", f, jsonb_literal(&p->value));
+			appendStringInfo(&pl->sql, " AND doc -> %s = %s", f,
+							 add_param(pl, jsonb_value(&p->value), JSONBOID));
 		/* ranges on the sorted field, where only numbers live */
 		else if (pl->index_order && strcmp(p->field, q->order_by) == 0 &&
 				 is_number(&p->value) && p->op != NQL_EQ && p->op != NQL_NE)
 			appendStringInfo(&pl->sql, " AND doc -> %s %s %s", f,
 							 p->op == NQL_LT ? "<" : p->op == NQL_LE ? "<=" :
-							 p->op == NQL_GT ? ">" : ">=", jsonb_literal(&p->value));
+							 p->op == NQL_GT ? ">" : ">=",
+							 add_param(pl, jsonb_value(&p->value), JSONBOID));
+		if (pl->sql.len == before)
+			pl_exact = false;
 	}
 
 	/* SEARCH through the GIN indexes: each term a token of some indexed field */
@@ -974,13 +1061,13 @@ plan_query(Exec *ex, NqlPlan *pl)
 		{
 			ListCell   *fc;
 			bool		first = true;
+			const char *term = add_param(pl, CStringGetTextDatum(lfirst(tc)), TEXTOID);
 
 			appendStringInfoString(&pl->sql, " AND (");
 			foreach(fc, ex->search_fields)
 			{
-				appendStringInfo(&pl->sql, "%snedb.tokens(doc -> %s) @> ARRAY[%s]::text[]",
-								 first ? "" : " OR ",
-								 quote_literal_cstr(lfirst(fc)), quote_literal_cstr(lfirst(tc)));
+				appendStringInfo(&pl->sql, "%snedb.tokens(doc -> %s) @> ARRAY[%s]",
+								 first ? "" : " OR ", quote_literal_cstr(lfirst(fc)), term);
 				first = false;
 			}
 			appendStringInfoChar(&pl->sql, ')');
@@ -992,6 +1079,8 @@ plan_query(Exec *ex, NqlPlan *pl)
 		appendStringInfo(&pl->sql, " ORDER BY doc -> %s %s, id",
 						 quote_literal_cstr(q->order_by),
 						 q->order_desc ? "DESC NULLS FIRST" : "ASC NULLS LAST");
+		if (pl_exact && q->has_limit)
+			appendStringInfo(&pl->sql, " LIMIT " INT64_FORMAT, q->limit);
 		pl->note = q->has_limit
 			? psprintf("ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
 					   q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
@@ -1072,8 +1161,9 @@ nedb_nql(PG_FUNCTION_ARGS)
 	rows = palloc(sizeof(Row *) * cap);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nql row", ALLOCSET_DEFAULT_SIZES);
 
-	portal = SPI_cursor_open_with_args(NULL, pl.sql.data, 0, NULL, NULL, NULL, true,
-									   CURSOR_OPT_NO_SCROLL);
+	/* rows are consumed in order and often not all: plan for a fast start */
+	portal = SPI_cursor_open(NULL, cached_plan(pl.sql.data, pl.nparams, pl.types, CURSOR_OPT_FAST_PLAN),
+							 pl.values, NULL, true);
 	for (;;)
 	{
 		bool		done = false;
@@ -1184,10 +1274,12 @@ nedb_explain(PG_FUNCTION_ARGS)
 	char	  **lines;
 
 	ex.q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	ex.now = op_now();
 	ts = nedb_srf_begin(fcinfo, &desc);
 	nedb_begin(&s);
 	plan_query(&ex, &pl);
-	if (SPI_execute(psprintf("EXPLAIN (COSTS OFF) %s", pl.sql.data), false, 0) != SPI_OK_UTILITY)
+	if (SPI_execute_with_args(psprintf("EXPLAIN (COSTS OFF) %s", pl.sql.data), pl.nparams, pl.types,
+							  pl.values, NULL, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "EXPLAIN failed");
 	n = SPI_processed;
 	lines = palloc(sizeof(char *) * (n + 1));
