@@ -937,46 +937,36 @@ is_number(NqlValue *v)
 	return v->kind == NQLV_INT || v->kind == NQLV_FLOAT;
 }
 
-/* a btree (eq or sorted) index on coll's field */
-static bool
-has_btree_index(const char *coll, const char *field)
-{
-	Oid			t[2] = {TEXTOID, TEXTOID};
-	Datum		v[2];
-
-	v[0] = CStringGetTextDatum(coll);
-	v[1] = CStringGetTextDatum(field);
-	return run_cached("SELECT 1 FROM nedb.indexes WHERE coll = $1 AND field = $2"
-					  " AND kind IN ('eq', 'sorted')", 2, t, v, 1) > 0;
-}
-
-static bool
-probe(const char *sql)
-{
-	return run_cached(sql, 0, NULL, NULL, 1) > 0;
-}
-
 /*
- * Every value of field in any version of coll is a number (or the field is
- * missing): then jsonb's order is NQL's.  Three probes of the field's index:
- * no explicit null, nothing above the numbers (booleans, arrays, objects),
- * and the smallest non-null value is not a string.
+ * ORDER BY field can go through field's index: coll has a btree (eq or
+ * sorted) index on it and every value of the field in any version is a
+ * number (or the field is missing), so jsonb's order is NQL's.  One
+ * statement: the index declaration, then three one-step probes of the index
+ * (no explicit null; the largest value is not above the numbers - booleans,
+ * arrays, objects; the smallest non-null value is not a string).
  */
 static bool
-only_numbers(const char *coll, const char *field)
+sorted_path(const char *coll, const char *field)
 {
 	const char *c = quote_literal_cstr(coll);
 	const char *f = quote_literal_cstr(field);
+	char	   *sql;
+	bool		isnull;
 
-	if (probe(psprintf("SELECT 1 FROM nedb.versions WHERE coll = %s AND doc -> %s = 'null'", c, f)))
+	sql = psprintf("SELECT CASE WHEN EXISTS (SELECT 1 FROM nedb.indexes WHERE coll = %s AND field = %s"
+				   "                         AND kind IN ('eq', 'sorted'))"
+				   " THEN NOT EXISTS (SELECT 1 FROM nedb.versions WHERE coll = %s AND doc -> %s = 'null')"
+				   "  AND NOT EXISTS (SELECT 1 FROM (SELECT doc -> %s AS v FROM nedb.versions"
+				   "                  WHERE coll = %s AND doc -> %s IS NOT NULL"
+				   "                  ORDER BY doc -> %s DESC LIMIT 1) x WHERE v >= 'false')"
+				   "  AND NOT EXISTS (SELECT 1 FROM (SELECT doc -> %s AS v FROM nedb.versions"
+				   "                  WHERE coll = %s AND doc -> %s > 'null'"
+				   "                  ORDER BY doc -> %s LIMIT 1) x WHERE jsonb_typeof(v) <> 'number')"
+				   " ELSE false END",
+				   c, f, c, f, f, c, f, f, f, c, f, f);
+	if (run_cached(sql, 0, NULL, NULL, 1) != 1)
 		return false;
-	if (probe(psprintf("SELECT 1 FROM nedb.versions WHERE coll = %s AND doc -> %s >= 'false'", c, f)))
-		return false;
-	if (probe(psprintf("SELECT 1 FROM (SELECT doc -> %s AS v FROM nedb.versions"
-					   " WHERE coll = %s AND doc -> %s > 'null' ORDER BY doc -> %s LIMIT 1) x"
-					   " WHERE jsonb_typeof(v) <> 'number'", f, c, f, f)))
-		return false;
-	return true;
+	return DatumGetBool(nedb_col(0, 1, &isnull)) && !isnull;
 }
 
 static void
@@ -1025,7 +1015,7 @@ plan_query(Exec *ex, NqlPlan *pl)
 	/* the sorted path: ORDER BY f through f's index, streaming (to LIMIT) */
 	pl->index_order = q->order_by && !(q->has_limit && q->limit < 0) &&
 		!q->traverse && !q->trace && !q->group_by &&
-		has_btree_index(q->from, q->order_by) && only_numbers(q->from, q->order_by);
+		sorted_path(q->from, q->order_by);
 
 	/* exact: every condition is in the SQL, so the SQL may stop at LIMIT */
 	pl_exact = !q->valid_as_of && (ex->search_terms == NIL || ex->search_fields != NIL);
