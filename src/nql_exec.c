@@ -1079,6 +1079,10 @@ plan_query(Exec *ex, NqlPlan *pl)
 	else
 	{
 		appendStringInfoString(&pl->sql, " ORDER BY id");
+		/* id order is the result order when nothing reorders or regroups */
+		if (pl_exact && q->has_limit && q->limit >= 0 && !q->order_by &&
+			!q->traverse && !q->trace && !q->group_by)
+			appendStringInfo(&pl->sql, " LIMIT " INT64_FORMAT, q->limit);
 		pl->note = q->order_by
 			? psprintf("all candidates, then ORDER BY %s in memory", q->order_by)
 			: pstrdup("candidates in id order");
