@@ -70,12 +70,7 @@ typedef enum PyClass
 static JsonbValue *
 field_of(Jsonb *doc, const char *field)
 {
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) field;
-	k.val.string.len = strlen(field);
-	return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+	return nedb_member(&doc->root, field);
 }
 
 static PyClass
@@ -718,17 +713,6 @@ push_jv(JsonbParseState **st, JsonbIteratorToken tok, JsonbValue *v)
 	pushJsonbValue(st, tok, v);
 }
 
-static void
-push_key(JsonbParseState **st, const char *k)
-{
-	JsonbValue	kv;
-
-	kv.type = jbvString;
-	kv.val.string.val = (char *) k;
-	kv.val.string.len = strlen(k);
-	pushJsonbValue(st, WJB_KEY, &kv);
-}
-
 static Jsonb *
 group_row(NqlQuery *q, NqlGroup *g)
 {
@@ -738,9 +722,9 @@ group_row(NqlQuery *q, NqlGroup *g)
 		q->agg == NQL_AGG_MIN ? "min" : "max";
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_key(&st, q->group_by);
+	nedb_push_key(&st, q->group_by);
 	push_jv(&st, WJB_VALUE, g->key);
-	push_key(&st, "count");
+	nedb_push_key(&st, "count");
 	v.type = jbvNumeric;
 	v.val.numeric = int64_to_numeric(g->count);
 	pushJsonbValue(&st, WJB_VALUE, &v);
@@ -751,7 +735,7 @@ group_row(NqlQuery *q, NqlGroup *g)
 		bool		any_float = false;
 		Numeric		sum = int64_to_numeric(0);
 
-		push_key(&st, psprintf("%s_%s", fn, q->agg_field));
+		nedb_push_key(&st, psprintf("%s_%s", fn, q->agg_field));
 		foreach(lc, g->nums)
 		{
 			JsonbValue *x = lfirst(lc);

@@ -55,13 +55,8 @@ store_latest(const char *coll, const char *id, bool has_as_of, int64 as_of,
 bool
 doc_expired(Jsonb *doc, double now)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = nedb_member(&doc->root, "_expires_at");
 
-	k.type = jbvString;
-	k.val.string.val = "_expires_at";
-	k.val.string.len = 11;
-	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type != jbvNumeric)
 		return false;
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,

@@ -48,17 +48,6 @@ static const char *const put_keys[] = {"op", "coll", "id", "doc", "if_seq", "ide
 static const char *const del_keys[] = {"op", "coll", "id", "if_seq", "idem", "client", "nonce", NULL};
 static const char *const link_keys[] = {"op", "frm", "rel", "to", "client", "nonce", NULL};
 
-static JsonbValue *
-member(JsonbContainer *obj, const char *k)
-{
-	JsonbValue	kv;
-
-	kv.type = jbvString;
-	kv.val.string.val = (char *) k;
-	kv.val.string.len = strlen(k);
-	return findJsonbValueFromContainer(obj, JB_FOBJECT, &kv);
-}
-
 static void
 bad_op(int i, const char *fmt, const char *arg)
 {
@@ -74,7 +63,7 @@ bad_op(int i, const char *fmt, const char *arg)
 static const char *
 get_str(JsonbContainer *obj, int i, const char *k, bool required)
 {
-	JsonbValue *v = member(obj, k);
+	JsonbValue *v = nedb_member(obj, k);
 
 	if (v == NULL || v->type == jbvNull)
 	{
@@ -94,7 +83,7 @@ get_str(JsonbContainer *obj, int i, const char *k, bool required)
 static bool
 get_num(JsonbContainer *obj, int i, const char *k, double *out)
 {
-	JsonbValue *v = member(obj, k);
+	JsonbValue *v = nedb_member(obj, k);
 
 	if (v == NULL || v->type == jbvNull)
 		return false;
@@ -121,7 +110,7 @@ numeric_to_int64(Numeric num, int64 *out)
 static bool
 get_int(JsonbContainer *obj, int i, const char *k, int64 *out)
 {
-	JsonbValue *v = member(obj, k);
+	JsonbValue *v = nedb_member(obj, k);
 
 	if (v == NULL || v->type == jbvNull)
 		return false;
@@ -195,7 +184,7 @@ parse_op(JsonbContainer *obj, int i, TxOp *t)
 	if (t->kind == TX_DEL)
 		return;
 
-	v = member(obj, "doc");
+	v = nedb_member(obj, "doc");
 	if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 		bad_op(i, "\"%s\" must be a JSON object", "doc");
 	t->put.doc = JsonbValueToJsonb(v);
@@ -212,7 +201,7 @@ parse_op(JsonbContainer *obj, int i, TxOp *t)
 		t->put.has_confidence = true;
 		t->put.confidence = d;
 	}
-	v = member(obj, "caused_by");
+	v = nedb_member(obj, "caused_by");
 	if (v != NULL && v->type != jbvNull)
 	{
 		JsonbIterator *it;

@@ -8,6 +8,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
 /* a required name argument: not NULL, not empty, not oversized */
@@ -16,6 +17,10 @@ extern const char *nedb_arg_name(FunctionCallInfo fcinfo, int argno,
 
 /* materialized set-returning function: the tuplestore and its row shape */
 extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc);
+
+/* a member of a JSON object (NULL if absent), and pushing a key */
+extern JsonbValue *nedb_member(JsonbContainer *obj, const char *key);
+extern void nedb_push_key(JsonbParseState **st, const char *key);
 
 /* the reference's search tokens of a string (char *, sorted, unique) */
 extern List *search_tokens(const char *str, int len);

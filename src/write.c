@@ -38,22 +38,11 @@ PG_FUNCTION_INFO_V1(nedb_sweep);
  * ------------------------------------------------------------------------ */
 
 static void
-push_key(JsonbParseState **st, const char *k)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) k;
-	v.val.string.len = strlen(k);
-	pushJsonbValue(st, WJB_KEY, &v);
-}
-
-static void
 push_string(JsonbParseState **st, const char *k, const char *s)
 {
 	JsonbValue	v;
 
-	push_key(st, k);
+	nedb_push_key(st, k);
 	v.type = jbvString;
 	v.val.string.val = (char *) s;
 	v.val.string.len = strlen(s);
@@ -65,7 +54,7 @@ push_numeric(JsonbParseState **st, const char *k, Datum num)
 {
 	JsonbValue	v;
 
-	push_key(st, k);
+	nedb_push_key(st, k);
 	v.type = jbvNumeric;
 	v.val.numeric = DatumGetNumeric(num);
 	pushJsonbValue(st, WJB_VALUE, &v);
@@ -87,12 +76,7 @@ push_members(JsonbParseState **st, Jsonb *doc)
 static bool
 has_member(Jsonb *doc, const char *k)
 {
-	JsonbValue	kv;
-
-	kv.type = jbvString;
-	kv.val.string.val = (char *) k;
-	kv.val.string.len = strlen(k);
-	return findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &kv) != NULL;
+	return nedb_member(&doc->root, k) != NULL;
 }
 
 /*
@@ -120,7 +104,7 @@ build_doc(PutArgs *a, double now, int64 seq)
 
 		deconstruct_array(a->caused_by, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 						  &elems, &nulls, &n);
-		push_key(&st, "_caused_by");
+		nedb_push_key(&st, "_caused_by");
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		for (int i = 0; i < n; i++)
 		{
