@@ -14,11 +14,12 @@ SELECT nedb.create_index('blocks', 'miner', 'eq');
 \echo '== the chain: seq, head, verify'
 SELECT nedb.seq() AS seq, nedb.head() AS head, nedb.verify() AS verify;
 
-\echo '== a point read, and the latest ten blocks through the sorted index'
+\echo '== a point read, and NQL: the latest ten blocks through the sorted index'
 SELECT nedb.get('blocks', 'b42') - 'txids' AS block_42;
-SELECT doc ->> 'height' AS height, doc ->> 'miner' AS miner, left(doc ->> 'hash', 16) AS hash
-  FROM nedb.versions WHERE coll = 'blocks' AND seq_to IS NULL
- ORDER BY doc -> 'height' DESC LIMIT 10;
+SELECT b ->> 'height' AS height, b ->> 'miner' AS miner, left(b ->> 'hash', 16) AS hash
+  FROM nql('FROM blocks ORDER BY height DESC LIMIT 10') b;
+SELECT l AS plan FROM nedb.explain('FROM blocks ORDER BY height DESC LIMIT 10') l LIMIT 1;
+SELECT * FROM nql('FROM blocks WHERE height > 9000 GROUP BY miner COUNT');
 
 \echo '== a reorg: block b42 is replaced; AS OF still sees the old one'
 SELECT nedb.seq() AS before_reorg \gset
