@@ -421,6 +421,26 @@ new_row(const char *coll, const char *id, Jsonb *doc)
 	return r;
 }
 
+/* a growing array of rows */
+typedef struct RowList
+{
+	Row		  **rows;
+	int			n;
+	int			cap;
+} RowList;
+
+static void
+rows_add(RowList *l, Row *r)
+{
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->rows = l->rows ? repalloc(l->rows, sizeof(Row *) * l->cap)
+			: palloc(sizeof(Row *) * l->cap);
+	}
+	l->rows[l->n++] = r;
+}
+
 /* split a relation endpoint "coll:id" at its first colon */
 static bool
 split_key(const char *key, char **coll, char **id)
@@ -437,11 +457,9 @@ split_key(const char *key, char **coll, char **id)
 static Row **
 traverse(Exec *ex, Row **rows, int n, int *nout)
 {
-	Row		  **out = palloc(sizeof(Row *) * 16);
-	int			cap = 16;
+	RowList		out = {0};
 	List	   *seen = NIL;
 
-	*nout = 0;
 	for (int i = 0; i < n; i++)
 	{
 		Datum		v[3];
@@ -477,15 +495,11 @@ traverse(Exec *ex, Row **rows, int n, int *nout)
 			seen = lappend(seen, ends[k]);
 			if (!split_key(ends[k], &coll, &id) || (doc = load_doc(ex, coll, id)) == NULL)
 				continue;
-			if (*nout == cap)
-			{
-				cap *= 2;
-				out = repalloc(out, sizeof(Row *) * cap);
-			}
-			out[(*nout)++] = new_row(coll, id, doc);
+			rows_add(&out, new_row(coll, id, doc));
 		}
 	}
-	return out;
+	*nout = out.n;
+	return out.rows;
 }
 
 /* the document a put op wrote, or NULL if seq is no put */
@@ -551,10 +565,8 @@ trace_back(Exec *ex, Row **rows, int n, int *nout)
 {
 	List	   *frontier = NIL;
 	List	   *seen = NIL;
-	Row		  **out = palloc(sizeof(Row *) * 16);
-	int			cap = 16;
+	RowList		out = {0};
 
-	*nout = 0;
 	for (int i = 0; i < n; i++)
 		frontier = lappend(frontier, rows[i]->doc);
 	while (frontier != NIL)
@@ -575,16 +587,12 @@ trace_back(Exec *ex, Row **rows, int n, int *nout)
 			cause = version_of_op(strtoi64(lfirst(lc), NULL, 10), &coll, &id);
 			if (cause == NULL)
 				continue;
-			if (*nout == cap)
-			{
-				cap *= 2;
-				out = repalloc(out, sizeof(Row *) * cap);
-			}
-			out[(*nout)++] = new_row(coll, id, cause);
+			rows_add(&out, new_row(coll, id, cause));
 			frontier = lappend(frontier, cause);
 		}
 	}
-	return out;
+	*nout = out.n;
+	return out.rows;
 }
 
 /*
@@ -597,11 +605,9 @@ trace_forward(Exec *ex, Row **rows, int n, int *nout)
 {
 	List	   *queue = NIL;
 	List	   *seen = NIL;
-	Row		  **out = palloc(sizeof(Row *) * 16);
-	int			cap = 16;
+	RowList		out = {0};
 	Oid			types[2] = {TEXTOID, TEXTOID};
 
-	*nout = 0;
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *idv = field_of(rows[i]->doc, "_id");
@@ -649,16 +655,12 @@ trace_forward(Exec *ex, Row **rows, int n, int *nout)
 			doc = load_doc(ex, coll, id);
 			if (doc == NULL)
 				continue;
-			if (*nout == cap)
-			{
-				cap *= 2;
-				out = repalloc(out, sizeof(Row *) * cap);
-			}
-			out[(*nout)++] = new_row(coll, id, doc);
+			rows_add(&out, new_row(coll, id, doc));
 			queue = lappend(queue, lfirst(lc));
 		}
 	}
-	return out;
+	*nout = out.n;
+	return out.rows;
 }
 
 /* ------------------------------------------------------------------------
