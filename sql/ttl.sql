@@ -23,6 +23,15 @@ SELECT nedb.expire('s', 'live', '-1 second');
 SELECT nedb.sweep();
 SELECT op, client, payload ->> 'id' AS id FROM nedb.log WHERE client = '__ttl__' ORDER BY seq;
 SELECT nedb.sweep();
+-- any number in _expires_at compares; none breaks reads or sweeps
+SELECT nedb.put('s', 'forever', '{"_expires_at": 1e400}') ->> '_id' AS id;
+SELECT nedb.put('s', 'ancient', '{"_expires_at": -1e400}') ->> '_id' AS id;
+SELECT nedb.put('s', 'odd', '{"_expires_at": "tomorrow"}') ->> '_id' AS id;
+SELECT nedb.get('s', 'forever') IS NOT NULL AS forever, nedb.get('s', 'ancient') IS NULL AS ancient_gone,
+       nedb.get('s', 'odd') IS NOT NULL AS string_ignored;
+SELECT r ->> '_id' AS id FROM nql('FROM s') r;
+SELECT nedb.sweep();
+
 -- history keeps what expired
 SELECT seq, op, doc ->> 'v' AS v FROM nedb.history('s', 'dead');
 SELECT nedb.verify();

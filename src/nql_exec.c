@@ -993,8 +993,9 @@ plan_query(Exec *ex, NqlPlan *pl)
 	{
 		/* at HEAD an expired document is gone (the same test as doc_expired) */
 		appendStringInfo(&pl->sql, " AND seq_to IS NULL AND NOT (CASE WHEN jsonb_typeof(doc -> '_expires_at') = 'number'"
-						 " THEN (doc -> '_expires_at')::float8 < %s ELSE false END)",
-						 add_param(pl, Float8GetDatum(ex->now), FLOAT8OID));
+						 " THEN (doc -> '_expires_at')::numeric < %s ELSE false END)",
+						 add_param(pl, DirectFunctionCall1(float8_numeric, Float8GetDatum(ex->now)),
+								   NUMERICOID));
 	}
 	appendStringInfoString(&pl->sql, " AND doc IS NOT NULL");
 

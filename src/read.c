@@ -59,8 +59,10 @@ doc_expired(Jsonb *doc, double now)
 
 	if (v == NULL || v->type != jbvNumeric)
 		return false;
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-											  NumericGetDatum(v->val.numeric))) < now;
+	/* as numerics: any number a user stores there compares, none overflows */
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(v->val.numeric),
+											 DirectFunctionCall1(float8_numeric,
+																 Float8GetDatum(now)))) < 0;
 }
 
 /*

@@ -493,8 +493,8 @@ nedb_sweep(PG_FUNCTION_ARGS)
 	now = Float8GetDatum(op_now());
 	if (SPI_execute_with_args("SELECT coll, id FROM nedb.versions"
 							  " WHERE seq_to IS NULL AND doc IS NOT NULL"
-							  "   AND jsonb_typeof(doc -> '_expires_at') = 'number'"
-							  "   AND (doc ->> '_expires_at')::float8 < $1"
+							  "   AND CASE WHEN jsonb_typeof(doc -> '_expires_at') = 'number'"
+							  "       THEN (doc -> '_expires_at')::numeric < $1::numeric ELSE false END"
 							  " ORDER BY seq_from",
 							  1, &argtype, &now, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "sweep query failed");
