@@ -45,7 +45,6 @@ typedef struct PlanDef
 
 static const PlanDef plan_defs[NEDB_NUM_PLANS] = {
 	[PLAN_HEAD] = {"SELECT seq, hash FROM nedb.ops ORDER BY seq DESC LIMIT 1", 0},
-	[PLAN_NONCE] = {"SELECT max(nonce) FROM nedb.ops WHERE client = $1", 1, {TEXTOID}},
 	[PLAN_IDEM] = {"SELECT seq FROM nedb.ops WHERE idem = $1", 1, {TEXTOID}},
 	[PLAN_LATEST] = {
 		"SELECT seq_from, doc FROM nedb.versions WHERE coll = $1 AND id = $2"
@@ -163,6 +162,15 @@ nedb_end(NedbSession *s)
 {
 	SPI_finish();
 	SetUserIdAndSecContext(s->save_userid, s->save_sec);
+}
+
+Datum
+nedb_copy_out(NedbSession *s, Jsonb *jb)
+{
+	Jsonb	   *copy = MemoryContextAlloc(s->caller_cxt, VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	return JsonbPGetDatum(copy);
 }
 
 uint64

@@ -13,7 +13,6 @@
 typedef enum NedbPlanId
 {
 	PLAN_HEAD,
-	PLAN_NONCE,
 	PLAN_IDEM,
 	PLAN_LATEST,
 	PLAN_LATEST_AS_OF,
@@ -41,6 +40,9 @@ typedef struct NedbSession
 
 extern void nedb_begin(NedbSession *s);
 extern void nedb_end(NedbSession *s);
+
+/* a jsonb result copied to the caller's context, to outlive the session */
+extern Datum nedb_copy_out(NedbSession *s, Jsonb *jb);
 
 /* run a cached plan; returns SPI_processed */
 extern uint64 nedb_exec(NedbPlanId id, Datum *values, const char *nulls,

@@ -533,13 +533,11 @@ caused_by_of(Jsonb *doc)
 	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
 		if (tok == WJB_ELEM && e.type == jbvNumeric)
 		{
-			bool		err = false;
+			/* seqs are ints: a float in _caused_by names no op */
 			char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(e.val.numeric)));
-			int64		seq = strtoi64(s, NULL, 10);
 
-			(void) err;
 			if (strchr(s, '.') == NULL)
-				out = lappend(out, psprintf(INT64_FORMAT, seq));
+				out = lappend(out, psprintf(INT64_FORMAT, strtoi64(s, NULL, 10)));
 		}
 	return out;
 }

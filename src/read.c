@@ -92,14 +92,7 @@ nedb_get(PG_FUNCTION_ARGS)
 	nedb_begin(&s);
 	if (store_latest(coll, id, has_as_of, as_of, false, &seq, &doc) && doc != NULL &&
 		(has_as_of || !doc_expired(doc, op_now())))
-	{
-		MemoryContext old = MemoryContextSwitchTo(s.caller_cxt);
-		Jsonb	   *copy = palloc(VARSIZE(doc));
-
-		memcpy(copy, doc, VARSIZE(doc));
-		res = JsonbPGetDatum(copy);
-		MemoryContextSwitchTo(old);
-	}
+		res = nedb_copy_out(&s, doc);
 	nedb_end(&s);
 	if (res == (Datum) 0)
 		PG_RETURN_NULL();

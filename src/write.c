@@ -309,17 +309,6 @@ interval_seconds(Interval *iv)
 		(double) iv->month * DAYS_PER_MONTH * SECS_PER_DAY;
 }
 
-static Datum
-copy_jsonb_out(NedbSession *s, Jsonb *jb)
-{
-	MemoryContext old = MemoryContextSwitchTo(s->caller_cxt);
-	Jsonb	   *copy = palloc(VARSIZE(jb));
-
-	memcpy(copy, jb, VARSIZE(jb));
-	MemoryContextSwitchTo(old);
-	return JsonbPGetDatum(copy);
-}
-
 Datum
 nedb_put(PG_FUNCTION_ARGS)
 {
@@ -371,7 +360,7 @@ nedb_put(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 	{
-		Datum		d = copy_jsonb_out(&s, res);
+		Datum		d = nedb_copy_out(&s, res);
 
 		nedb_end(&s);
 		PG_RETURN_DATUM(d);
