@@ -1,11 +1,15 @@
 # common.sh - shared by test.sh and demo.sh: a build copy owned by postgres
 # and throwaway clusters (initdb refuses root).
 PGVER=${PGVER:-15}
-PGBIN=/usr/lib/postgresql/$PGVER/bin
+# NEDB_PGBIN: another (relocated) installation, so parallel work does not share one
+PGBIN=${NEDB_PGBIN:-/usr/lib/postgresql/$PGVER/bin}
 PG_CONFIG=$PGBIN/pg_config
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 unset PGDATABASE PGSERVICE PGHOSTADDR PGOPTIONS PGPASSWORD PGSSLMODE LC_ALL PGHOST PGPORT PGUSER || true
 export LANG=C.UTF-8
+# TAP runs of several trees at once must not pick the same free port
+export PG_TEST_PORT_DIR=${PG_TEST_PORT_DIR:-/tmp/nedb-portlock}
+mkdir -p "$PG_TEST_PORT_DIR" && chmod 1777 "$PG_TEST_PORT_DIR"
 
 as_pg() { runuser -u postgres -- "$@"; }
 
