@@ -14,7 +14,15 @@ OBJS = \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
-	src/nql_exec.o
+	src/nql_exec.o \
+	src/sorted_build.o \
+	src/sorted_check.o \
+	src/sorted_handler.o \
+	src/sorted_insert.o \
+	src/sorted_jsonb.o \
+	src/sorted_page.o \
+	src/sorted_scan.o \
+	src/sorted_vacuum.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
