@@ -259,12 +259,22 @@ CREATE OPERATOR CLASS nedb.nedb_jsonb_ops DEFAULT FOR TYPE jsonb USING nedb_sort
     OPERATOR 1 nedb.<, OPERATOR 2 nedb.<=, OPERATOR 3 nedb.=,
     OPERATOR 4 nedb.>=, OPERATOR 5 nedb.>,
     FUNCTION 1 nedb.jsonb_order_cmp(jsonb, jsonb);
+-- int8 and float8 also take int4/int2 and float4 operands (WHERE k > 5)
 CREATE OPERATOR CLASS nedb.nedb_int8_ops DEFAULT FOR TYPE int8 USING nedb_sorted AS
     OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
-    FUNCTION 1 btint8cmp(int8, int8);
+    FUNCTION 1 btint8cmp(int8, int8),
+    OPERATOR 1 < (int8, int4), OPERATOR 2 <= (int8, int4), OPERATOR 3 = (int8, int4),
+    OPERATOR 4 >= (int8, int4), OPERATOR 5 > (int8, int4),
+    FUNCTION 1 (int8, int4) btint84cmp(int8, int4),
+    OPERATOR 1 < (int8, int2), OPERATOR 2 <= (int8, int2), OPERATOR 3 = (int8, int2),
+    OPERATOR 4 >= (int8, int2), OPERATOR 5 > (int8, int2),
+    FUNCTION 1 (int8, int2) btint82cmp(int8, int2);
 CREATE OPERATOR CLASS nedb.nedb_float8_ops DEFAULT FOR TYPE float8 USING nedb_sorted AS
     OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
-    FUNCTION 1 btfloat8cmp(float8, float8);
+    FUNCTION 1 btfloat8cmp(float8, float8),
+    OPERATOR 1 < (float8, float4), OPERATOR 2 <= (float8, float4), OPERATOR 3 = (float8, float4),
+    OPERATOR 4 >= (float8, float4), OPERATOR 5 > (float8, float4),
+    FUNCTION 1 (float8, float4) btfloat84cmp(float8, float4);
 CREATE OPERATOR CLASS nedb.nedb_text_ops DEFAULT FOR TYPE text USING nedb_sorted AS
     OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
     FUNCTION 1 bttextcmp(text, text);

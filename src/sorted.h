@@ -112,6 +112,7 @@ typedef struct SortedKey
 	Datum		value;
 	bool		isnull;
 	int8		inf;			/* -1 minus infinity, +1 plus infinity, 0 value */
+	FmgrInfo   *cross;			/* value of another type: cmp(index value, it) */
 } SortedKey;
 
 /* sorted_page.c */

@@ -20,6 +20,7 @@
 #include "catalog/pg_am.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "sorted.h"
@@ -186,7 +187,7 @@ nedb_sorted_check(PG_FUNCTION_ARGS)
 	if (!OidIsValid(heapoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("relation with OID %u is not an index", indexoid)));
+				 errmsg("\"%s\" is not an index", get_rel_name(indexoid))));
 	cs.heap = table_open(heapoid, ShareLock);
 	cs.index = index_open(indexoid, ShareLock);
 	if (cs.index->rd_indam->ambuild != sorted_build)

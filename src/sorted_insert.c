@@ -351,6 +351,7 @@ sorted_insert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	}
 	itup = sorted_form_tuple(index, cmp, values[0], isnull[0], ht_ctid);
 	key.inf = 0;
+	key.cross = NULL;
 	key.value = index_getattr(itup, 1, RelationGetDescr(index), &key.isnull);
 	if (!insert_optimistic(index, cmp, &key, itup))
 		insert_splitting(index, cmp, &key, itup);

@@ -46,6 +46,13 @@ sorted_compare_key(Relation index, SortedCmp *cmp, const SortedKey *key,
 	if (key->inf != 0)
 		return key->inf;
 	d = index_getattr(itup, 1, RelationGetDescr(index), &isnull);
+	if (key->cross && !key->isnull && !isnull)
+	{
+		int32		r = DatumGetInt32(FunctionCall2Coll(key->cross, cmp->collation,
+														d, key->value));
+
+		return (r < 0) - (r > 0);
+	}
 	return sorted_compare_datums(cmp, key->value, key->isnull, d, isnull);
 }
 
@@ -55,6 +62,7 @@ sorted_compare_tuples(Relation index, SortedCmp *cmp, IndexTuple a, IndexTuple b
 	SortedKey	k;
 
 	k.inf = 0;
+	k.cross = NULL;
 	k.value = index_getattr(a, 1, RelationGetDescr(index), &k.isnull);
 	return sorted_compare_key(index, cmp, &k, b);
 }

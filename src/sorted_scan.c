@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "nodes/tidbitmap.h"
 #include "pgstat.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "sorted.h"
@@ -50,6 +51,7 @@ typedef struct SortedScanOpaqueData
 	Buffer		buf;			/* pinned: the page items came from */
 	BlockNumber curblk;
 	BlockNumber nextblk;		/* its right (forward) or left link */
+	FmgrInfo   *keyprocs;		/* per scan key: cmp(index value, argument) */
 	int			nitems;
 	int			cur;
 	ItemPointerData tids[MaxIndexTuplesPerPage];
@@ -66,6 +68,7 @@ sorted_beginscan(Relation index, int nkeys, int norderbys)
 	SortedScanOpaque so = palloc0(sizeof(SortedScanOpaqueData));
 
 	sorted_cmp_init(index, &so->cmp);
+	so->keyprocs = palloc0(sizeof(FmgrInfo) * Max(nkeys, 1));
 	so->buf = InvalidBuffer;
 	so->tuples = palloc(BLCKSZ);
 	scan->opaque = so;
@@ -83,7 +86,7 @@ release_page(SortedScanOpaque so)
 
 /* tighter of the current bound and key k (a lower bound if lower) */
 static void
-note_bound(SortedScanOpaque so, ScanKey k, bool lower, bool strict)
+note_bound(SortedScanOpaque so, ScanKey k, FmgrInfo *proc, bool lower, bool strict)
 {
 	bool	   *has = lower ? &so->has_lower : &so->has_upper;
 	bool	   *cur_strict = lower ? &so->lower_strict : &so->upper_strict;
@@ -91,9 +94,12 @@ note_bound(SortedScanOpaque so, ScanKey k, bool lower, bool strict)
 
 	if (*has)
 	{
-		int			c = sorted_compare_datums(&so->cmp, k->sk_argument, false,
-											  b->value, false);
+		int			c;
 
+		/* a cross-type bound is not compared with others: the first will do */
+		if (proc || b->cross)
+			return;
+		c = sorted_compare_datums(&so->cmp, k->sk_argument, false, b->value, false);
 		if (lower ? c < 0 : c > 0)
 			return;
 		if (c == 0 && !strict)
@@ -104,6 +110,7 @@ note_bound(SortedScanOpaque so, ScanKey k, bool lower, bool strict)
 	b->value = k->sk_argument;
 	b->isnull = false;
 	b->inf = 0;
+	b->cross = proc;
 }
 
 void
@@ -120,25 +127,41 @@ sorted_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
 		ScanKey		k = &scan->keyData[i];
+		Relation	index = scan->indexRelation;
+		FmgrInfo   *proc = NULL;
 
 		if (k->sk_flags & SK_ISNULL)
 		{
 			so->qual_ok = false;	/* our operators are strict */
 			continue;
 		}
+		/* an argument of another type (int8 > 5): the family's cross-type comparison */
+		if (OidIsValid(k->sk_subtype) && k->sk_subtype != index->rd_opcintype[0])
+		{
+			Oid			procid = get_opfamily_proc(index->rd_opfamily[0],
+												   index->rd_opcintype[0],
+												   k->sk_subtype, SORTED_CMP_PROC);
+
+			if (!OidIsValid(procid))
+				elog(ERROR, "nedb_sorted: no comparison for type %u", k->sk_subtype);
+			fmgr_info(procid, &so->keyprocs[i]);
+			proc = &so->keyprocs[i];
+		}
+		else
+			so->keyprocs[i].fn_oid = InvalidOid;
 		switch (k->sk_strategy)
 		{
 			case BTLessStrategyNumber:
 			case BTLessEqualStrategyNumber:
-				note_bound(so, k, false, k->sk_strategy == BTLessStrategyNumber);
+				note_bound(so, k, proc, false, k->sk_strategy == BTLessStrategyNumber);
 				break;
 			case BTEqualStrategyNumber:
-				note_bound(so, k, true, false);
-				note_bound(so, k, false, false);
+				note_bound(so, k, proc, true, false);
+				note_bound(so, k, proc, false, false);
 				break;
 			case BTGreaterEqualStrategyNumber:
 			case BTGreaterStrategyNumber:
-				note_bound(so, k, true, k->sk_strategy == BTGreaterStrategyNumber);
+				note_bound(so, k, proc, true, k->sk_strategy == BTGreaterStrategyNumber);
 				break;
 			default:
 				elog(ERROR, "nedb_sorted: unexpected strategy %d", k->sk_strategy);
@@ -177,10 +200,20 @@ check_item(IndexScanDesc scan, IndexTuple itup)
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
 		ScanKey		k = &scan->keyData[i];
-		int			c = sorted_compare_datums(&so->cmp, d, false, k->sk_argument, false);
+		int			c;
 		bool		ok;
 		bool		upper_kind;
 
+		if (OidIsValid(so->keyprocs[i].fn_oid))
+		{
+			int32		r = DatumGetInt32(FunctionCall2Coll(&so->keyprocs[i],
+															so->cmp.collation,
+															d, k->sk_argument));
+
+			c = (r > 0) - (r < 0);
+		}
+		else
+			c = sorted_compare_datums(&so->cmp, d, false, k->sk_argument, false);
 		switch (k->sk_strategy)
 		{
 			case BTLessStrategyNumber:
