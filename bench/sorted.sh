@@ -6,10 +6,12 @@
 # document field doc -> 'height' (nedb_jsonb_ops, NEDB ordering, vs btree's
 # jsonb_ops).  For each key and each access method, on the same table with
 # only that index present:
-#   build:  CREATE INDEX, median of SORTED_BUILDS
+#   build:  CREATE INDEX (btree may use parallel workers; nedb_sorted
+#           builds in one process), median
 #   size:   pg_relation_size of the index
 #   top10:  SELECT doc ... ORDER BY key DESC LIMIT 10 (pgbench, one client,
-#           -T SORTED_T, median of SORTED_REPS, average latency)
+#           -T SORTED_T, average latency; median of SORTED_REPS rounds,
+#           each building the index anew, alternating btree and nedb_sorted)
 #   range:  100 rows by key range, ordered (random start), same way
 #   insert: single-row autocommit INSERTs of a block document into a table
 #           preloaded with the 1M keys and that one index, 1 and 4 clients,
@@ -19,7 +21,6 @@
 
 SORTED_T=${SORTED_T:-5}
 SORTED_REPS=${SORTED_REPS:-3}
-SORTED_BUILDS=${SORTED_BUILDS:-3}
 
 log "sorted: staging 1,000,000 block documents"
 q postgres -c "DROP DATABASE IF EXISTS sorted" -c "CREATE DATABASE sorted"
@@ -42,28 +43,13 @@ declare -A asc_sorted=([height]="height" [rnd]="rnd" [jheight]="doc -> 'height' 
 declare -A range_btree=(
 	[height]="height >= :x AND height < :x + 100"
 	[rnd]="rnd >= :x * 2147 AND rnd < :x * 2147 + 214748"
-	[jheight]="doc -> 'height' >= to_jsonb(:x) AND doc -> 'height' < to_jsonb(:x + 100)")
+	[jheight]="doc -> 'height' >= to_jsonb(:x::int) AND doc -> 'height' < to_jsonb(:x::int + 100)")
 declare -A range_sorted=(
 	[height]="height >= :x AND height < :x + 100"
 	[rnd]="rnd >= :x * 2147 AND rnd < :x * 2147 + 214748"
-	[jheight]="doc -> 'height' OPERATOR(nedb.>=) to_jsonb(:x) AND doc -> 'height' OPERATOR(nedb.<) to_jsonb(:x + 100)")
+	[jheight]="doc -> 'height' OPERATOR(nedb.>=) to_jsonb(:x::int) AND doc -> 'height' OPERATOR(nedb.<) to_jsonb(:x::int + 100)")
 declare -A using=([btree]="btree" [sorted]="nedb_sorted")
 
-sorted_lat() { # FILE -> median average latency (ms)
-	local f=$1 r=()
-	pgb sorted -M prepared -c 1 -T 2 -f "$f" >/dev/null   # warm-up
-	for _ in $(seq 1 "$SORTED_REPS"); do
-		r+=("$(pgb_checked sorted -M prepared -c 1 -T "$SORTED_T" -f "$f" | pgb_lat)")
-	done
-	median "${r[@]}"
-}
-sorted_tps() { # CLIENTS FILE -> median tps
-	local c=$1 f=$2 r=()
-	for _ in $(seq 1 "$SORTED_REPS"); do
-		r+=("$(pgb_checked sorted -c "$c" -j "$((c < 2 ? 1 : 2))" -T "$SORTED_T" -f "$f" | pgb_tps)")
-	done
-	median "${r[@]}"
-}
 ratio_line() { # NAME SORTED BTREE UNIT HIGHER_IS_BETTER(0|1)
 	local name=$1 s=$2 b=$3 unit=$4 hib=$5 r
 	if [ "$hib" = 1 ]; then r=$(calc "$b / $s"); else r=$(calc "$s / $b"); fi
@@ -72,36 +58,47 @@ ratio_line() { # NAME SORTED BTREE UNIT HIGHER_IS_BETTER(0|1)
 
 declare -A v=()
 for k in height rnd jheight; do
-	for am in btree sorted; do
-		idx="sb_${k}_$am"
-		t=()
-		for _ in $(seq 1 "$SORTED_BUILDS"); do
+	declare -A b=() t=() g=()
+	# alternate the two access methods, so that the machine's noise hits both
+	for rep in $(seq 1 "$SORTED_REPS"); do
+		for am in btree sorted; do
+			idx="sb_${k}_$am"
 			q sorted -c "DROP INDEX IF EXISTS $idx" -c "CHECKPOINT"
 			t0=$(now_s)
 			q sorted -c "CREATE INDEX $idx ON sb USING ${using[$am]} (${expr[$k]})"
-			t+=("$(since "$t0")")
+			b[$am]="${b[$am]:-} $(since "$t0")"
+			v[size_${k}_$am]=$(qv sorted "SELECT pg_relation_size('$idx')")
+			q sorted -c "ANALYZE sb"
+			if [ $am = sorted ]; then
+				q sorted -c "SET enable_bitmapscan = off" -c "EXPLAIN (COSTS OFF) SELECT doc FROM sb ORDER BY ${desc_sorted[$k]} LIMIT 10" |
+					grep -q "Index Scan Backward using $idx" || die "sorted: the top-10 on $k does not scan $idx backward"
+				d=${desc_sorted[$k]} rg=${range_sorted[$k]} a=${asc_sorted[$k]}
+			else
+				d=${desc_btree[$k]} rg=${range_btree[$k]} a=${asc_btree[$k]}
+			fi
+			f=$GEN/sorted_top_${k}_$am.pgb
+			echo "SELECT doc FROM sb ORDER BY $d LIMIT 10;" >"$f"
+			pgb sorted -M prepared -c 1 -T 2 -f "$f" >/dev/null   # warm-up
+			t[$am]="${t[$am]:-} $(pgb_checked sorted -M prepared -c 1 -T "$SORTED_T" -f "$f" | pgb_lat)"
+			f=$GEN/sorted_range_${k}_$am.pgb
+			printf '%s\n' '\set x random(1, 999800)' "SELECT doc FROM sb WHERE $rg ORDER BY $a;" >"$f"
+			pgb sorted -M prepared -c 1 -T 2 -f "$f" >/dev/null
+			g[$am]="${g[$am]:-} $(pgb_checked sorted -M prepared -c 1 -T "$SORTED_T" -f "$f" | pgb_lat)"
+			n=$(qv sorted "SELECT count(*) FROM sb WHERE $(echo "$rg" | sed 's/:x/500000/g')")
+			log "sorted $k $am rep $rep: builds${b[$am]} s, size ${v[size_${k}_$am]}, top10${t[$am]} ms, range${g[$am]} ms ($n rows at x=500000)"
+			q sorted -c "DROP INDEX $idx"
 		done
-		v[build_${k}_$am]=$(median "${t[@]}")
-		v[size_${k}_$am]=$(qv sorted "SELECT pg_relation_size('$idx')")
-		q sorted -c "ANALYZE sb"
-		if [ $am = sorted ]; then
-			q sorted -c "SET enable_bitmapscan = off" -c "EXPLAIN (COSTS OFF) SELECT doc FROM sb ORDER BY ${desc_sorted[$k]} LIMIT 10" |
-				grep -q "Index Scan Backward using $idx" || die "sorted: the top-10 on $k does not scan $idx backward"
-			d=${desc_sorted[$k]} rg=${range_sorted[$k]} a=${asc_sorted[$k]}
-		else
-			d=${desc_btree[$k]} rg=${range_btree[$k]} a=${asc_btree[$k]}
-		fi
-		f=$GEN/sorted_top_${k}_$am.pgb
-		echo "SELECT doc FROM sb ORDER BY $d LIMIT 10;" >"$f"
-		v[top_${k}_$am]=$(sorted_lat "$f")
-		f=$GEN/sorted_range_${k}_$am.pgb
-		printf '%s\n' '\set x random(1, 999800)' "SELECT doc FROM sb WHERE $rg ORDER BY $a;" >"$f"
-		v[range_${k}_$am]=$(sorted_lat "$f")
-		n=$(qv sorted "SELECT count(*) FROM sb WHERE $(echo "$rg" | sed 's/:x/500000/g')")
-		log "sorted $k $am: build ${v[build_${k}_$am]} s, size ${v[size_${k}_$am]}, top10 ${v[top_${k}_$am]} ms, range ${v[range_${k}_$am]} ms ($n rows at x=500000)"
-		q sorted -c "DROP INDEX $idx"
 	done
-	ratio_line "build $k (1M docs)" "${v[build_${k}_sorted]}" "${v[build_${k}_btree]}" s 0
+	for am in btree sorted; do
+		# shellcheck disable=SC2086
+		v[build_${k}_$am]=$(median ${b[$am]})
+		# shellcheck disable=SC2086
+		v[top_${k}_$am]=$(median ${t[$am]})
+		# shellcheck disable=SC2086
+		v[range_${k}_$am]=$(median ${g[$am]})
+	done
+	unset b t g
+ratio_line "build $k (1M docs)" "${v[build_${k}_sorted]}" "${v[build_${k}_btree]}" s 0
 	ratio_line "index size $k" "$(calc "${v[size_${k}_sorted]} / 1048576")" "$(calc "${v[size_${k}_btree]} / 1048576")" MB 0
 	ratio_line "top10 $k (ORDER BY DESC LIMIT 10)" "${v[top_${k}_sorted]}" "${v[top_${k}_btree]}" ms 0
 	ratio_line "range $k (100 rows, ordered)" "${v[range_${k}_sorted]}" "${v[range_${k}_btree]}" ms 0
@@ -115,26 +112,36 @@ declare -A ikey=([height]="nextval('ins_seq')" [rnd]="(random() * 2147483647)::i
 declare -A itype=([height]="int8" [rnd]="int8" [jheight]="jsonb")
 declare -A ipre=([height]="height" [rnd]="rnd" [jheight]="to_jsonb(height)")
 for k in height rnd jheight; do
+	declare -A i1=() i4=()
 	for am in btree sorted; do
 		q sorted >/dev/null <<SQL
-DROP TABLE IF EXISTS ins;
-CREATE TABLE ins (k ${itype[$k]}, doc jsonb);
-INSERT INTO ins SELECT ${ipre[$k]}, NULL FROM sb;
-CREATE INDEX ins_k ON ins USING ${using[$am]} (k);
-VACUUM ANALYZE ins;
-CHECKPOINT;
+DROP TABLE IF EXISTS ins_$am;
+CREATE TABLE ins_$am (k ${itype[$k]}, doc jsonb);
+INSERT INTO ins_$am SELECT ${ipre[$k]}, NULL FROM sb;
+CREATE INDEX ins_${am}_k ON ins_$am USING ${using[$am]} (k);
+VACUUM ANALYZE ins_$am;
 SQL
-		f=$GEN/sorted_ins_$k.pgb
-		echo "INSERT INTO ins SELECT ${ikey[$k]}, doc FROM onedoc;" >"$f"
-		v[ins1_${k}_$am]=$(sorted_tps 1 "$f")
-		v[ins4_${k}_$am]=$(sorted_tps 4 "$f")
-		if [ $am = sorted ]; then
-			[ "$(qv sorted "SELECT nedb.sorted_check('ins_k') = (SELECT count(*) FROM ins)")" = t ] ||
-				die "sorted: ins_k fails sorted_check after the insert runs"
-		fi
-		log "sorted insert $k $am: 1 client ${v[ins1_${k}_$am]} tps, 4 clients ${v[ins4_${k}_$am]} tps"
+		echo "INSERT INTO ins_$am SELECT ${ikey[$k]}, doc FROM onedoc;" >"$GEN/sorted_ins_${k}_$am.pgb"
 	done
+	checkpoint sorted
+	for rep in $(seq 1 "$SORTED_REPS"); do
+		for am in btree sorted; do
+			f=$GEN/sorted_ins_${k}_$am.pgb
+			i1[$am]="${i1[$am]:-} $(pgb_checked sorted -c 1 -j 1 -T "$SORTED_T" -f "$f" | pgb_tps)"
+			i4[$am]="${i4[$am]:-} $(pgb_checked sorted -c 4 -j 2 -T "$SORTED_T" -f "$f" | pgb_tps)"
+		done
+	done
+	[ "$(qv sorted "SELECT nedb.sorted_check('ins_sorted_k') = (SELECT count(*) FROM ins_sorted)")" = t ] ||
+		die "sorted: ins_sorted_k fails sorted_check after the insert runs"
+	for am in btree sorted; do
+		# shellcheck disable=SC2086
+		v[ins1_${k}_$am]=$(median ${i1[$am]})
+		# shellcheck disable=SC2086
+		v[ins4_${k}_$am]=$(median ${i4[$am]})
+		log "sorted insert $k $am: 1 client${i1[$am]} tps, 4 clients${i4[$am]} tps"
+	done
+	unset i1 i4
 	ratio_line "insert $k, 1 client" "${v[ins1_${k}_sorted]}" "${v[ins1_${k}_btree]}" tps 1
 	ratio_line "insert $k, 4 clients" "${v[ins4_${k}_sorted]}" "${v[ins4_${k}_btree]}" tps 1
 done
-q sorted -c "DROP TABLE ins" >/dev/null
+q sorted -c "DROP TABLE ins_btree, ins_sorted" >/dev/null

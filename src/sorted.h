@@ -126,7 +126,6 @@ extern int	sorted_compare_tuples(Relation index, SortedCmp *cmp,
 extern void sorted_init_page(Page page, uint16 flags, uint16 level);
 extern void sorted_init_metapage(Page page, BlockNumber root, uint32 level);
 extern Buffer sorted_new_buffer(Relation index);
-extern BlockNumber sorted_get_root(Relation index);
 extern IndexTuple sorted_form_tuple(Relation index, SortedCmp *cmp,
 									Datum value, bool isnull, ItemPointer tid);
 extern BlockNumber sorted_downlink(IndexTuple itup);

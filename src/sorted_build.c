@@ -33,7 +33,6 @@ typedef struct BuildState
 	Tuplesortstate *sort;
 	TupleTableSlot *slot;		/* virtual: into the sort */
 	TupleTableSlot *sorted;		/* minimal: out of it */
-	MemoryContext tmp;
 	double		indtuples;
 } BuildState;
 
@@ -49,24 +48,25 @@ typedef struct LevelBuild
 	Size		leave_free;
 } LevelBuild;
 
+/*
+ * The key goes into the sort as it is: the placeholder of the jsonb opclass
+ * orders like the value, so tuples are formed (and checked for size) on the
+ * way out.
+ */
 static void
 build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
 	BuildState *bs = (BuildState *) state;
-	MemoryContext old = MemoryContextSwitchTo(bs->tmp);
-	IndexTuple	itup = sorted_form_tuple(index, &bs->cmp, values[0], isnull[0], tid);
 
 	ExecClearTuple(bs->slot);
-	bs->slot->tts_values[0] = index_getattr(itup, 1, RelationGetDescr(index),
-											&bs->slot->tts_isnull[0]);
-	bs->slot->tts_values[1] = PointerGetDatum(&itup->t_tid);
+	bs->slot->tts_values[0] = values[0];
+	bs->slot->tts_isnull[0] = isnull[0];
+	bs->slot->tts_values[1] = PointerGetDatum(tid);
 	bs->slot->tts_isnull[1] = false;
 	ExecStoreVirtualTuple(bs->slot);
 	tuplesort_puttupleslot(bs->sort, bs->slot);
 	bs->indtuples++;
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(bs->tmp);
 }
 
 static void
@@ -206,8 +206,6 @@ sorted_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	sorted_cmp_init(index, &bs.cmp);
 	bs.index = index;
 	bs.indtuples = 0;
-	bs.tmp = AllocSetContextCreate(CurrentMemoryContext, "nedb_sorted build",
-								   ALLOCSET_DEFAULT_SIZES);
 	ltop = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
 							   index->rd_opcintype[0], BTLessStrategyNumber);
 	if (!OidIsValid(ltop))
@@ -243,8 +241,7 @@ sorted_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		key = bs.sorted->tts_values[0];
 		isnull = bs.sorted->tts_isnull[0];
 		tid = (ItemPointer) DatumGetPointer(bs.sorted->tts_values[1]);
-		itup = index_form_tuple(RelationGetDescr(index), &key, &isnull);
-		itup->t_tid = *tid;
+		itup = sorted_form_tuple(index, &bs.cmp, key, isnull, tid);
 		level_add(&lb, itup);
 		pfree(itup);
 	}
@@ -277,7 +274,6 @@ sorted_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	ExecDropSingleTupleTableSlot(bs.slot);
 	ExecDropSingleTupleTableSlot(bs.sorted);
-	MemoryContextDelete(bs.tmp);
 
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;

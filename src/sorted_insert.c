@@ -328,27 +328,36 @@ insert_splitting(Relation index, SortedCmp *cmp, const SortedKey *key,
 	UnlockPage(index, SORTED_METAPAGE_BLKNO, ExclusiveLock);
 }
 
+/* what a statement's inserts share: the comparison, a per-insert context */
+typedef struct InsertCache
+{
+	SortedCmp	cmp;
+	MemoryContext tmp;
+} InsertCache;
+
 bool
 sorted_insert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 			  Relation heapRel, IndexUniqueCheck checkUnique, bool indexUnchanged,
 			  IndexInfo *indexInfo)
 {
-	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext,
-											  "nedb_sorted insert",
-											  ALLOCSET_SMALL_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(tmp);
-	SortedCmp  *cmp = (SortedCmp *) indexInfo->ii_AmCache;
+	InsertCache *ic = (InsertCache *) indexInfo->ii_AmCache;
+	SortedCmp  *cmp;
+	MemoryContext old;
 	IndexTuple	itup;
 	SortedKey	key;
 
-	if (cmp == NULL)
+	if (ic == NULL)
 	{
-		MemoryContextSwitchTo(indexInfo->ii_Context);
-		cmp = palloc(sizeof(SortedCmp));
-		sorted_cmp_init(index, cmp);
-		indexInfo->ii_AmCache = cmp;
-		MemoryContextSwitchTo(tmp);
+		old = MemoryContextSwitchTo(indexInfo->ii_Context);
+		ic = palloc(sizeof(InsertCache));
+		sorted_cmp_init(index, &ic->cmp);
+		ic->tmp = AllocSetContextCreate(indexInfo->ii_Context, "nedb_sorted insert",
+										ALLOCSET_SMALL_SIZES);
+		indexInfo->ii_AmCache = ic;
+		MemoryContextSwitchTo(old);
 	}
+	cmp = &ic->cmp;
+	old = MemoryContextSwitchTo(ic->tmp);
 	itup = sorted_form_tuple(index, cmp, values[0], isnull[0], ht_ctid);
 	key.inf = 0;
 	key.cross = NULL;
@@ -356,6 +365,6 @@ sorted_insert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	if (!insert_optimistic(index, cmp, &key, itup))
 		insert_splitting(index, cmp, &key, itup);
 	MemoryContextSwitchTo(old);
-	MemoryContextDelete(tmp);
+	MemoryContextReset(ic->tmp);
 	return false;
 }

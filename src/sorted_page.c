@@ -122,29 +122,46 @@ check_meta(Relation index, Page page)
 						RelationGetRelationName(index))));
 }
 
-/* the root block (and its level) as of now */
+/*
+ * The root block and its level, as cached in the relcache entry.  A stale
+ * root (split since) is still a page of the tree with a right-link: a
+ * descent from it is correct (Lehman and Yao) and drops the cache.
+ */
+typedef struct SortedRootCache
+{
+	BlockNumber root;
+	uint32		level;
+} SortedRootCache;
+
 static BlockNumber
 get_root_level(Relation index, uint32 *level)
 {
-	Buffer		buf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
-	Page		page;
-	BlockNumber root;
+	SortedRootCache *rc = (SortedRootCache *) index->rd_amcache;
 
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	check_meta(index, page);
-	root = SortedPageGetMeta(page)->root;
-	*level = SortedPageGetMeta(page)->level;
-	UnlockReleaseBuffer(buf);
-	return root;
+	if (rc == NULL)
+	{
+		Buffer		buf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		check_meta(index, page);
+		rc = MemoryContextAlloc(index->rd_indexcxt, sizeof(SortedRootCache));
+		rc->root = SortedPageGetMeta(page)->root;
+		rc->level = SortedPageGetMeta(page)->level;
+		UnlockReleaseBuffer(buf);
+		index->rd_amcache = rc;
+	}
+	*level = rc->level;
+	return rc->root;
 }
 
-BlockNumber
-sorted_get_root(Relation index)
+static void
+forget_root(Relation index)
 {
-	uint32		level;
-
-	return get_root_level(index, &level);
+	if (index->rd_amcache)
+		pfree(index->rd_amcache);
+	index->rd_amcache = NULL;
 }
 
 /*
@@ -262,6 +279,7 @@ sorted_descend(Relation index, SortedCmp *cmp, const SortedKey *key, bool nextke
 {
 	uint32		level;
 	BlockNumber blkno = get_root_level(index, &level);
+	bool		first = true;
 
 	for (;;)
 	{
@@ -273,6 +291,10 @@ sorted_descend(Relation index, SortedCmp *cmp, const SortedKey *key, bool nextke
 
 		LockBuffer(buf, mode);
 		page = BufferGetPage(buf);
+		if (first && (SortedPageGetOpaque(page)->right != InvalidBlockNumber ||
+					  SortedPageGetOpaque(page)->left != InvalidBlockNumber))
+			forget_root(index);
+		first = false;
 		while (sorted_move_right(index, cmp, page, key, nextkey))
 		{
 			BlockNumber right = SortedPageGetOpaque(page)->right;
