@@ -118,6 +118,12 @@ INSERT INTO r SELECT (g * 104729::int8) % 30011 FROM generate_series(1, 30000) g
 SELECT nedb.sorted_check('r_k') AS random_inserts;
 SELECT pg_temp.same('SELECT k FROM r WHERE k >= 15000 ORDER BY k') AS random_scan;
 
+-- CLUSTER through it: the table in key order
+CLUSTER r USING r_k;
+SELECT nedb.sorted_check('r_k') AS clustered;
+SELECT bool_and(k >= lag) AS heap_in_key_order
+  FROM (SELECT k, lag(k, 1, -1::int8) OVER (ORDER BY ctid) FROM r) x;
+
 -- an unlogged table's index (its init fork is a metapage and an empty leaf)
 CREATE UNLOGGED TABLE ul (k int8);
 CREATE INDEX ul_k ON ul USING nedb_sorted (k);
