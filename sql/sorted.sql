@@ -39,6 +39,11 @@ SELECT nedb.sorted_check('t_k') AS k_entries, nedb.sorted_check('t_f') AS f_entr
        nedb.sorted_check('t_s') AS s_entries;
 ANALYZE t;
 
+-- costs: the planner picks it by itself when it should, and only then
+EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY k DESC LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE k = 17;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE k > 10;
+
 -- the planner uses it: both directions, ranges, LIMIT, index-only, bitmap
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT k FROM t ORDER BY k LIMIT 5;

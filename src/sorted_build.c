@@ -3,11 +3,12 @@
  *	  nedb_sorted: bulk build (sort, then fill pages bottom-up) and the init
  *	  fork of an unlogged index.
  *
- * The heap's keys go through a tuplesort (the opclass's "<", which is a
- * btree ordering operator, so the sort spills to disk under
- * maintenance_work_mem); leaves are then filled left to right to
- * SORTED_LEAF_FILL%, each level above built from the first keys of the
- * level below.  Pages are written through shared buffers in block order and
+ * The heap's keys are sorted by the opclass's "<" (a btree ordering
+ * operator, so its sort support applies): in an array of (key, heap TID)
+ * while that fits in maintenance_work_mem (equal keys in heap order), else
+ * through a tuplesort that spills to disk.  Leaves are then filled left to
+ * right to SORTED_LEAF_FILL%, each level above built from the first keys of
+ * the level below.  Pages are written through shared buffers in block order and
  * WAL-logged as full images at the end, as btree and GiST sorted builds do.
  */
 #include "postgres.h"
@@ -19,21 +20,42 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/smgr.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/sortsupport.h"
 #include "utils/tuplesort.h"
 
 #include "sorted.h"
+
+typedef struct BuildItem
+{
+	Datum		key;
+	ItemPointerData tid;
+	bool		isnull;
+} BuildItem;
 
 typedef struct BuildState
 {
 	Relation	index;
 	SortedCmp	cmp;
+	double		indtuples;
+	/* in memory while it fits */
+	BuildItem  *items;
+	int64		nitems;
+	int64		maxitems;
+	MemoryContext keycxt;		/* copies of by-reference keys */
+	Size		limit;
+	SortSupportData ssup;
+	bool		byval;
+	int16		typlen;
+	/* else a tuplesort */
 	Tuplesortstate *sort;
+	TupleDesc	sortdesc;
+	Oid			ltop;
 	TupleTableSlot *slot;		/* virtual: into the sort */
 	TupleTableSlot *sorted;		/* minimal: out of it */
-	double		indtuples;
 } BuildState;
 
 /* one level being filled left to right */
@@ -48,6 +70,47 @@ typedef struct LevelBuild
 	Size		leave_free;
 } LevelBuild;
 
+static int
+compare_items(const void *a, const void *b, void *arg)
+{
+	const BuildItem *x = a;
+	const BuildItem *y = b;
+	int			c = ApplySortComparator(x->key, x->isnull, y->key, y->isnull,
+										(SortSupport) arg);
+
+	return c != 0 ? c : ItemPointerCompare((ItemPointer) &x->tid, (ItemPointer) &y->tid);
+}
+
+static void
+sort_put(BuildState *bs, Datum key, bool isnull, ItemPointer tid)
+{
+	ExecClearTuple(bs->slot);
+	bs->slot->tts_values[0] = key;
+	bs->slot->tts_isnull[0] = isnull;
+	bs->slot->tts_values[1] = PointerGetDatum(tid);
+	bs->slot->tts_isnull[1] = false;
+	ExecStoreVirtualTuple(bs->slot);
+	tuplesort_puttupleslot(bs->sort, bs->slot);
+}
+
+/* the keys no longer fit in memory: move them to a tuplesort */
+static void
+spill(BuildState *bs)
+{
+	Oid			collation = bs->index->rd_indcollation[0];
+	AttrNumber	attno = 1;
+	bool		nullsfirst = false;
+
+	bs->sort = tuplesort_begin_heap(bs->sortdesc, 1, &attno, &bs->ltop, &collation,
+									&nullsfirst, maintenance_work_mem, NULL,
+									TUPLESORT_NONE);
+	for (int64 i = 0; i < bs->nitems; i++)
+		sort_put(bs, bs->items[i].key, bs->items[i].isnull, &bs->items[i].tid);
+	pfree(bs->items);
+	bs->items = NULL;
+	MemoryContextDelete(bs->keycxt);
+}
+
 /*
  * The key goes into the sort as it is: the placeholder of the jsonb opclass
  * orders like the value, so tuples are formed (and checked for size) on the
@@ -58,15 +121,33 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
 	BuildState *bs = (BuildState *) state;
+	BuildItem  *it;
 
-	ExecClearTuple(bs->slot);
-	bs->slot->tts_values[0] = values[0];
-	bs->slot->tts_isnull[0] = isnull[0];
-	bs->slot->tts_values[1] = PointerGetDatum(tid);
-	bs->slot->tts_isnull[1] = false;
-	ExecStoreVirtualTuple(bs->slot);
-	tuplesort_puttupleslot(bs->sort, bs->slot);
 	bs->indtuples++;
+	if (bs->sort)
+	{
+		sort_put(bs, values[0], isnull[0], tid);
+		return;
+	}
+	if (bs->nitems == bs->maxitems)
+	{
+		bs->maxitems *= 2;
+		bs->items = repalloc_huge(bs->items, sizeof(BuildItem) * bs->maxitems);
+	}
+	it = &bs->items[bs->nitems++];
+	it->key = values[0];
+	it->isnull = isnull[0];
+	it->tid = *tid;
+	if (!isnull[0] && !bs->byval)
+	{
+		MemoryContext old = MemoryContextSwitchTo(bs->keycxt);
+
+		it->key = datumCopy(values[0], false, bs->typlen);
+		MemoryContextSwitchTo(old);
+	}
+	if ((bs->nitems & 1023) == 0 &&
+		sizeof(BuildItem) * bs->maxitems + MemoryContextMemAllocated(bs->keycxt, true) > bs->limit)
+		spill(bs);
 }
 
 static void
@@ -182,11 +263,8 @@ sorted_build(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	BuildState	bs;
-	TupleDesc	sortdesc;
-	AttrNumber	attno = 1;
-	Oid			ltop;
+	Form_pg_attribute keyatt;
 	Oid			collation = index->rd_indcollation[0];
-	bool		nullsfirst = false;
 	double		reltuples;
 	LevelBuild	lb;
 	List	   *downlinks;
@@ -203,21 +281,31 @@ sorted_build(Relation heap, Relation index, IndexInfo *indexInfo)
 				 errmsg("nedb_sorted does not support DESC or NULLS FIRST"),
 				 errhint("The index scans backward as well as forward.")));
 
+	memset(&bs, 0, sizeof(bs));
 	sorted_cmp_init(index, &bs.cmp);
 	bs.index = index;
-	bs.indtuples = 0;
-	ltop = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
-							   index->rd_opcintype[0], BTLessStrategyNumber);
-	if (!OidIsValid(ltop))
+	bs.ltop = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
+								  index->rd_opcintype[0], BTLessStrategyNumber);
+	if (!OidIsValid(bs.ltop))
 		elog(ERROR, "nedb_sorted: operator class has no < operator");
-	sortdesc = CreateTemplateTupleDesc(2);
-	TupleDescInitEntry(sortdesc, 1, "key", TupleDescAttr(RelationGetDescr(index), 0)->atttypid, -1, 0);
-	TupleDescInitEntryCollation(sortdesc, 1, collation);
-	TupleDescInitEntry(sortdesc, 2, "tid", TIDOID, -1, 0);
-	bs.slot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsVirtual);
-	bs.sorted = MakeSingleTupleTableSlot(sortdesc, &TTSOpsMinimalTuple);
-	bs.sort = tuplesort_begin_heap(sortdesc, 1, &attno, &ltop, &collation, &nullsfirst,
-								   maintenance_work_mem, NULL, TUPLESORT_NONE);
+	keyatt = TupleDescAttr(RelationGetDescr(index), 0);
+	bs.byval = keyatt->attbyval;
+	bs.typlen = keyatt->attlen;
+	bs.maxitems = 1024;
+	bs.items = palloc(sizeof(BuildItem) * bs.maxitems);
+	bs.keycxt = AllocSetContextCreate(CurrentMemoryContext, "nedb_sorted build keys",
+									  ALLOCSET_DEFAULT_SIZES);
+	bs.limit = (Size) maintenance_work_mem * 1024;
+	bs.ssup.ssup_cxt = CurrentMemoryContext;
+	bs.ssup.ssup_collation = collation;
+	bs.ssup.ssup_nulls_first = false;
+	PrepareSortSupportFromOrderingOp(bs.ltop, &bs.ssup);
+	bs.sortdesc = CreateTemplateTupleDesc(2);
+	TupleDescInitEntry(bs.sortdesc, 1, "key", keyatt->atttypid, -1, 0);
+	TupleDescInitEntryCollation(bs.sortdesc, 1, collation);
+	TupleDescInitEntry(bs.sortdesc, 2, "tid", TIDOID, -1, 0);
+	bs.slot = MakeSingleTupleTableSlot(bs.sortdesc, &TTSOpsVirtual);
+	bs.sorted = MakeSingleTupleTableSlot(bs.sortdesc, &TTSOpsMinimalTuple);
 
 	/* block 0 is the metapage, filled in at the end */
 	page = palloc0(BLCKSZ);
@@ -226,27 +314,47 @@ sorted_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 									   build_callback, &bs, NULL);
-	tuplesort_performsort(bs.sort);
 
 	level_init(&lb, index, 0, 1);
-	while (tuplesort_gettupleslot(bs.sort, true, false, bs.sorted, NULL))
+	if (bs.sort == NULL)
 	{
-		bool		isnull;
-		Datum		key;
-		ItemPointer tid;
-		IndexTuple	itup;
+		qsort_arg(bs.items, bs.nitems, sizeof(BuildItem), compare_items, &bs.ssup);
+		for (int64 i = 0; i < bs.nitems; i++)
+		{
+			IndexTuple	itup;
 
-		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(bs.sorted);
-		key = bs.sorted->tts_values[0];
-		isnull = bs.sorted->tts_isnull[0];
-		tid = (ItemPointer) DatumGetPointer(bs.sorted->tts_values[1]);
-		itup = sorted_form_tuple(index, &bs.cmp, key, isnull, tid);
-		level_add(&lb, itup);
-		pfree(itup);
+			if ((i & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
+			itup = sorted_form_tuple(index, &bs.cmp, bs.items[i].key, bs.items[i].isnull,
+									 &bs.items[i].tid);
+			level_add(&lb, itup);
+			pfree(itup);
+		}
+		pfree(bs.items);
+		MemoryContextDelete(bs.keycxt);
+	}
+	else
+	{
+		tuplesort_performsort(bs.sort);
+		while (tuplesort_gettupleslot(bs.sort, true, false, bs.sorted, NULL))
+		{
+			bool		isnull;
+			Datum		key;
+			ItemPointer tid;
+			IndexTuple	itup;
+
+			CHECK_FOR_INTERRUPTS();
+			slot_getallattrs(bs.sorted);
+			key = bs.sorted->tts_values[0];
+			isnull = bs.sorted->tts_isnull[0];
+			tid = (ItemPointer) DatumGetPointer(bs.sorted->tts_values[1]);
+			itup = sorted_form_tuple(index, &bs.cmp, key, isnull, tid);
+			level_add(&lb, itup);
+			pfree(itup);
+		}
+		tuplesort_end(bs.sort);
 	}
 	downlinks = level_finish(&lb);
-	tuplesort_end(bs.sort);
 
 	/* the levels above, until one page holds them all */
 	while (list_length(downlinks) > 1)
