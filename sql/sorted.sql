@@ -27,6 +27,11 @@ BEGIN
               ELSE 'DIFFERENT: ' || coalesce(a, '-') || ' / ' || coalesce(b, '-') END;
 END $$;
 
+-- the operator classes are complete (amvalidate), btree's included
+SELECT opc.opcname, am.amname, amvalidate(opc.oid)
+  FROM pg_opclass opc JOIN pg_am am ON am.oid = opc.opcmethod
+ WHERE opc.opcname LIKE 'nedb\_%' ORDER BY 1;
+
 -- bulk build over int8 with duplicates and NULLs, a tree of several levels
 CREATE TABLE t (id int, k int8, f float8, s text);
 INSERT INTO t SELECT g, (g * 7919) % 5003, g / 3.0, lpad((g % 1500)::text, 180, 'x')
