@@ -13,6 +13,8 @@
 #           -T SORTED_T, average latency; median of SORTED_REPS rounds,
 #           each building the index anew, alternating btree and nedb_sorted)
 #   range:  100 rows by key range, ordered (random start), same way
+#   both also timed inside the server (plpgsql loop, cached plan), which
+#           leaves out the client and the network
 #   insert: single-row autocommit INSERTs of a block document into a table
 #           preloaded with the 1M keys and that one index, 1 and 4 clients,
 #           monotonic keys from a sequence or random keys, tps, median;
@@ -53,6 +55,17 @@ declare -A range_sorted=(
 	[jheight]="doc -> 'height' OPERATOR(nedb.>=) to_jsonb(:x::int) AND doc -> 'height' OPERATOR(nedb.<) to_jsonb(:x::int + 100)")
 declare -A using=([btree]="btree" [sorted]="nedb_sorted")
 
+server_ms() { # QUERY (with :x) N -> ms per query, run N times in a plpgsql loop
+	local body=${1//:x/x}
+	q sorted -At -c "CREATE FUNCTION pg_temp.bq() RETURNS float8 LANGUAGE plpgsql AS \$\$
+DECLARE t0 timestamptz; r record; x int;
+BEGIN
+  FOR i IN 1..100 LOOP x := 1 + (i * 7919) % 999800; FOR r IN $body LOOP END LOOP; END LOOP;
+  t0 := clock_timestamp();
+  FOR i IN 1..$2 LOOP x := 1 + (i * 7919) % 999800; FOR r IN $body LOOP END LOOP; END LOOP;
+  RETURN round((extract(epoch FROM clock_timestamp() - t0) * 1000 / $2)::numeric, 4);
+END \$\$" -c "SELECT pg_temp.bq()" | tail -1
+}
 ratio_line() { # NAME SORTED BTREE UNIT HIGHER_IS_BETTER(0|1)
 	local name=$1 s=$2 b=$3 unit=$4 hib=$5 r
 	if [ "$hib" = 1 ]; then r=$(calc "$b / $s"); else r=$(calc "$s / $b"); fi
@@ -61,7 +74,7 @@ ratio_line() { # NAME SORTED BTREE UNIT HIGHER_IS_BETTER(0|1)
 
 declare -A v=()
 for k in height rnd jheight; do
-	declare -A b=() t=() g=()
+	declare -A b=() t=() g=() st=() sr=()
 	# alternate the two access methods (and which goes first), so that the
 	# machine's noise hits both
 	for rep in $(seq 1 "$SORTED_REPS"); do
@@ -90,8 +103,12 @@ for k in height rnd jheight; do
 			printf '%s\n' '\set x random(1, 999800)' "SELECT doc FROM sb WHERE $rg ORDER BY $a;" >"$f"
 			pgb sorted -M prepared -c 1 -T 2 -f "$f" >/dev/null
 			g[$am]="${g[$am]:-} $(pgb_checked sorted -M prepared -c 1 -T "$SORTED_T" -f "$f" | pgb_lat)"
+			# the same two queries timed inside the server (no client, no
+			# network): plpgsql loops with cached plans, ms per query
+			st[$am]="${st[$am]:-} $(server_ms "SELECT doc FROM sb ORDER BY $d LIMIT 10" 2000)"
+			sr[$am]="${sr[$am]:-} $(server_ms "SELECT doc FROM sb WHERE $rg ORDER BY $a" 1000)"
 			n=$(qv sorted "SELECT count(*) FROM sb WHERE $(echo "$rg" | sed 's/:x/500000/g')")
-			log "sorted $k $am rep $rep: builds${b[$am]} s, size ${v[size_${k}_$am]}, top10${t[$am]} ms, range${g[$am]} ms ($n rows at x=500000)"
+			log "sorted $k $am rep $rep: builds${b[$am]} s, size ${v[size_${k}_$am]}, top10${t[$am]} ms (in server${st[$am]}), range${g[$am]} ms (in server${sr[$am]}) ($n rows at x=500000)"
 			q sorted -c "DROP INDEX $idx"
 		done
 	done
@@ -102,12 +119,18 @@ for k in height rnd jheight; do
 		v[top_${k}_$am]=$(median ${t[$am]})
 		# shellcheck disable=SC2086
 		v[range_${k}_$am]=$(median ${g[$am]})
+		# shellcheck disable=SC2086
+		v[stop_${k}_$am]=$(median ${st[$am]})
+		# shellcheck disable=SC2086
+		v[srange_${k}_$am]=$(median ${sr[$am]})
 	done
-	unset b t g
+	unset b t g st sr
 ratio_line "build $k (1M docs)" "${v[build_${k}_sorted]}" "${v[build_${k}_btree]}" s 0
 	ratio_line "index size $k" "$(calc "${v[size_${k}_sorted]} / 1048576")" "$(calc "${v[size_${k}_btree]} / 1048576")" MB 0
 	ratio_line "top10 $k (ORDER BY DESC LIMIT 10)" "${v[top_${k}_sorted]}" "${v[top_${k}_btree]}" ms 0
 	ratio_line "range $k (100 rows, ordered)" "${v[range_${k}_sorted]}" "${v[range_${k}_btree]}" ms 0
+	ratio_line "top10 $k, in the server" "${v[stop_${k}_sorted]}" "${v[stop_${k}_btree]}" ms 0
+	ratio_line "range $k, in the server" "${v[srange_${k}_sorted]}" "${v[srange_${k}_btree]}" ms 0
 done
 r=$(calc "${v[size_jheight_sorted]} / ${v[size_jheight_btree]}")
 summary "sorted jsonb key size: nedb_sorted $(fmt "$(calc "${v[size_jheight_sorted]} / 1048576")" 1) MB vs btree $(fmt "$(calc "${v[size_jheight_btree]} / 1048576")" 1) MB, ratio $(fmt "$r" 3) (bar <= 1.0) $(verdict "$r <= 1.0")"
