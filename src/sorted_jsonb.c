@@ -37,23 +37,68 @@ enum
 	RANK_NULL
 };
 
+/*
+ * The rank of a value and, for a scalar, the scalar, read straight from the
+ * root container (no iterator: this runs for every comparison an index
+ * makes).
+ */
 static int
 rank_of(Jsonb *jb, JsonbValue *v)
 {
-	if (!JB_ROOT_IS_SCALAR(jb))
-		return JB_ROOT_IS_ARRAY(jb) ? RANK_ARRAY : RANK_OBJECT;
-	if (!JsonbExtractScalar(&jb->root, v))
-		elog(ERROR, "invalid jsonb scalar");
-	switch (v->type)
+	JsonbContainer *c = &jb->root;
+	JEntry		je;
+	char	   *data;
+
+	if (!JsonContainerIsScalar(c))
+		return JsonContainerIsArray(c) ? RANK_ARRAY : RANK_OBJECT;
+	je = c->children[0];
+	data = (char *) &c->children[1];
+	switch (je & JENTRY_TYPEMASK)
 	{
-		case jbvNumeric:
-		case jbvBool:
+		case JENTRY_ISNUMERIC:
+			v->type = jbvNumeric;
+			v->val.numeric = (Numeric) data;
 			return RANK_NUMBER;
-		case jbvString:
+		case JENTRY_ISBOOL_TRUE:
+		case JENTRY_ISBOOL_FALSE:
+			v->type = jbvBool;
+			v->val.boolean = (je & JENTRY_TYPEMASK) == JENTRY_ISBOOL_TRUE;
+			return RANK_NUMBER;
+		case JENTRY_ISSTRING:
+			v->type = jbvString;
+			v->val.string.val = data;
+			v->val.string.len = JBE_OFFLENFLD(je);
 			return RANK_STRING;
-		default:
+		case JENTRY_ISNULL:
 			return RANK_NULL;
+		default:
+			elog(ERROR, "invalid jsonb scalar");
 	}
+	return RANK_NULL;			/* keep compiler quiet */
+}
+
+/* room to align a small value an index stores with a 1-byte header */
+typedef union AlignedBuf
+{
+	char		data[256];
+	int64		align;
+} AlignedBuf;
+
+/* the value as an aligned Jsonb, without a palloc when it is small */
+static Jsonb *
+jsonb_arg(Datum d, AlignedBuf *buf)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_SHORT(v) && VARSIZE_SHORT(v) - VARHDRSZ_SHORT + VARHDRSZ <= sizeof(buf->data))
+	{
+		Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
+
+		SET_VARSIZE(buf->data, len + VARHDRSZ);
+		memcpy(buf->data + VARHDRSZ, VARDATA_SHORT(v), len);
+		return (Jsonb *) buf->data;
+	}
+	return DatumGetJsonbP(d);
 }
 
 static Numeric
@@ -101,8 +146,17 @@ nedb_jsonb_order(Jsonb *a, Jsonb *b)
 	return 0;
 }
 
-#define JSONB_ORDER(fcinfo) \
-	nedb_jsonb_order(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1))
+static int
+jsonb_order_args(FunctionCallInfo fcinfo)
+{
+	AlignedBuf	a,
+				b;
+
+	return nedb_jsonb_order(jsonb_arg(PG_GETARG_DATUM(0), &a),
+							jsonb_arg(PG_GETARG_DATUM(1), &b));
+}
+
+#define JSONB_ORDER(fcinfo) jsonb_order_args(fcinfo)
 
 Datum
 nedb_jsonb_cmp(PG_FUNCTION_ARGS)
