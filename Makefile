@@ -14,7 +14,8 @@ OBJS = \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
-	src/nql_exec.o
+	src/nql_exec.o \
+	src/nql_scan.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql

@@ -1,0 +1,377 @@
+/*
+ * nql_scan.c
+ *	  ORDER BY through a field's index, without SQL.
+ *
+ * "FROM c [WHERE f <op> n ...] ORDER BY f [DESC] LIMIT k" is the query the
+ * block explorer runs most.  Through SPI it pays for a cursor, a portal and
+ * the executor on every call, several times the index descent itself; here
+ * it is one index scan of the field's index on nedb.versions, reading heap
+ * tuples under the query's snapshot and stopping when the caller has its k
+ * rows.
+ *
+ * Rows come in the index's order.  NQL's sort is stable over id order, so a
+ * run of equal keys is collected and put in id order before it goes out;
+ * the run is found by reading one row ahead.
+ *
+ * A btree over jsonb orders like NQL only while every value of the field is
+ * a number (jsonb puts strings below numbers, NQL compares mixed types as
+ * str()), so a btree is used only after two one-row probes (the smallest and
+ * the largest non-NULL key are numbers).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/numeric.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "nql.h"
+#include "util.h"
+
+/* nedb.versions (seq_from, seq_to, coll, id, doc) */
+#define ATT_SEQ_FROM	1
+#define ATT_SEQ_TO		2
+#define ATT_ID			4
+#define ATT_DOC			5
+
+typedef struct ScanRow
+{
+	char	   *id;
+	Jsonb	   *doc;
+	JsonbValue *key;			/* doc's value of the field, NULL if missing */
+} ScanRow;
+
+struct NqlScan
+{
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanDirection dir;
+	const char *field;
+	bool		has_as_of;
+	int64		as_of;
+	FmgrInfo	cmp;			/* the index's order (support function 1) */
+	MemoryContext scan_cxt;		/* where the scan lives */
+	Oid			collation;
+
+	MemoryContext run_cxt;		/* the current run of equal keys */
+	MemoryContext ahead_cxt;	/* the row read ahead */
+	ScanRow   **run;
+	int			run_n;
+	int			run_cap;
+	int			run_pos;
+	ScanRow    *ahead;
+	bool		done;
+};
+
+/* the relation of coll.field's index of kind, if it exists */
+static Oid
+field_index(const char *coll, const char *field, const char *kind)
+{
+	return get_relname_relid(nedb_index_relname(coll, field, kind),
+							 get_namespace_oid("nedb", false));
+}
+
+/* the next version live at the scan's point in time, or NULL */
+static ScanRow *
+fetch(NqlScan *s, MemoryContext cxt)
+{
+	for (;;)
+	{
+		bool		isnull;
+		bool		to_null;
+		int64		seq_to;
+		MemoryContext old;
+		ScanRow    *r;
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		/* the index AM keeps state (btree's killed items) in the current context */
+		old = MemoryContextSwitchTo(s->scan_cxt);
+		found = index_getnext_slot(s->scan, s->dir, s->slot);
+		MemoryContextSwitchTo(old);
+		if (!found)
+			break;
+		seq_to = DatumGetInt64(slot_getattr(s->slot, ATT_SEQ_TO, &to_null));
+		if (s->has_as_of)
+		{
+			if (DatumGetInt64(slot_getattr(s->slot, ATT_SEQ_FROM, &isnull)) > s->as_of ||
+				(!to_null && seq_to <= s->as_of))
+				continue;
+		}
+		else if (!to_null)
+			continue;
+		(void) slot_getattr(s->slot, ATT_DOC, &isnull);
+		if (isnull)
+			continue;			/* a delete */
+
+		old = MemoryContextSwitchTo(cxt);
+		r = palloc(sizeof(ScanRow));
+		r->id = TextDatumGetCString(slot_getattr(s->slot, ATT_ID, &isnull));
+		r->doc = DatumGetJsonbPCopy(slot_getattr(s->slot, ATT_DOC, &isnull));
+		r->key = nedb_member(&r->doc->root, s->field);
+		MemoryContextSwitchTo(old);
+		return r;
+	}
+	return NULL;
+}
+
+/* equal in the index's order: scalars directly, containers as jsonb does */
+static bool
+same_key(NqlScan *s, ScanRow *a, ScanRow *b)
+{
+	JsonbValue *x = a->key;
+	JsonbValue *y = b->key;
+
+	if (x == NULL || y == NULL)
+		return x == y;
+	if (x->type != y->type)
+		return false;
+	switch (x->type)
+	{
+		case jbvNull:
+			return true;
+		case jbvBool:
+			return x->val.boolean == y->val.boolean;
+		case jbvNumeric:
+			return DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+													 NumericGetDatum(x->val.numeric),
+													 NumericGetDatum(y->val.numeric))) == 0;
+		default:
+			return DatumGetInt32(FunctionCall2Coll(&s->cmp, s->collation,
+												   JsonbPGetDatum(JsonbValueToJsonb(x)),
+												   JsonbPGetDatum(JsonbValueToJsonb(y)))) == 0;
+	}
+}
+
+static int
+row_id_cmp(const void *x, const void *y)
+{
+	return strcmp((*(ScanRow *const *) x)->id, (*(ScanRow *const *) y)->id);
+}
+
+static void
+run_add(NqlScan *s, ScanRow *r)
+{
+	if (s->run_n == s->run_cap)
+	{
+		s->run_cap *= 2;
+		s->run = repalloc(s->run, sizeof(ScanRow *) * s->run_cap);
+	}
+	s->run[s->run_n++] = r;
+}
+
+/* a copy of r in the current memory context */
+static ScanRow *
+copy_row(ScanRow *r, const char *field)
+{
+	ScanRow    *c = palloc(sizeof(ScanRow));
+
+	c->id = pstrdup(r->id);
+	c->doc = palloc(VARSIZE(r->doc));
+	memcpy(c->doc, r->doc, VARSIZE(r->doc));
+	c->key = nedb_member(&c->doc->root, field);
+	return c;
+}
+
+/* read the next run of equal keys, in id order */
+static bool
+next_run(NqlScan *s)
+{
+	MemoryContext old;
+	ScanRow    *first;
+	ScanRow    *r;
+
+	MemoryContextReset(s->run_cxt);
+	s->run_n = 0;
+	s->run_pos = 0;
+	s->run_cap = 8;
+	s->run = MemoryContextAlloc(s->run_cxt, sizeof(ScanRow *) * s->run_cap);
+	if (s->done)
+		return false;
+
+	old = MemoryContextSwitchTo(s->run_cxt);
+	if (s->ahead)
+		first = copy_row(s->ahead, s->field);
+	else
+		first = fetch(s, s->run_cxt);
+	MemoryContextReset(s->ahead_cxt);
+	s->ahead = NULL;
+	if (first == NULL)
+	{
+		s->done = true;
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	run_add(s, first);
+	while ((r = fetch(s, s->ahead_cxt)) != NULL)
+	{
+		if (!same_key(s, first, r))
+		{
+			s->ahead = r;
+			break;
+		}
+		run_add(s, copy_row(r, s->field));
+		MemoryContextReset(s->ahead_cxt);
+	}
+	if (r == NULL)
+		s->done = true;
+	if (s->run_n > 1)
+		qsort(s->run, s->run_n, sizeof(ScanRow *), row_id_cmp);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* the key type of the first non-NULL entry in direction dir, or jbvNull */
+static enum jbvType
+edge_key_type(Relation heap, Relation index, const char *field, ScanDirection dir,
+			  TupleTableSlot *slot)
+{
+	ScanKeyData key;
+	IndexScanDesc scan;
+	enum jbvType t = jbvNull;
+
+	ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNOTNULL, 1,
+						   InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
+	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (index_getnext_slot(scan, dir, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, ATT_DOC, &isnull);
+		JsonbValue *v;
+
+		if (isnull)
+			continue;
+		v = nedb_member(&DatumGetJsonbP(d)->root, field);
+		if (v == NULL)
+			continue;
+		t = v->type;
+		break;
+	}
+	index_endscan(scan);
+	return t;
+}
+
+/*
+ * Begin "ORDER BY field" over coll's live versions (at as_of if has_as_of)
+ * through field's sorted or eq index, with bounds (NqlPred * on field,
+ * number values, no !=) as index quals.  NULL when no index orders like NQL.
+ * *exact: the quals select exactly the rows the bounds hold for (no recheck).
+ */
+NqlScan *
+nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
+			   bool has_as_of, int64 as_of, char **index_name, bool *exact)
+{
+	Oid			indexoid = field_index(coll, field, "sorted");
+	NqlScan    *s;
+	Oid			opfamily;
+	Oid			intype;
+	ScanKeyData *keys;
+	int			nkeys = 0;
+	ListCell   *lc;
+
+	if (!OidIsValid(indexoid))
+		indexoid = field_index(coll, field, "eq");
+	if (!OidIsValid(indexoid))
+		return NULL;
+
+	s = palloc0(sizeof(NqlScan));
+	/* locks are kept to the end of the transaction, as the executor does */
+	s->heap = table_open(get_relname_relid("versions", get_namespace_oid("nedb", false)),
+						 AccessShareLock);
+	s->index = index_open(indexoid, AccessShareLock);
+	s->slot = table_slot_create(s->heap, NULL);
+	if (s->index->rd_index->indrelid != RelationGetRelid(s->heap) ||
+		s->index->rd_index->indnkeyatts != 1 ||
+		s->index->rd_rel->relam != BTREE_AM_OID)
+		goto unusable;
+	for (int d = 0; d < 2; d++)
+	{
+		enum jbvType t = edge_key_type(s->heap, s->index, field,
+									   d ? BackwardScanDirection : ForwardScanDirection,
+									   s->slot);
+
+		if (t != jbvNull && t != jbvNumeric)
+			goto unusable;
+	}
+
+	opfamily = s->index->rd_opfamily[0];
+	intype = s->index->rd_opcintype[0];
+	s->collation = s->index->rd_indcollation[0];
+	fmgr_info(get_opfamily_proc(opfamily, intype, intype, BTORDER_PROC), &s->cmp);
+
+	keys = palloc(sizeof(ScanKeyData) * Max(list_length(bounds), 1));
+	foreach(lc, bounds)
+	{
+		NqlPred    *p = lfirst(lc);
+		StrategyNumber st = p->op == NQL_LT ? BTLessStrategyNumber :
+			p->op == NQL_LE ? BTLessEqualStrategyNumber :
+			p->op == NQL_GT ? BTGreaterStrategyNumber :
+			p->op == NQL_GE ? BTGreaterEqualStrategyNumber : BTEqualStrategyNumber;
+		Oid			opr = get_opfamily_member(opfamily, intype, intype, st);
+
+		ScanKeyEntryInitialize(&keys[nkeys++], 0, 1, st, intype, s->collation,
+							   get_opcode(opr),
+							   DirectFunctionCall1(jsonb_in, CStringGetDatum(p->value.text)));
+	}
+
+	s->field = field;
+	s->has_as_of = has_as_of;
+	s->as_of = as_of;
+	s->dir = desc ? BackwardScanDirection : ForwardScanDirection;
+	s->scan_cxt = CurrentMemoryContext;
+	s->scan = index_beginscan(s->heap, s->index, GetActiveSnapshot(), nkeys, 0);
+	index_rescan(s->scan, keys, nkeys, NULL, 0);
+	s->run_cxt = AllocSetContextCreate(CurrentMemoryContext, "nql scan run",
+									   ALLOCSET_DEFAULT_SIZES);
+	s->ahead_cxt = AllocSetContextCreate(CurrentMemoryContext, "nql scan ahead",
+										 ALLOCSET_SMALL_SIZES);
+	if (index_name)
+		*index_name = pstrdup(RelationGetRelationName(s->index));
+	/* every key is a number: jsonb's comparisons are Python's */
+	*exact = true;
+	return s;
+
+unusable:
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_close(s->index, NoLock);
+	table_close(s->heap, NoLock);
+	return NULL;
+}
+
+/* the next row in ORDER BY order; false at the end */
+bool
+nql_scan_next(NqlScan *s, char **id, Jsonb **doc)
+{
+	if (s->run_pos >= s->run_n && !next_run(s))
+		return false;
+	*id = s->run[s->run_pos]->id;
+	*doc = s->run[s->run_pos]->doc;
+	s->run_pos++;
+	return true;
+}
+
+void
+nql_scan_end(NqlScan *s)
+{
+	index_endscan(s->scan);
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_close(s->index, NoLock);
+	table_close(s->heap, NoLock);
+	MemoryContextDelete(s->run_cxt);
+	MemoryContextDelete(s->ahead_cxt);
+}
