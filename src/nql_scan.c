@@ -13,10 +13,13 @@
  * run of equal keys is collected and put in id order before it goes out;
  * the run is found by reading one row ahead.
  *
- * A btree over jsonb orders like NQL only while every value of the field is
- * a number (jsonb puts strings below numbers, NQL compares mixed types as
- * str()), so a btree is used only after two one-row probes (the smallest and
- * the largest non-NULL key are numbers).
+ * NQL compares values of mixed types as str(), so no index order is NQL's
+ * for every collection.  nedb_sorted's NEDB order is NQL's while the field's
+ * values are all numbers (booleans as 0 and 1) or all strings; a btree over
+ * jsonb only while they are all numbers (jsonb ranks booleans above numbers
+ * and compares strings by collation).  Two one-row probes, the keys at each
+ * end of the index, check this on every query; otherwise the caller sorts
+ * in memory.
  */
 #include "postgres.h"
 
@@ -27,6 +30,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "commands/defrem.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -129,32 +133,27 @@ fetch(NqlScan *s, MemoryContext cxt)
 	return NULL;
 }
 
-/* equal in the index's order: scalars directly, containers as jsonb does */
+/*
+ * Equal in NQL's order: a missing value and a null are both None; numbers
+ * directly; anything else by the index's comparison.
+ */
 static bool
 same_key(NqlScan *s, ScanRow *a, ScanRow *b)
 {
 	JsonbValue *x = a->key;
 	JsonbValue *y = b->key;
+	bool		xnone = x == NULL || x->type == jbvNull;
+	bool		ynone = y == NULL || y->type == jbvNull;
 
-	if (x == NULL || y == NULL)
-		return x == y;
-	if (x->type != y->type)
-		return false;
-	switch (x->type)
-	{
-		case jbvNull:
-			return true;
-		case jbvBool:
-			return x->val.boolean == y->val.boolean;
-		case jbvNumeric:
-			return DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-													 NumericGetDatum(x->val.numeric),
-													 NumericGetDatum(y->val.numeric))) == 0;
-		default:
-			return DatumGetInt32(FunctionCall2Coll(&s->cmp, s->collation,
-												   JsonbPGetDatum(JsonbValueToJsonb(x)),
-												   JsonbPGetDatum(JsonbValueToJsonb(y)))) == 0;
-	}
+	if (xnone || ynone)
+		return xnone == ynone;
+	if (x->type == jbvNumeric && y->type == jbvNumeric)
+		return DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+												 NumericGetDatum(x->val.numeric),
+												 NumericGetDatum(y->val.numeric))) == 0;
+	return DatumGetInt32(FunctionCall2Coll(&s->cmp, s->collation,
+										   JsonbPGetDatum(JsonbValueToJsonb(x)),
+										   JsonbPGetDatum(JsonbValueToJsonb(y)))) == 0;
 }
 
 static int
@@ -235,14 +234,27 @@ next_run(NqlScan *s)
 	return true;
 }
 
-/* the key type of the first non-NULL entry in direction dir, or jbvNull */
-static enum jbvType
-edge_key_type(Relation heap, Relation index, const char *field, ScanDirection dir,
-			  TupleTableSlot *slot)
+/* what the keys at one end of an index are */
+typedef enum KeyClass
+{
+	KEYS_NONE,					/* no value (missing or null) */
+	KEYS_NUMBERS,				/* numbers (and booleans, under NEDB order) */
+	KEYS_STRINGS,
+	KEYS_OTHER
+} KeyClass;
+
+/*
+ * The class of the first key with a value in direction dir.  Under NEDB
+ * order (nedb_sorted) a JSON null sorts with the missing values, as NQL's
+ * None; under jsonb's order it is a value of its own.
+ */
+static KeyClass
+edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
+		   TupleTableSlot *slot, bool nedb_order)
 {
 	ScanKeyData key;
 	IndexScanDesc scan;
-	enum jbvType t = jbvNull;
+	KeyClass	c = KEYS_NONE;
 
 	ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNOTNULL, 1,
 						   InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
@@ -254,16 +266,22 @@ edge_key_type(Relation heap, Relation index, const char *field, ScanDirection di
 		Datum		d = slot_getattr(slot, ATT_DOC, &isnull);
 		JsonbValue *v;
 
+		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
 		v = nedb_member(&DatumGetJsonbP(d)->root, field);
-		if (v == NULL)
+		if (v == NULL || (nedb_order && v->type == jbvNull))
 			continue;
-		t = v->type;
+		if (v->type == jbvNumeric || (nedb_order && v->type == jbvBool))
+			c = KEYS_NUMBERS;
+		else if (nedb_order && v->type == jbvString)
+			c = KEYS_STRINGS;
+		else
+			c = KEYS_OTHER;
 		break;
 	}
 	index_endscan(scan);
-	return t;
+	return c;
 }
 
 /*
@@ -280,6 +298,10 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	NqlScan    *s;
 	Oid			opfamily;
 	Oid			intype;
+	Oid			sorted_am = get_index_am_oid("nedb_sorted", true);
+	bool		nedb_order;
+	KeyClass	lo;
+	KeyClass	hi;
 	ScanKeyData *keys;
 	int			nkeys = 0;
 	ListCell   *lc;
@@ -295,19 +317,22 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 						 AccessShareLock);
 	s->index = index_open(indexoid, AccessShareLock);
 	s->slot = table_slot_create(s->heap, NULL);
+	nedb_order = OidIsValid(sorted_am) && s->index->rd_rel->relam == sorted_am;
 	if (s->index->rd_index->indrelid != RelationGetRelid(s->heap) ||
 		s->index->rd_index->indnkeyatts != 1 ||
-		s->index->rd_rel->relam != BTREE_AM_OID)
+		!(nedb_order || s->index->rd_rel->relam == BTREE_AM_OID))
 		goto unusable;
-	for (int d = 0; d < 2; d++)
-	{
-		enum jbvType t = edge_key_type(s->heap, s->index, field,
-									   d ? BackwardScanDirection : ForwardScanDirection,
-									   s->slot);
 
-		if (t != jbvNull && t != jbvNumeric)
-			goto unusable;
-	}
+	/*
+	 * The index order is NQL's when all values are of one class: keys are
+	 * grouped by class, so the two ends tell.  jsonb's order is NQL's only
+	 * for numbers.
+	 */
+	lo = edge_class(s->heap, s->index, field, ForwardScanDirection, s->slot, nedb_order);
+	hi = edge_class(s->heap, s->index, field, BackwardScanDirection, s->slot, nedb_order);
+	if (lo == KEYS_OTHER || hi == KEYS_OTHER ||
+		(lo != KEYS_NONE && hi != KEYS_NONE && lo != hi))
+		goto unusable;
 
 	opfamily = s->index->rd_opfamily[0];
 	intype = s->index->rd_opcintype[0];
@@ -342,8 +367,11 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 										 ALLOCSET_SMALL_SIZES);
 	if (index_name)
 		*index_name = pstrdup(RelationGetRelationName(s->index));
-	/* every key is a number: jsonb's comparisons are Python's */
-	*exact = true;
+	/*
+	 * Every key is a number: jsonb's comparisons are Python's.  Under NEDB
+	 * order a null is above every bound, which Python's comparison is not.
+	 */
+	*exact = !nedb_order;
 	return s;
 
 unusable:
