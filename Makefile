@@ -15,7 +15,15 @@ OBJS = \
 	src/indexes.o \
 	src/nql_parse.o \
 	src/nql_exec.o \
-	src/nql_scan.o
+	src/nql_scan.o \
+	src/sorted_build.o \
+	src/sorted_check.o \
+	src/sorted_handler.o \
+	src/sorted_insert.o \
+	src/sorted_jsonb.o \
+	src/sorted_page.o \
+	src/sorted_scan.o \
+	src/sorted_vacuum.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
@@ -23,7 +31,7 @@ PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

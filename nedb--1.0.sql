@@ -210,6 +210,80 @@ CREATE FUNCTION nedb.drop_index(coll text, field text, kind text DEFAULT 'eq')
     RETURNS void AS 'MODULE_PATHNAME', 'nedb_drop_index' LANGUAGE C VOLATILE;
 
 -- ---------------------------------------------------------------------------
+-- nedb_sorted: a B+-tree index access method of our own (src/sorted*.c)
+-- ---------------------------------------------------------------------------
+-- NEDB ordering of jsonb values (numbers by value, booleans as 0/1, strings
+-- by code point; numbers < strings < arrays < objects < null), as operators
+-- OPERATOR(nedb.<) etc.: what nedb_jsonb_ops indexes and NQL orders by.
+CREATE FUNCTION nedb.jsonb_order_cmp(jsonb, jsonb)
+    RETURNS int4 AS 'MODULE_PATHNAME', 'nedb_jsonb_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_lt(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_le(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_eq(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_ge(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_gt(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR nedb.< (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_lt,
+    COMMUTATOR = OPERATOR(nedb.>), NEGATOR = OPERATOR(nedb.>=),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR nedb.<= (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_le,
+    COMMUTATOR = OPERATOR(nedb.>=), NEGATOR = OPERATOR(nedb.>),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR nedb.= (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_eq,
+    COMMUTATOR = OPERATOR(nedb.=), RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR nedb.>= (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_ge,
+    COMMUTATOR = OPERATOR(nedb.<=), NEGATOR = OPERATOR(nedb.<),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel);
+CREATE OPERATOR nedb.> (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_gt,
+    COMMUTATOR = OPERATOR(nedb.<), NEGATOR = OPERATOR(nedb.<=),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+
+-- btree knows the order too: ORDER BY ... USING OPERATOR(nedb.<) works, and
+-- the planner maps nedb_sorted's order onto it (pathkeys)
+CREATE OPERATOR CLASS nedb.nedb_jsonb_btree_ops FOR TYPE jsonb USING btree AS
+    OPERATOR 1 nedb.<, OPERATOR 2 nedb.<=, OPERATOR 3 nedb.=,
+    OPERATOR 4 nedb.>=, OPERATOR 5 nedb.>,
+    FUNCTION 1 nedb.jsonb_order_cmp(jsonb, jsonb);
+
+CREATE FUNCTION nedb.sorted_handler(internal)
+    RETURNS index_am_handler AS 'MODULE_PATHNAME', 'nedb_sorted_handler' LANGUAGE C;
+CREATE ACCESS METHOD nedb_sorted TYPE INDEX HANDLER nedb.sorted_handler;
+
+-- operator classes: btree strategy numbers, support 1 = 3-way comparison
+CREATE OPERATOR CLASS nedb.nedb_jsonb_ops DEFAULT FOR TYPE jsonb USING nedb_sorted AS
+    OPERATOR 1 nedb.<, OPERATOR 2 nedb.<=, OPERATOR 3 nedb.=,
+    OPERATOR 4 nedb.>=, OPERATOR 5 nedb.>,
+    FUNCTION 1 nedb.jsonb_order_cmp(jsonb, jsonb);
+-- int8 and float8 also take int4/int2 and float4 operands (WHERE k > 5)
+CREATE OPERATOR CLASS nedb.nedb_int8_ops DEFAULT FOR TYPE int8 USING nedb_sorted AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 btint8cmp(int8, int8),
+    OPERATOR 1 < (int8, int4), OPERATOR 2 <= (int8, int4), OPERATOR 3 = (int8, int4),
+    OPERATOR 4 >= (int8, int4), OPERATOR 5 > (int8, int4),
+    FUNCTION 1 (int8, int4) btint84cmp(int8, int4),
+    OPERATOR 1 < (int8, int2), OPERATOR 2 <= (int8, int2), OPERATOR 3 = (int8, int2),
+    OPERATOR 4 >= (int8, int2), OPERATOR 5 > (int8, int2),
+    FUNCTION 1 (int8, int2) btint82cmp(int8, int2);
+CREATE OPERATOR CLASS nedb.nedb_float8_ops DEFAULT FOR TYPE float8 USING nedb_sorted AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 btfloat8cmp(float8, float8),
+    OPERATOR 1 < (float8, float4), OPERATOR 2 <= (float8, float4), OPERATOR 3 = (float8, float4),
+    OPERATOR 4 >= (float8, float4), OPERATOR 5 > (float8, float4),
+    FUNCTION 1 (float8, float4) btfloat84cmp(float8, float4);
+CREATE OPERATOR CLASS nedb.nedb_text_ops DEFAULT FOR TYPE text USING nedb_sorted AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 bttextcmp(text, text);
+
+-- structural check; the number of leaf entries, or XX002 at the first fault
+CREATE FUNCTION nedb.sorted_check(index regclass)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_sorted_check' LANGUAGE C STRICT;
+
+-- ---------------------------------------------------------------------------
 -- Interchange with the reference (AOF lines)
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1)

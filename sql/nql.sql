@@ -56,7 +56,8 @@ SELECT n, (SELECT bool_or(l ~ 'Index Scan|Bitmap Index Scan') FROM nedb.explain(
   FROM q ORDER BY n;
 RESET enable_seqscan;
 SELECT * FROM nedb.explain('FROM b ORDER BY h DESC LIMIT 7') l WHERE l LIKE 'NQL:%';
--- a missing field, an explicit null and a boolean: ORDER BY goes in memory, same answers
+-- a missing field, an explicit null and a boolean: NEDB order is still NQL's
+-- (a boolean is a number, null is None), so the index serves; same answers
 SELECT nedb.put('b', 'nokey', '{"m": "m1"}') ->> '_id' AS id;
 SELECT nedb.put('b', 'nullh', '{"h": null}') ->> '_id' AS id;
 SELECT nedb.put('b', 'boolh', '{"h": true}') ->> '_id' AS id;

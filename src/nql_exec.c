@@ -51,7 +51,8 @@ typedef struct Exec
 	Numeric    *lit_num;		/* numeric literals of q->where, by position */
 	List	   *search_terms;	/* tokens of SEARCH (char *) */
 	List	   *search_fields;	/* the collection's search-indexed fields */
-	bool	   *done;			/* q->where conditions the index already applied */
+	bool	   *bound;			/* q->where conditions that are index quals */
+	bool	   *done;			/* ... and exact: not checked again */
 	double		now;
 } Exec;
 
@@ -923,23 +924,36 @@ is_number(NqlValue *v)
 }
 
 /*
- * ORDER BY field can go through field's index: coll has a btree (eq or
- * sorted) index on it and every value of the field in any version is a
- * number (or the field is missing), so jsonb's order is NQL's.  One
- * statement: the index declaration, then three one-step probes of the index
- * (no explicit null; the largest value is not above the numbers - booleans,
- * arrays, objects; the smallest non-null value is not a string).
+ * ORDER BY field can go through field's index when the index's order is
+ * NQL's order for every value the field holds in any version (or the field
+ * is missing).  With a sorted (nedb_sorted, NEDB ordering) index that is:
+ * no explicit null, and the largest value below null is a number or a
+ * boolean, so every value is (NEDB ordering ranks numbers and booleans,
+ * compared as Python compares them, before strings, arrays and objects):
+ * two one-step index probes.  With only an eq (btree, jsonb order) index:
+ * numbers only, as jsonb orders booleans after numbers: no explicit null,
+ * the largest value is not above the numbers (booleans, arrays, objects),
+ * the smallest non-null value is not a string.  One statement either way.
+ * *nedb_order: the sorted index serves, so the SQL orders and compares with
+ * OPERATOR(nedb.<) etc.
  */
 static bool
-sorted_path(const char *coll, const char *field)
+sorted_path(const char *coll, const char *field, bool *nedb_order)
 {
 	const char *c = quote_literal_cstr(coll);
 	const char *f = quote_literal_cstr(field);
 	char	   *sql;
 	bool		isnull;
 
+	*nedb_order = false;
 	sql = psprintf("SELECT CASE WHEN EXISTS (SELECT 1 FROM nedb.indexes WHERE coll = %s AND field = %s"
-				   "                         AND kind IN ('eq', 'sorted'))"
+				   "                         AND kind = 'sorted')"
+				   " THEN NOT EXISTS (SELECT 1 FROM nedb.versions WHERE coll = %s AND doc -> %s OPERATOR(nedb.=) 'null')"
+				   "  AND NOT EXISTS (SELECT 1 FROM (SELECT doc -> %s AS v FROM nedb.versions"
+				   "                  WHERE coll = %s AND doc -> %s OPERATOR(nedb.<) 'null'"
+				   "                  ORDER BY doc -> %s USING OPERATOR(nedb.>) LIMIT 1) x"
+				   "                  WHERE jsonb_typeof(v) NOT IN ('number', 'boolean'))"
+				   " WHEN EXISTS (SELECT 1 FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = 'eq')"
 				   " THEN NOT EXISTS (SELECT 1 FROM nedb.versions WHERE coll = %s AND doc -> %s = 'null')"
 				   "  AND NOT EXISTS (SELECT 1 FROM (SELECT doc -> %s AS v FROM nedb.versions"
 				   "                  WHERE coll = %s AND doc -> %s IS NOT NULL"
@@ -947,10 +961,14 @@ sorted_path(const char *coll, const char *field)
 				   "  AND NOT EXISTS (SELECT 1 FROM (SELECT doc -> %s AS v FROM nedb.versions"
 				   "                  WHERE coll = %s AND doc -> %s > 'null'"
 				   "                  ORDER BY doc -> %s LIMIT 1) x WHERE jsonb_typeof(v) <> 'number')"
-				   " ELSE false END",
-				   c, f, c, f, f, c, f, f, f, c, f, f);
+				   " ELSE false END,"
+				   " EXISTS (SELECT 1 FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = 'sorted')",
+				   c, f, c, f, f, c, f, f,
+				   c, f, c, f, f, c, f, f, f, c, f, f,
+				   c, f);
 	if (run_cached(sql, 0, NULL, NULL, 1) != 1)
 		return false;
+	*nedb_order = DatumGetBool(nedb_col(0, 2, &isnull)) && !isnull;
 	return DatumGetBool(nedb_col(0, 1, &isnull)) && !isnull;
 }
 
@@ -961,6 +979,7 @@ plan_query(Exec *ex, NqlPlan *pl)
 	const char *coll = quote_literal_cstr(q->from);
 	ListCell   *lc;
 	bool		pl_exact;
+	bool		nedb_order = false;
 
 	if (q->search && q->search[0])
 	{
@@ -1001,7 +1020,7 @@ plan_query(Exec *ex, NqlPlan *pl)
 	/* the sorted path: ORDER BY f through f's index, streaming (to LIMIT) */
 	pl->index_order = q->order_by && !(q->has_limit && q->limit < 0) &&
 		!q->traverse && !q->trace && !q->group_by &&
-		sorted_path(q->from, q->order_by);
+		sorted_path(q->from, q->order_by, &nedb_order);
 
 	/* exact: every condition is in the SQL, so the SQL may stop at LIMIT */
 	pl_exact = !q->valid_as_of && (ex->search_terms == NIL || ex->search_fields != NIL);
@@ -1020,9 +1039,11 @@ plan_query(Exec *ex, NqlPlan *pl)
 		/* ranges on the sorted field, where only numbers live */
 		else if (pl->index_order && strcmp(p->field, q->order_by) == 0 &&
 				 is_number(&p->value) && p->op != NQL_EQ && p->op != NQL_NE)
-			appendStringInfo(&pl->sql, " AND doc -> %s %s %s", f,
+			appendStringInfo(&pl->sql, " AND doc -> %s %s%s%s %s", f,
+							 nedb_order ? "OPERATOR(nedb." : "",
 							 p->op == NQL_LT ? "<" : p->op == NQL_LE ? "<=" :
 							 p->op == NQL_GT ? ">" : ">=",
+							 nedb_order ? ")" : "",
 							 add_param(pl, jsonb_value(&p->value), JSONBOID));
 		if (pl->sql.len == before)
 			pl_exact = false;
@@ -1054,7 +1075,10 @@ plan_query(Exec *ex, NqlPlan *pl)
 	{
 		appendStringInfo(&pl->sql, " ORDER BY doc -> %s %s, id",
 						 quote_literal_cstr(q->order_by),
-						 q->order_desc ? "DESC NULLS FIRST" : "ASC NULLS LAST");
+						 nedb_order ?
+						 (q->order_desc ? "USING OPERATOR(nedb.>) NULLS FIRST" :
+						  "USING OPERATOR(nedb.<) NULLS LAST") :
+						 (q->order_desc ? "DESC NULLS FIRST" : "ASC NULLS LAST"));
 		if (pl_exact && q->has_limit)
 			appendStringInfo(&pl->sql, " LIMIT " INT64_FORMAT, q->limit);
 		pl->note = q->has_limit
@@ -1119,6 +1143,7 @@ direct_scan(Exec *ex, char **index_name)
 	if (!q->order_by || q->search || q->traverse || q->trace || q->group_by ||
 		(q->has_limit && q->limit < 0))
 		return NULL;
+	ex->bound = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
 	ex->done = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
 	foreach(lc, q->where)
 	{
@@ -1127,14 +1152,14 @@ direct_scan(Exec *ex, char **index_name)
 		if (strcmp(p->field, q->order_by) == 0 && is_number(&p->value) && p->op != NQL_NE)
 		{
 			bounds = lappend(bounds, p);
-			ex->done[i] = true;
+			ex->bound[i] = true;
 		}
 		i++;
 	}
 	scan = nql_scan_begin(q->from, q->order_by, q->order_desc, bounds,
 						  q->has_as_of, q->as_of, index_name, &exact);
-	if (scan == NULL || !exact)
-		memset(ex->done, 0, sizeof(bool) * Max(list_length(q->where), 1));
+	if (scan && exact)
+		memcpy(ex->done, ex->bound, sizeof(bool) * list_length(q->where));
 	return scan;
 }
 
@@ -1370,13 +1395,16 @@ nedb_explain(PG_FUNCTION_ARGS)
 		foreach(lc, q->where)
 		{
 			NqlPred    *p = lfirst(lc);
-			StringInfo	to = ex.done[i++] ? &cond : &filter;
+			const char *op = p->op == NQL_EQ ? "=" : p->op == NQL_NE ? "!=" :
+				p->op == NQL_LT ? "<" : p->op == NQL_LE ? "<=" :
+				p->op == NQL_GT ? ">" : ">=";
 
-			appendStringInfo(to, "%s%s %s %s", to->len ? " AND " : "", p->field,
-							 p->op == NQL_EQ ? "=" : p->op == NQL_NE ? "!=" :
-							 p->op == NQL_LT ? "<" : p->op == NQL_LE ? "<=" :
-							 p->op == NQL_GT ? ">" : ">=",
-							 p->value.text);
+			if (ex.bound[i])
+				appendStringInfo(&cond, "%s%s %s %s", cond.len ? " AND " : "",
+								 p->field, op, p->value.text);
+			if (!ex.done[i])
+				appendStringInfo(&filter, " AND %s %s %s", p->field, op, p->value.text);
+			i++;
 		}
 		if (q->valid_as_of)
 			appendStringInfo(&filter, " AND VALID AS OF %s", q->valid_as_of);

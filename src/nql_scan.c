@@ -256,8 +256,20 @@ edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
 	IndexScanDesc scan;
 	KeyClass	c = KEYS_NONE;
 
-	ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNOTNULL, 1,
-						   InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
+	if (nedb_order)
+	{
+		/* below JSON null, the top of NEDB order: the values (no NULLs) */
+		Oid			intype = index->rd_opcintype[0];
+		Oid			lt = get_opfamily_member(index->rd_opfamily[0], intype, intype,
+											 BTLessStrategyNumber);
+
+		ScanKeyEntryInitialize(&key, 0, 1, BTLessStrategyNumber, intype,
+							   index->rd_indcollation[0], get_opcode(lt),
+							   DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
+	}
+	else
+		ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNOTNULL, 1,
+							   InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
 	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	while (index_getnext_slot(scan, dir, slot))
