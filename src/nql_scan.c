@@ -240,23 +240,26 @@ typedef enum KeyClass
 	KEYS_NONE,					/* no value (missing or null) */
 	KEYS_NUMBERS,				/* numbers (and booleans, under NEDB order) */
 	KEYS_STRINGS,
-	KEYS_OTHER
+	KEYS_OTHER,
+	KEYS_UNKNOWN
 } KeyClass;
 
 /*
  * The class of the first key with a value in direction dir.  Under NEDB
  * order (nedb_sorted) a JSON null sorts with the missing values, as NQL's
- * None; under jsonb's order it is a value of its own.
+ * None; under jsonb's order it is a value of its own.  With no scan key the
+ * walk gives up after max_skip entries without a value (KEYS_UNKNOWN).
  */
 static KeyClass
 edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
-		   TupleTableSlot *slot, bool nedb_order)
+		   TupleTableSlot *slot, bool nedb_order, bool keyed, int max_skip)
 {
 	ScanKeyData key;
 	IndexScanDesc scan;
 	KeyClass	c = KEYS_NONE;
+	int			skipped = 0;
 
-	if (nedb_order)
+	if (keyed && nedb_order)
 	{
 		/* below JSON null, the top of NEDB order: the values (no NULLs) */
 		Oid			intype = index->rd_opcintype[0];
@@ -267,11 +270,11 @@ edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
 							   index->rd_indcollation[0], get_opcode(lt),
 							   DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
 	}
-	else
+	else if (keyed)
 		ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNOTNULL, 1,
 							   InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
-	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
+	scan = index_beginscan(heap, index, GetActiveSnapshot(), keyed ? 1 : 0, 0);
+	index_rescan(scan, keyed ? &key : NULL, keyed ? 1 : 0, NULL, 0);
 	while (index_getnext_slot(scan, dir, slot))
 	{
 		bool		isnull;
@@ -279,11 +282,16 @@ edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
 		JsonbValue *v;
 
 		CHECK_FOR_INTERRUPTS();
-		if (isnull)
-			continue;
-		v = nedb_member(&DatumGetJsonbP(d)->root, field);
+		v = isnull ? NULL : nedb_member(&DatumGetJsonbP(d)->root, field);
 		if (v == NULL || (nedb_order && v->type == jbvNull))
+		{
+			if (!keyed && ++skipped > max_skip)
+			{
+				c = KEYS_UNKNOWN;
+				break;
+			}
 			continue;
+		}
 		if (v->type == jbvNumeric || (nedb_order && v->type == jbvBool))
 			c = KEYS_NUMBERS;
 		else if (nedb_order && v->type == jbvString)
@@ -293,6 +301,23 @@ edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
 		break;
 	}
 	index_endscan(scan);
+	return c;
+}
+
+/*
+ * The class of the keys at one end.  nedb_sorted checks every entry of a
+ * page against a scan key, so a short walk without one comes first: the
+ * missing values it may have to step over are at the top end only.
+ */
+static KeyClass
+end_class(NqlScan *s, ScanDirection dir, bool nedb_order)
+{
+	KeyClass	c = KEYS_UNKNOWN;
+
+	if (nedb_order)
+		c = edge_class(s->heap, s->index, s->field, dir, s->slot, true, false, 16);
+	if (c == KEYS_UNKNOWN)
+		c = edge_class(s->heap, s->index, s->field, dir, s->slot, nedb_order, true, 0);
 	return c;
 }
 
@@ -340,8 +365,9 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	 * grouped by class, so the two ends tell.  jsonb's order is NQL's only
 	 * for numbers.
 	 */
-	lo = edge_class(s->heap, s->index, field, ForwardScanDirection, s->slot, nedb_order);
-	hi = edge_class(s->heap, s->index, field, BackwardScanDirection, s->slot, nedb_order);
+	s->field = field;
+	lo = end_class(s, ForwardScanDirection, nedb_order);
+	hi = end_class(s, BackwardScanDirection, nedb_order);
 	if (lo == KEYS_OTHER || hi == KEYS_OTHER ||
 		(lo != KEYS_NONE && hi != KEYS_NONE && lo != hi))
 		goto unusable;
