@@ -14,7 +14,13 @@ OBJS = \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
-	src/nql_exec.o
+	src/nql_exec.o \
+	src/fdw_options.o \
+	src/fdw_convert.o \
+	src/fdw_plan.o \
+	src/fdw_scan.o \
+	src/fdw_modify.o \
+	src/fdw_import.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
