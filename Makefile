@@ -28,7 +28,7 @@ PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec fdw
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

@@ -125,8 +125,8 @@ nedb_fdw_import(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		initStringInfo(&sql);
 		appendStringInfo(&sql, "CREATE FOREIGN TABLE %s (_id text COLLATE \"C\", _seq bigint, doc jsonb",
 						 quote_identifier(coll));
-		fields = spi_strings(psprintf("SELECT DISTINCT field FROM nedb.indexes WHERE coll = %s"
-									  " ORDER BY field COLLATE \"C\"",
+		fields = spi_strings(psprintf("SELECT field FROM nedb.indexes WHERE coll = %s"
+									  " GROUP BY field ORDER BY field COLLATE \"C\"",
 									  quote_literal_cstr(coll)));
 		foreach(fc, fields)
 		{

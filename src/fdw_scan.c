@@ -548,8 +548,10 @@ nedb_fdw_explain_scan(ForeignScanState *node, ExplainState *es)
 	if (has_as_of)
 		ExplainPropertyInteger("NEDB AS OF", NULL, as_of, es);
 	if (sc->order_attno > 0)
-		ExplainPropertyText("NEDB Order", psprintf("%s %s", sc->t->cols[sc->order_attno - 1].name,
-												   (sc->order_flags & NEDB_ORDER_DESC) ? "DESC" : "ASC"),
+		ExplainPropertyText("NEDB Order",
+							psprintf("%s %s NULLS %s", sc->t->cols[sc->order_attno - 1].name,
+									 (sc->order_flags & NEDB_ORDER_DESC) ? "DESC" : "ASC",
+									 (sc->order_flags & NEDB_ORDER_NULLS_FIRST) ? "FIRST" : "LAST"),
 							es);
 	if (sc->limit >= 0)
 		ExplainPropertyInteger("NEDB Limit", NULL, sc->limit, es);
@@ -564,9 +566,8 @@ nedb_fdw_explain_scan(ForeignScanState *node, ExplainState *es)
 			initStringInfo(&sql);
 			nedb_fdw_scan_sql(&sql, sc->t, sc->quals, sc->order_attno, sc->order_flags,
 							  sc->limit >= 0 ? sc->limit + sc->offset : -1, has_as_of, sc->parts[p]);
-			ExplainPropertyText(sc->nparts == 1 ? "NEDB Query" :
-								sc->parts[p] == 0 ? "NEDB Query (with values)" :
-								"NEDB Query (without values)", sql.data, es);
+			ExplainPropertyText(sc->parts[p] == 0 ? "NEDB Query" : "NEDB Query (sort key NULL)",
+								sql.data, es);
 		}
 	}
 }
