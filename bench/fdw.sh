@@ -78,10 +78,14 @@ for i in $(seq 1 "$FDW_REPS"); do
 	[ "$(qv big "SELECT count(*) FROM copy_ft")" = "$FDW_COPY_N" ] || die "fdw: COPY into the foreign table lost rows"
 	log "fdw copy rep $i: plain ${tp[-1]} s, foreign table ${tf[-1]} s"
 done
+# context: the write path alone, the same documents as one nedb.put statement
+t0=$(now_s)
+qv big "SELECT count(nedb.put('put_ctx', 'c' || height, doc)) FROM staging WHERE height <= $FDW_COPY_N" >/dev/null
+tput=$(since "$t0")
 [ "$(qv big "SELECT nedb.verify()")" = t ] || die "fdw: verify failed after COPY"
 mp=$(median "${tp[@]}")
 mf=$(median "${tf[@]}")
 r=$(calc "$mp / $mf")
-summary "fdw copy ($FDW_COPY_N docs): foreign table $mf s ($(fmt "$(calc "$FDW_COPY_N / $mf")" 0) docs/s), plain jsonb table $mp s ($(fmt "$(calc "$FDW_COPY_N / $mp")" 0) docs/s); throughput ratio $(fmt "$r" 2) (bar >= 0.4) $(verdict "$r >= 0.4")"
+summary "fdw copy ($FDW_COPY_N docs): foreign table $mf s ($(fmt "$(calc "$FDW_COPY_N / $mf")" 0) docs/s), plain jsonb table $mp s ($(fmt "$(calc "$FDW_COPY_N / $mp")" 0) docs/s); throughput ratio $(fmt "$r" 2) (bar >= 0.4) $(verdict "$r >= 0.4"); context: one SELECT nedb.put(...) FROM staging of the same docs $tput s"
 q big -c "DROP TABLE copy_plain" -c "DROP FOREIGN TABLE copy_ft"
 rm -f "$copy_file"

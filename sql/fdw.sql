@@ -103,6 +103,10 @@ CREATE TABLE notes (block_id text, note text);
 INSERT INTO notes VALUES ('b010', 'ten'), ('b100', 'hundred'), ('nope', 'missing');
 SELECT n.note, b.height, b.miner FROM notes n JOIN blocks b ON b._id = n.block_id ORDER BY b.height;
 SELECT n.note, b.height FROM notes n LEFT JOIN blocks b ON b._id = n.block_id ORDER BY n.note;
+-- a correlated subquery: the scan runs again with each outer row's value
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT n.note, (SELECT b.height FROM blocks b WHERE b._id = n.block_id) FROM notes n ORDER BY n.note;
+SELECT n.note, (SELECT b.height FROM blocks b WHERE b._id = n.block_id) FROM notes n ORDER BY n.note;
 
 -- NULL: JSON null and a missing field read as NULL and sort as NULL
 SELECT nedb.put('blocks', 'n1', '{"height": null}') - '_seq';

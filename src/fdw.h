@@ -89,7 +89,8 @@ extern Jsonb *nedb_values_to_doc(NedbTable *t, Jsonb *base, Datum *values, bool 
 extern Jsonb *nedb_datum_to_jsonb(Datum d, Oid type);
 
 /* fdw_scan.c */
-extern int	nedb_scan_parts(NedbTable *t, int order_attno, int order_flags, int *parts);
+extern int	nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order_flags,
+							int *parts);
 extern void nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 							  int order_flags, int64 limit, bool has_as_of, int part);
 extern void nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags,

@@ -90,9 +90,15 @@ typed_field(NedbColumn *c)
 
 /* the scan's parts: 0 the sorted or only one, 1 the rows without a sort value */
 int
-nedb_scan_parts(NedbTable *t, int order_attno, int order_flags, int *parts)
+nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order_flags, int *parts)
 {
-	if (order_attno > 0 && typed_field(&t->cols[order_attno - 1]))
+	bool		has_nulls = order_attno > 0 && typed_field(&t->cols[order_attno - 1]);
+
+	/* a condition on the sort column leaves no row without a value */
+	for (int i = 0; has_nulls && i + 1 < list_length(quals); i += 2)
+		if (list_nth_int(quals, i) == order_attno)
+			has_nulls = false;
+	if (has_nulls)
 	{
 		bool		nulls_first = (order_flags & NEDB_ORDER_NULLS_FIRST) != 0;
 
@@ -170,7 +176,11 @@ nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 									   ? " NULLS FIRST" : " NULLS LAST");
 		}
 	}
-	if (limit >= 0)
+	/*
+	 * The rows without a sort value are few or none: a LIMIT would make the
+	 * planner hope to find them early in a sequential scan.
+	 */
+	if (limit >= 0 && !(order_attno > 0 && part == 1))
 		appendStringInfo(sql, " LIMIT " INT64_FORMAT, limit);
 }
 
@@ -208,7 +218,7 @@ typedef struct CachedSql
 static HTAB *sql_cache = NULL;
 
 static SPIPlanPtr
-storage_plan(const char *sql, int nargs, Oid *types)
+storage_plan(const char *sql, int nargs, Oid *types, bool fast)
 {
 	CachedSql  *e;
 	bool		found;
@@ -230,8 +240,8 @@ storage_plan(const char *sql, int nargs, Oid *types)
 		if (e)
 			return e->plan;
 	}
-	/* rows are consumed in order and often not all: plan for a fast start */
-	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_FAST_PLAN);
+	/* sorted rows are often not all consumed: plan those for a fast start */
+	plan = SPI_prepare_cursor(sql, nargs, types, fast ? CURSOR_OPT_FAST_PLAN : 0);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
 	if (keep && hash_get_num_entries(sql_cache) < SQL_CACHE_MAX)
@@ -255,7 +265,7 @@ nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags, i
 	int64		as_of;
 	bool		has_as_of = nedb_read_as_of(t, &as_of);
 	int			parts[2];
-	int			nparts = nedb_scan_parts(t, order_attno, order_flags, parts);
+	int			nparts = nedb_scan_parts(t, quals, order_attno, order_flags, parts);
 
 	*rows = 0;
 	*startup = 0;
@@ -270,7 +280,8 @@ nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags, i
 		initStringInfo(&sql);
 		nedb_fdw_scan_sql(&sql, t, quals, order_attno, order_flags, limit, has_as_of, parts[p]);
 		cplan = SPI_plan_get_cached_plan(storage_plan(sql.data, list_length(quals) / 2 + 1,
-													  param_types(t, quals, has_as_of)));
+													  param_types(t, quals, has_as_of),
+													  order_attno > 0 && parts[p] == 0));
 		if (cplan == NULL)
 			continue;
 		top = linitial_node(PlannedStmt, cplan->stmt_list)->planTree;
@@ -312,6 +323,7 @@ typedef struct NedbScan
 	int64		seen;			/* rows passed (for OFFSET and LIMIT) */
 	int			fetch;			/* next batch size */
 
+	MemoryContext param_cxt;	/* the values of one (re)scan */
 	MemoryContext batch_cxt;
 	MemoryContext row_cxt;
 	int			nrows;
@@ -336,11 +348,13 @@ nedb_fdw_begin_scan(ForeignScanState *node, int eflags)
 	sc->limit = intVal(lfourth(priv));
 	sc->offset = intVal(list_nth(priv, 4));
 	sc->value_states = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
+	sc->param_cxt = AllocSetContextCreate(CurrentMemoryContext, "nedb scan values",
+										  ALLOCSET_SMALL_SIZES);
 	sc->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "nedb scan batch",
 										  ALLOCSET_DEFAULT_SIZES);
 	sc->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "nedb scan row",
 										ALLOCSET_DEFAULT_SIZES);
-	sc->nparts = nedb_scan_parts(sc->t, sc->order_attno, sc->order_flags, sc->parts);
+	sc->nparts = nedb_scan_parts(sc->t, sc->quals, sc->order_attno, sc->order_flags, sc->parts);
 }
 
 /* the parameter values, AS OF and the cursor of the first part */
@@ -348,14 +362,15 @@ static void
 start_scan(ForeignScanState *node, NedbScan *sc)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	MemoryContext old = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+	MemoryContext old;
 	ListCell   *lc;
 	int			k = 1;
 
+	MemoryContextReset(sc->param_cxt);
+	old = MemoryContextSwitchTo(sc->param_cxt);
 	sc->has_as_of = nedb_read_as_of(sc->t, &sc->as_of);
 	sc->nparams = list_length(sc->quals) / 2 + 1;
-	if (sc->params == NULL)
-		sc->params = palloc(sizeof(Datum) * sc->nparams);
+	sc->params = palloc(sizeof(Datum) * sc->nparams);
 	sc->types = param_types(sc->t, sc->quals, sc->has_as_of);
 	sc->params[0] = sc->has_as_of ? Int64GetDatum(sc->as_of)
 		: DirectFunctionCall1(float8_numeric, Float8GetDatum(op_now()));
@@ -441,7 +456,8 @@ fetch_batch(NedbScan *sc)
 		initStringInfo(&sql);
 		nedb_fdw_scan_sql(&sql, sc->t, sc->quals, sc->order_attno, sc->order_flags, lim,
 						  sc->has_as_of, sc->parts[sc->part]);
-		portal = SPI_cursor_open(NULL, storage_plan(sql.data, sc->nparams, sc->types),
+		portal = SPI_cursor_open(NULL, storage_plan(sql.data, sc->nparams, sc->types,
+													sc->order_attno > 0 && sc->parts[sc->part] == 0),
 								 sc->params, NULL, true);
 		sc->portal = MemoryContextStrdup(GetMemoryChunkContext(sc), portal->name);
 	}
