@@ -23,7 +23,13 @@ OBJS = \
 	src/sorted_jsonb.o \
 	src/sorted_page.o \
 	src/sorted_scan.o \
-	src/sorted_vacuum.o
+	src/sorted_vacuum.o \
+	src/fdw_options.o \
+	src/fdw_convert.o \
+	src/fdw_plan.o \
+	src/fdw_scan.o \
+	src/fdw_modify.o \
+	src/fdw_import.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
@@ -31,7 +37,7 @@ PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

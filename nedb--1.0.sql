@@ -304,3 +304,18 @@ REVOKE EXECUTE ON FUNCTION
   FROM PUBLIC;
 -- nql() reads every collection as the extension's owner: grant it deliberately
 REVOKE EXECUTE ON FUNCTION public.nql(text), nedb.explain(text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Collections as foreign tables (see README: Foreign tables)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.fdw_handler()
+    RETURNS fdw_handler AS 'MODULE_PATHNAME', 'nedb_fdw_handler' LANGUAGE C STRICT;
+
+CREATE FUNCTION nedb.fdw_validator(text[], oid)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_fdw_validator' LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER nedb HANDLER nedb.fdw_handler VALIDATOR nedb.fdw_validator;
+
+-- Creating a foreign table over a collection gives its readers and writers
+-- access to it: USAGE on the server is the owner's alone unless granted.
+CREATE SERVER nedb FOREIGN DATA WRAPPER nedb;

@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "chain.h"
+#include "fdw.h"
 #include "store.h"
 
 PG_MODULE_MAGIC;
@@ -33,6 +34,7 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	nedb_chain_init();
 	nedb_store_init();
+	nedb_fdw_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("nedb");
 #else
