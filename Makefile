@@ -14,7 +14,13 @@ OBJS = \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
-	src/nql_exec.o
+	src/nql_exec.o \
+	src/log_tree.o \
+	src/proof.o \
+	src/gear.o \
+	src/merkle.o \
+	src/cascade_store.o \
+	src/cascade_sql.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
@@ -22,7 +28,7 @@ PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec proofs cascade
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

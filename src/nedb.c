@@ -14,7 +14,9 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "cascade.h"
 #include "chain.h"
+#include "log_tree.h"
 #include "store.h"
 
 PG_MODULE_MAGIC;
@@ -33,6 +35,12 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	nedb_chain_init();
 	nedb_store_init();
+	nedb_log_tree_init();
+	DefineCustomIntVariable("nedb.cascade_warm_level",
+							"zstd level of the warm Cascade tier.",
+							"The cold tier always uses the maximum level with long-distance matching.",
+							&cascade_warm_level, 3, 1, 19,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("nedb");
 #else
