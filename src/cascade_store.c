@@ -50,9 +50,15 @@ static const int plan_nargs[CP_NUM] = {2, 5, 2};
 static const Oid plan_types[5] = {TEXTOID, BYTEAOID, INT2OID, INT4OID, BYTEAOID};
 static SPIPlanPtr plans[CP_NUM];
 
+/*
+ * Run a plan.  SPI returns in its procedure context, which lives until
+ * SPI_finish: switch back, so per-chunk allocations stay in the caller's
+ * short-lived context (else a large file would pile up in SPI's).
+ */
 static void
 run_plan(ChunkPlan p, Datum *values, bool read_only)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	int			rc;
 
 	if (plans[p] == NULL)
@@ -66,6 +72,7 @@ run_plan(ChunkPlan p, Datum *values, bool read_only)
 		plans[p] = plan;
 	}
 	rc = SPI_execute_plan(plans[p], values, NULL, read_only, 1);
+	MemoryContextSwitchTo(cxt);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
@@ -238,8 +245,6 @@ chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
 	}
 	else
 		corrupted(id, file, version, index, "its codec is unknown");
-	if ((Pointer) data != DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
-		pfree(data);
 	SPI_freetuptable(SPI_tuptable);
 
 	blake2b256(dst, len, check);
