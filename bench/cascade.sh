@@ -88,8 +88,9 @@ SELECT nedb.put_file('notes.txt', base), nedb.put_file('notes.txt', edited) FROM
 SELECT nedb.put_file('notes_cold.bin', base, 'cold') FROM demo;
 CREATE TABLE plain_pglz (v int, data bytea COMPRESSION pglz);
 CREATE TABLE plain_lz4 (v int, data bytea COMPRESSION lz4);
-INSERT INTO plain_pglz SELECT 0, base FROM demo UNION ALL SELECT 1, edited FROM demo;
-INSERT INTO plain_lz4 SELECT 0, base FROM demo UNION ALL SELECT 1, edited FROM demo;
+-- concatenated: a fresh datum, compressed by the column's own method
+INSERT INTO plain_pglz SELECT 0, base || ''::bytea FROM demo UNION ALL SELECT 1, edited || ''::bytea FROM demo;
+INSERT INTO plain_lz4 SELECT 0, base || ''::bytea FROM demo UNION ALL SELECT 1, edited || ''::bytea FROM demo;
 SQL
 [ "$(qv cascade "SELECT nedb.get_file('notes.txt', 0) = base AND nedb.get_file('notes.txt', 1) = edited AND nedb.get_file('notes_cold.bin', 0, 'cold') = base FROM demo")" = t ] ||
 	die "cascade: the demo files do not read back exactly"
