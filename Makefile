@@ -29,7 +29,13 @@ OBJS = \
 	src/fdw_plan.o \
 	src/fdw_scan.o \
 	src/fdw_modify.o \
-	src/fdw_import.o
+	src/fdw_import.o \
+	src/log_tree.o \
+	src/proof.o \
+	src/gear.o \
+	src/merkle.o \
+	src/cascade_store.o \
+	src/cascade_sql.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
@@ -37,7 +43,7 @@ PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

@@ -30,6 +30,7 @@
 #include "utils/syscache.h"
 
 #include "chain.h"
+#include "log_tree.h"
 #include "store.h"
 
 /* lock tag: advisory lock space, our own field4 so user advisory locks never collide */
@@ -396,6 +397,7 @@ chain_append(NedbOp *op)
 	v[15] = text_or_null(op->body, &n[15]);
 
 	store_append_op(v, n);
+	log_tree_append(op->seq, chain_head, hash);
 
 	chain_seq = op->seq;
 	hash_to_hex(hash, chain_head);
