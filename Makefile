@@ -14,13 +14,19 @@ OBJS = \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
-	src/nql_exec.o
+	src/nql_exec.o \
+	src/repl_launcher.o \
+	src/repl_apply.o \
+	src/repl_sql.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
 PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
+# the replication worker talks to its primary with libpq
+PG_CPPFLAGS += -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL += $(libpq)
 
 REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec
 REGRESS_OPTS = --inputdir=. --outputdir=.

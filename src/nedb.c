@@ -3,8 +3,7 @@
  *	  Module entry: NEDB, a hash-chained, time-traveling document store.
  *
  * The core needs only CREATE EXTENSION nedb; loading the library through
- * shared_preload_libraries works as well (it is how later background
- * workers start).
+ * shared_preload_libraries also starts the replication launcher.
  */
 #include "postgres.h"
 
@@ -15,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "chain.h"
+#include "repl.h"
 #include "store.h"
 
 PG_MODULE_MAGIC;
@@ -33,6 +33,8 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	nedb_chain_init();
 	nedb_store_init();
+	nedb_repl_init();
+	repl_sql_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("nedb");
 #else
