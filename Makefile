@@ -28,7 +28,7 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec repl
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

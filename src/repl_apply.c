@@ -462,7 +462,10 @@ follow(void)
 	check_prefix();
 	PQclear(primary_query("LISTEN " NEDB_NOTIFY_CHANNEL, 0, NULL));
 	backoff_ms = 0;
-	slot_set_state(REPL_CATCHUP);
+	SpinLockAcquire(&repl_shared->mutex);
+	my_slot->state = REPL_CATCHUP;
+	my_slot->last_error[0] = '\0';		/* connected again: that is over */
+	SpinLockRelease(&repl_shared->mutex);
 
 	for (;;)
 	{
