@@ -22,7 +22,7 @@ OUT=$BENCH/out
 GEN=$OUT/gen
 SUMMARY=$OUT/summary.txt
 PGDATA_NB=$NB_DIR/data
-ALL=(ingest concurrent mix verify restart asof nql)
+ALL=(ingest concurrent mix verify restart asof nql repl)
 
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"

@@ -395,6 +395,8 @@ import_line(CanonNode *line, double *ts)
 	if (op.idem && chain_idem_seq(op.idem) >= 0)
 		bad_line("idempotency key \"%s\" is used twice", op.idem);
 	(void) chain_take_nonce(op.client, true, op.nonce);
+	/* the hash of prev (the head) and this body, checked above */
+	op.hash = got;
 	chain_append(&op);
 
 	if (is_put)

@@ -398,12 +398,18 @@ chain_append(NedbOp *op)
 
 	Assert(chain_valid && op->seq == chain_seq + 1);
 
-	initStringInfo(&body);
-	if (op->body)
-		appendStringInfoString(&body, op->body);
+	if (op->hash)
+		memcpy(hash, op->hash, NEDB_HASH_LEN);	/* checked against our head */
 	else
-		op_build_body(&body, op);
-	op_hash(chain_head, body.data, body.len, hash);
+	{
+		initStringInfo(&body);
+		if (op->body)
+			appendStringInfoString(&body, op->body);
+		else
+			op_build_body(&body, op);
+		op_hash(chain_head, body.data, body.len, hash);
+		pfree(body.data);
+	}
 
 	hb = palloc(VARHDRSZ + NEDB_HASH_LEN);
 	SET_VARSIZE(hb, VARHDRSZ + NEDB_HASH_LEN);
@@ -431,7 +437,7 @@ chain_append(NedbOp *op)
 	v[15] = text_or_null(op->body, &n[15]);
 
 	store_append_op(v, n);
-	if (!chain_notified)
+	if (!chain_notified && nedb_notify)
 	{
 		/* followers wake at our commit; nothing is sent if we roll back */
 		Async_Notify(NEDB_NOTIFY_CHANNEL, NULL);
@@ -440,7 +446,6 @@ chain_append(NedbOp *op)
 
 	chain_seq = op->seq;
 	hash_to_hex(hash, chain_head);
-	pfree(body.data);
 }
 
 static void

@@ -63,6 +63,7 @@ extern ReplShared *repl_shared;
 extern bool nedb_repl_applying;
 
 /* GUCs */
+extern bool nedb_notify;
 extern int	nedb_repl_batch;
 extern int	nedb_repl_poll_ms;
 

@@ -313,17 +313,15 @@ primary_connect(void)
 	}
 }
 
-/* run one statement on the primary; the result is the caller's to PQclear */
+/* the result of the statement sent last; the caller's to PQclear */
 static PGresult *
-primary_query(const char *sql, int nparams, const char *const *params)
+primary_result(void)
 {
 	PGresult   *res;
 	PGresult   *last = NULL;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   QUERY_TIMEOUT_MS);
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
-		conn_error("could not send a query to the primary");
 	for (;;)
 	{
 		while (PQisBusy(conn))
@@ -362,6 +360,21 @@ primary_query(const char *sql, int nparams, const char *const *params)
 	return last;
 }
 
+static void
+primary_send(const char *sql, int nparams, const char *const *params)
+{
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		conn_error("could not send a query to the primary");
+}
+
+/* run one statement on the primary; the result is the caller's to PQclear */
+static PGresult *
+primary_query(const char *sql, int nparams, const char *const *params)
+{
+	primary_send(sql, nparams, params);
+	return primary_result();
+}
+
 /* read pending notifications; true if there were any */
 static bool
 primary_notified(void)
@@ -379,21 +392,30 @@ primary_notified(void)
 	return any;
 }
 
-/* fetch at most max ops after since into batch; returns how many */
-static int
-fetch_batch(int64 since, int max, int64 *primary_seq)
+/* ask for at most max ops after since (answered by fetch_recv) */
+static void
+fetch_send(int64 since, int max)
 {
 	char		since_s[32];
 	char		max_s[32];
 	const char *params[2] = {since_s, max_s};
+
+	snprintf(since_s, sizeof(since_s), INT64_FORMAT, since);
+	snprintf(max_s, sizeof(max_s), "%d", max);
+	/* the primary's seq from the same snapshot as the ops */
+	primary_send("SELECT s, l FROM nedb.seq() s"
+				 " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
+				 2, params);
+}
+
+/* the answer to fetch_send, in batch; returns how many ops */
+static int
+fetch_recv(int64 *primary_seq)
+{
 	int			n;
 
 	apply_index = 0;
-	snprintf(since_s, sizeof(since_s), INT64_FORMAT, since);
-	snprintf(max_s, sizeof(max_s), "%d", max);
-	batch = primary_query("SELECT s, l FROM nedb.seq() s"
-						  " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
-						  2, params);
+	batch = primary_result();
 	n = PQntuples(batch);
 	if (n < 1 || PQnfields(batch) != 2)
 		ereport(ERROR,
@@ -426,7 +448,8 @@ check_prefix(void)
 	if (applied_seq < 0)
 		return;
 
-	n = fetch_batch(applied_seq - 1, 1, &primary_seq);
+	fetch_send(applied_seq - 1, 1);
+	n = fetch_recv(&primary_seq);
 	in_apply = true;
 	if (n == 0)
 		ereport(ERROR,
@@ -457,6 +480,8 @@ check_prefix(void)
 static void
 follow(void)
 {
+	bool		pending = false;	/* a batch asked for, not yet read */
+
 	slot_set_state(REPL_CONNECTING);
 	primary_connect();
 	check_prefix();
@@ -472,7 +497,6 @@ follow(void)
 		int64		primary_seq;
 		int			max = nedb_repl_batch;
 		int			n;
-		bool		more;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -483,16 +507,26 @@ follow(void)
 		if (slot_stop_requested())
 			return;
 
-		n = fetch_batch(applied_seq, max, &primary_seq);
+		if (!pending)
+			fetch_send(applied_seq, max);
+		n = fetch_recv(&primary_seq);
+		pending = false;
+		if (n >= max)
+		{
+			/* more to come: the primary reads the next batch while we apply */
+			fetch_send(applied_seq + n, max);
+			pending = true;
+		}
 		if (n > 0 && !apply_batch(n))
 			return;
 		PQclear(batch);
 		batch = NULL;
 		slot_set_state(applied_seq >= primary_seq ? REPL_STREAMING : REPL_CATCHUP);
+		if (pending)
+			continue;
 
 		/* a notification that came with the answer may be for a later commit */
-		more = primary_notified() || n >= max;
-		if (more)
+		if (primary_notified())
 			continue;
 		if (conn_wait(WL_SOCKET_READABLE, nedb_repl_poll_ms) & WL_SOCKET_READABLE)
 			(void) primary_notified();

@@ -35,6 +35,7 @@
 #define RESTART_DELAY_MS 5000
 
 ReplShared *repl_shared = NULL;
+bool		nedb_notify = true;
 int			nedb_repl_batch = 10000;
 int			nedb_repl_poll_ms = 10000;
 
@@ -75,6 +76,10 @@ nedb_repl_init(void)
 {
 	BackgroundWorker bgw;
 
+	DefineCustomBoolVariable("nedb.notify",
+							 "Whether writing transactions NOTIFY the channel nedb_ops at commit.",
+							 "Apply workers following this database wake on it; without it they poll.",
+							 &nedb_notify, true, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("nedb.replication_batch",
 							"Most ops an apply worker asks its primary for at once.",
 							NULL, &nedb_repl_batch, 10000, 1, 1000000,
