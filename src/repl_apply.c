@@ -11,13 +11,16 @@
  * exactly as nedb.import_aof checks a line (seq follows, prev_hash = head,
  * hash recomputed) and appended with its original seq, ts, client, nonce and
  * hash: the local log's head is the applied position, durable with the ops.
- * Between batches the worker holds no transaction and sleeps on its latch
- * and the connection's socket; a slow poll covers a lost notification.
+ * After a full batch the next one is asked for before this one is applied,
+ * so the primary reads while we write.  Between batches the worker holds no
+ * transaction and sleeps on its latch and the connection's socket; a slow
+ * poll covers a lost notification.
  *
  * A bad op (hash, prev or seq mismatch: a tampered or diverged primary) stops
- * the worker: the error goes to nedb.subscription and the batch holding the
- * op is rolled back, so nothing at or past it is applied.  Connection and
- * other errors are retried with a growing pause.
+ * the worker: the batch holding it is rolled back and the ops before it are
+ * applied again on their own, so nothing at or past it is applied, and the
+ * error goes to nedb.subscription.  Connection and other errors are retried
+ * with a growing pause.
  */
 #include "postgres.h"
 

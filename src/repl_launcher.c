@@ -3,9 +3,9 @@
  *	  Shared state of op-log replication and the launcher worker.
  *
  * The launcher connects to no database.  At start it claims a slot for
- * every database that accepts connections, and the apply worker started for
- * each looks for a subscription there, releasing the slot at once if there
- * is none.  nedb.subscribe claims the slot of its database at commit.  The
+ * every database that accepts connections (as many at a time as there are
+ * free slots), and the apply worker started for each looks for a
+ * subscription there, releasing the slot at once if there is none.  nedb.subscribe claims the slot of its database at commit.  The
  * launcher keeps one apply worker running per claimed slot, starting it
  * again (after a pause) when it dies with the slot still claimed: a worker
  * that is done releases its slot before it exits.
@@ -27,6 +27,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "repl.h"
@@ -125,8 +126,9 @@ repl_find(Oid dboid)
 	return -1;
 }
 
-void
-repl_claim(Oid dboid)
+/* claim the slot of dboid; false if every slot is taken */
+static bool
+repl_try_claim(Oid dboid)
 {
 	int			i;
 	PGPROC	   *launcher;
@@ -161,13 +163,21 @@ repl_claim(Oid dboid)
 	SpinLockRelease(&repl_shared->mutex);
 
 	if (i >= NEDB_MAX_SUBSCRIPTIONS)
+		return false;
+	if (launcher)
+		SetLatch(&launcher->procLatch);
+	return true;
+}
+
+void
+repl_claim(Oid dboid)
+{
+	if (!repl_try_claim(dboid))
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("no free NEDB replication slot for database %u", dboid),
 				 errdetail("At most %d databases of a server can follow another.",
 						   NEDB_MAX_SUBSCRIPTIONS)));
-	else if (launcher)
-		SetLatch(&launcher->procLatch);
 }
 
 void
@@ -193,13 +203,18 @@ repl_stop(Oid dboid)
  * The launcher
  * ------------------------------------------------------------------------ */
 
-/* claim a slot for every database that accepts connections */
-static void
-claim_all_databases(void)
+/*
+ * Every database that accepts connections: each gets a slot in turn (its
+ * worker frees it at once if there is no subscription).
+ */
+static List *
+all_databases(void)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	List	   *dbs = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
@@ -210,11 +225,29 @@ claim_all_databases(void)
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
 		if (db->datallowconn && !db->datistemplate)
-			repl_claim(db->oid);
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			dbs = lappend_oid(dbs, db->oid);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	return dbs;
+}
+
+/* dropped (a worker could never connect to it again) */
+static bool
+database_gone(Oid dboid)
+{
+	bool		exists;
+
+	StartTransactionCommand();
+	exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dboid));
+	CommitTransactionCommand();
+	return !exists;
 }
 
 static bool
@@ -241,6 +274,7 @@ nedb_repl_launcher_main(Datum arg)
 	BackgroundWorkerHandle *handles[NEDB_MAX_SUBSCRIPTIONS] = {0};
 	TimestampTz next_start[NEDB_MAX_SUBSCRIPTIONS] = {0};
 	uint32		started_gen[NEDB_MAX_SUBSCRIPTIONS] = {0};
+	List	   *to_probe;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -252,7 +286,7 @@ nedb_repl_launcher_main(Datum arg)
 	repl_shared->launcher = MyProc;
 	SpinLockRelease(&repl_shared->mutex);
 
-	claim_all_databases();
+	to_probe = all_databases();
 
 	for (;;)
 	{
@@ -265,6 +299,11 @@ nedb_repl_launcher_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+
+		while (to_probe != NIL && repl_try_claim(linitial_oid(to_probe)))
+			to_probe = list_delete_first(to_probe);
+		if (to_probe != NIL)
+			wait_ms = Min(wait_ms, 1000);
 
 		for (int i = 0; i < NEDB_MAX_SUBSCRIPTIONS; i++)
 		{
@@ -296,6 +335,14 @@ nedb_repl_launcher_main(Datum arg)
 			if (now < next_start[i])
 			{
 				wait_ms = Min(wait_ms, TimestampDifferenceMilliseconds(now, next_start[i]) + 1);
+				continue;
+			}
+			if (database_gone(repl_shared->slots[i].dboid))
+			{
+				SpinLockAcquire(&repl_shared->mutex);
+				if (repl_shared->slots[i].generation == gen)
+					repl_shared->slots[i].in_use = false;
+				SpinLockRelease(&repl_shared->mutex);
 				continue;
 			}
 			started_gen[i] = gen;

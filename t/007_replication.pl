@@ -238,5 +238,16 @@ like(sql($c, 'SELECT last_error FROM nedb.subscriptions'), qr/diverged from the 
 	'diverged: the error says so');
 is(sql($c, q{SELECT nedb.seq() || ' ' || nedb.verify()}), ($last + 1) . ' true', 'diverged: C applied nothing');
 
+# without the library preloaded: the subscription still refuses writes,
+# unsubscribe works, subscribe says what is missing
+$c->stop;
+$c->append_conf('postgresql.conf', "shared_preload_libraries = ''");
+$c->start;
+($ret, $out, $err) = $c->psql('postgres', q{SELECT nedb.put('x', 'y', '{}')});
+like($err, qr/follows another/, 'not preloaded: C still refuses local writes');
+sql($c, q{SELECT nedb.unsubscribe('from_b')});
+($ret, $out, $err) = $c->psql('postgres', q{SELECT nedb.subscribe('again', 'dbname=postgres')});
+like($err, qr/needs the nedb library loaded at server start/, 'not preloaded: subscribe says so');
+
 $_->stop for ($a, $b, $c);
 done_testing();
