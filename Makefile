@@ -35,15 +35,21 @@ OBJS = \
 	src/gear.o \
 	src/merkle.o \
 	src/cascade_store.o \
-	src/cascade_sql.o
+	src/cascade_sql.o \
+	src/repl_launcher.o \
+	src/repl_apply.o \
+	src/repl_sql.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
 PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
+# the replication worker talks to its primary with libpq
+PG_CPPFLAGS += -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade repl
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

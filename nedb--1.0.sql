@@ -286,7 +286,7 @@ CREATE FUNCTION nedb.sorted_check(index regclass)
 -- ---------------------------------------------------------------------------
 -- Interchange with the reference (AOF lines)
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1)
+CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1, max bigint DEFAULT NULL)
     RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_export_aof' LANGUAGE C STABLE;
 
 CREATE FUNCTION nedb.import_aof(lines text)
@@ -435,3 +435,45 @@ CREATE FUNCTION nedb.verify_fold_proof(proof jsonb)
 -- rebuild the tree from the op hashes and compare with nedb.log_tree (O(n))
 CREATE FUNCTION nedb.verify_tree(OUT ok boolean, OUT checked bigint, OUT first_bad_seq bigint)
     RETURNS record AS 'MODULE_PATHNAME', 'nedb_verify_tree' LANGUAGE C STABLE;
+-- Replication: this database follows another NEDB database's chain
+-- (apply workers need shared_preload_libraries = 'nedb')
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.subscription (
+    name        text COLLATE "C" PRIMARY KEY,
+    conninfo    text NOT NULL,
+    state       text NOT NULL DEFAULT 'enabled' CHECK (state IN ('enabled', 'error')),
+    last_error  text,
+    error_at    timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+-- one chain follows at most one other
+CREATE UNIQUE INDEX subscription_one ON nedb.subscription ((true));
+REVOKE ALL ON nedb.subscription FROM PUBLIC;
+
+CREATE FUNCTION nedb.subscribe(name text, conninfo text)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_subscribe' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.unsubscribe(name text)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_unsubscribe' LANGUAGE C VOLATILE;
+
+-- the live state of this database's apply worker (no row when none runs)
+CREATE FUNCTION nedb.subscription_worker(OUT pid integer, OUT state text,
+                                         OUT primary_seq bigint, OUT applied_seq bigint,
+                                         OUT applied_at timestamptz, OUT lag_time interval,
+                                         OUT last_error text, OUT last_contact timestamptz)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_subscription_worker' LANGUAGE C VOLATILE;
+
+CREATE VIEW nedb.subscriptions AS
+SELECT s.name,
+       CASE WHEN s.state = 'error' THEN 'error' ELSE COALESCE(w.state, 'stopped') END AS state,
+       w.primary_seq,
+       nedb.seq() AS applied_seq,
+       GREATEST(w.primary_seq - nedb.seq(), 0) AS lag_ops,
+       w.lag_time,
+       COALESCE(s.last_error, w.last_error) AS last_error,
+       w.last_contact,
+       w.pid
+  FROM nedb.subscription s
+  LEFT JOIN nedb.subscription_worker() w ON true;
+
+REVOKE EXECUTE ON FUNCTION nedb.subscribe(text, text), nedb.unsubscribe(text) FROM PUBLIC;

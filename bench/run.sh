@@ -22,7 +22,7 @@ OUT=$BENCH/out
 GEN=$OUT/gen
 SUMMARY=$OUT/summary.txt
 PGDATA_NB=$NB_DIR/data
-ALL=(ingest concurrent mix verify restart asof nql sorted fdw cascade proofs)
+ALL=(ingest concurrent mix verify restart asof nql sorted fdw cascade proofs repl)
 
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"

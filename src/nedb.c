@@ -3,8 +3,7 @@
  *	  Module entry: NEDB, a hash-chained, time-traveling document store.
  *
  * The core needs only CREATE EXTENSION nedb; loading the library through
- * shared_preload_libraries works as well (it is how later background
- * workers start).
+ * shared_preload_libraries also starts the replication launcher.
  */
 #include "postgres.h"
 
@@ -18,6 +17,7 @@
 #include "chain.h"
 #include "fdw.h"
 #include "log_tree.h"
+#include "repl.h"
 #include "store.h"
 
 PG_MODULE_MAGIC;
@@ -43,6 +43,8 @@ _PG_init(void)
 							"The cold tier always uses the maximum level with long-distance matching.",
 							&cascade_warm_level, 3, 1, 19,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	nedb_repl_init();
+	repl_sql_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("nedb");
 #else
