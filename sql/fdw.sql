@@ -290,3 +290,8 @@ DROP SCHEMA imp, imp2, imp3 CASCADE;
 SELECT nedb.verify();
 DROP FUNCTION explain_rows(text);
 DROP TABLE notes;
+-- leave no objects that depend on the extension behind for the next test
+SET client_min_messages = warning;
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+RESET client_min_messages;
