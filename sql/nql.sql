@@ -79,6 +79,7 @@ SELECT count(nedb.put('d', 'd' || (1000 - g), jsonb_build_object('h', 20 + g % 7
 SELECT count(nedb.delete('d', 'd' || (1000 - g))) FROM generate_series(2, 200, 5) g;
 SELECT nedb.put('d', 'nokey', '{"k": 1}') ->> '_id' AS id;
 SELECT nedb.put('d', 'gone', '{"h": 26, "k": 1}', ttl => '-1 second') ->> '_id' AS id;
+SELECT nedb.put('d', 'nullh', '{"h": null, "k": 1}') ->> '_id' AS id;
 CREATE TEMP TABLE dq (n int, query text);
 INSERT INTO dq VALUES
   (1, 'FROM d ORDER BY h DESC LIMIT 9'),
@@ -92,7 +93,9 @@ INSERT INTO dq VALUES
   (9, 'FROM d AS OF ' || :mid || ' ORDER BY h DESC LIMIT 12'),
   (10, 'FROM d AS OF ' || :mid || ' WHERE h < 2 ORDER BY h'),
   (11, 'FROM d AS OF ' || (:mid + 30) || ' ORDER BY h DESC LIMIT 20'),
-  (12, 'FROM d WHERE h >= 100 ORDER BY h');
+  (12, 'FROM d WHERE h >= 100 ORDER BY h'),
+  (13, 'FROM d WHERE h > 24 ORDER BY h DESC LIMIT 3'),
+  (14, 'FROM d WHERE h > 24 AND h <= 30 ORDER BY h DESC LIMIT 3');
 CREATE TEMP TABLE direct AS
   SELECT n, ids(query) AS ids,
          (SELECT bool_or(l ~ '^Index Scan.*\(direct, no SQL\)$') FROM nedb.explain(query) l) AS direct

@@ -186,51 +186,57 @@ copy_row(ScanRow *r, const char *field)
 	return c;
 }
 
-/* read the next run of equal keys, in id order */
+/*
+ * Read the next run of equal keys, in id order.  The row read ahead already
+ * lives in ahead_cxt, so the contexts trade places instead of copying it;
+ * only the further rows of a run (ties) are copied.
+ */
 static bool
 next_run(NqlScan *s)
 {
-	MemoryContext old;
+	MemoryContext swap;
 	ScanRow    *first;
 	ScanRow    *r;
 
 	MemoryContextReset(s->run_cxt);
+	swap = s->run_cxt;
+	s->run_cxt = s->ahead_cxt;
+	s->ahead_cxt = swap;
+	first = s->ahead;
+	s->ahead = NULL;
+
 	s->run_n = 0;
 	s->run_pos = 0;
 	s->run_cap = 8;
 	s->run = MemoryContextAlloc(s->run_cxt, sizeof(ScanRow *) * s->run_cap);
 	if (s->done)
 		return false;
-
-	old = MemoryContextSwitchTo(s->run_cxt);
-	if (s->ahead)
-		first = copy_row(s->ahead, s->field);
-	else
+	if (first == NULL)
 		first = fetch(s, s->run_cxt);
-	MemoryContextReset(s->ahead_cxt);
-	s->ahead = NULL;
 	if (first == NULL)
 	{
 		s->done = true;
-		MemoryContextSwitchTo(old);
 		return false;
 	}
 	run_add(s, first);
 	while ((r = fetch(s, s->ahead_cxt)) != NULL)
 	{
+		MemoryContext old;
+
 		if (!same_key(s, first, r))
 		{
 			s->ahead = r;
 			break;
 		}
+		old = MemoryContextSwitchTo(s->run_cxt);
 		run_add(s, copy_row(r, s->field));
+		MemoryContextSwitchTo(old);
 		MemoryContextReset(s->ahead_cxt);
 	}
 	if (r == NULL)
 		s->done = true;
 	if (s->run_n > 1)
 		qsort(s->run, s->run_n, sizeof(ScanRow *), row_id_cmp);
-	MemoryContextSwitchTo(old);
 	return true;
 }
 
@@ -402,14 +408,26 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	s->run_cxt = AllocSetContextCreate(CurrentMemoryContext, "nql scan run",
 									   ALLOCSET_DEFAULT_SIZES);
 	s->ahead_cxt = AllocSetContextCreate(CurrentMemoryContext, "nql scan ahead",
-										 ALLOCSET_SMALL_SIZES);
+										 ALLOCSET_DEFAULT_SIZES);
 	if (index_name)
 		*index_name = pstrdup(RelationGetRelationName(s->index));
 	/*
-	 * Every key is a number: jsonb's comparisons are Python's.  Under NEDB
-	 * order a null is above every bound, which Python's comparison is not.
+	 * The quals select exactly what Python's comparisons do when every key
+	 * is a number (booleans as 0 and 1 under NEDB order): always with
+	 * jsonb's order; under NEDB order a JSON null sorts above every number,
+	 * so only when an upper bound (or =) shuts the nulls out.
 	 */
 	*exact = !nedb_order;
+	if (nedb_order && lo == KEYS_NUMBERS && hi == KEYS_NUMBERS)
+	{
+		foreach(lc, bounds)
+		{
+			NqlOp		op = ((NqlPred *) lfirst(lc))->op;
+
+			if (op == NQL_LT || op == NQL_LE || op == NQL_EQ)
+				*exact = true;
+		}
+	}
 	return s;
 
 unusable:
