@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/stratnum.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -25,12 +26,14 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------
  * The storage statement
@@ -88,6 +91,30 @@ typed_field(NedbColumn *c)
 	return c->kind == NEDB_COL_FIELD && c->tclass != NEDB_TC_JSONB;
 }
 
+/*
+ * A number column over a field with a sorted (nedb_sorted) index: its
+ * conditions and order use NEDB order's operators, which the index serves
+ * and which order numbers as jsonb's do, but put JSON null above them all.
+ */
+static bool
+nedb_order_field(NedbTable *t, NedbColumn *c)
+{
+	if (c->kind != NEDB_COL_FIELD || list_length(c->path) != 1 ||
+		(c->tclass != NEDB_TC_INT && c->tclass != NEDB_TC_NUMERIC))
+		return false;
+	return OidIsValid(get_relname_relid(nedb_index_relname(t->coll, linitial(c->path), "sorted"),
+										get_namespace_oid("nedb", false)));
+}
+
+/* AND the column's key has a value (not missing, not JSON null) */
+static void
+append_has_value(StringInfo sql, NedbColumn *c, bool nedb_order)
+{
+	appendStringInfoString(sql, " AND ");
+	append_key(sql, c);
+	appendStringInfoString(sql, nedb_order ? " OPERATOR(nedb.<) 'null'" : " > 'null'");
+}
+
 /* the scan's parts: 0 the sorted or only one, 1 the rows without a sort value */
 int
 nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order_flags, int *parts)
@@ -135,17 +162,20 @@ nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 	{
 		NedbColumn *c = &t->cols[list_nth_int(quals, i) - 1];
 		int			strategy = list_nth_int(quals, i + 1);
+		bool		nedb_order = nedb_order_field(t, c);
 
 		appendStringInfoString(sql, " AND ");
 		append_key(sql, c);
-		appendStringInfo(sql, " %s $%d", strategy_op(strategy), k++);
+		if (nedb_order)
+			appendStringInfo(sql, " OPERATOR(nedb.%s) $%d", strategy_op(strategy), k++);
+		else
+			appendStringInfo(sql, " %s $%d", strategy_op(strategy), k++);
+		/* JSON null is below every value in jsonb's order, above in NEDB's */
 		if (typed_field(c) &&
-			(strategy == BTLessStrategyNumber || strategy == BTLessEqualStrategyNumber))
-		{
-			appendStringInfoString(sql, " AND ");
-			append_key(sql, c);
-			appendStringInfoString(sql, " > 'null'");
-		}
+			(nedb_order ? (strategy == BTGreaterStrategyNumber ||
+						   strategy == BTGreaterEqualStrategyNumber) :
+			 (strategy == BTLessStrategyNumber || strategy == BTLessEqualStrategyNumber)))
+			append_has_value(sql, c, nedb_order);
 	}
 	if (order_attno > 0)
 	{
@@ -162,15 +192,16 @@ nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 		}
 		else
 		{
+			bool		nedb_order = nedb_order_field(t, c);
+
 			if (typed_field(c))
-			{
-				appendStringInfoString(sql, " AND ");
-				append_key(sql, c);
-				appendStringInfoString(sql, " > 'null'");
-			}
+				append_has_value(sql, c, nedb_order);
 			appendStringInfoString(sql, " ORDER BY ");
 			append_key(sql, c);
-			appendStringInfoString(sql, desc ? " DESC" : " ASC");
+			if (nedb_order)
+				appendStringInfoString(sql, desc ? " USING OPERATOR(nedb.>)" : " USING OPERATOR(nedb.<)");
+			else
+				appendStringInfoString(sql, desc ? " DESC" : " ASC");
 			if (c->kind == NEDB_COL_FIELD && !typed_field(c))
 				appendStringInfoString(sql, (order_flags & NEDB_ORDER_NULLS_FIRST)
 									   ? " NULLS FIRST" : " NULLS LAST");
