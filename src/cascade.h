@@ -53,4 +53,7 @@ extern void chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
 
 extern int	cascade_warm_level;
 
+/* cascade_sql.c: a replicated put_file op's file, from its primary's bytes */
+extern void cascade_apply_file(int64 seq, const uint8 *data, Size len);
+
 #endif

@@ -266,46 +266,17 @@ logged_version(int64 seq)
 	return isnull ? -1 : DatumGetInt32(d);
 }
 
-Datum
-nedb_put_file(PG_FUNCTION_ARGS)
+/*
+ * Chunk data, store the chunks it does not share with stored ones, and
+ * build its recipe (id and length per chunk) and root.
+ */
+static void
+chunk_file(CascadeTier tier, const uint8 *p, Size len, Buf *recipe, uint8 *root)
 {
-	const char *name = nedb_arg_name(fcinfo, 0, "file name");
-	bytea	   *data;
-	CascadeTier tier = cascade_tier(tier_arg(fcinfo, 2));
-	const char *client = nedb_arg_name(fcinfo, 3, "client");
-	bool		has_nonce = !PG_ARGISNULL(4);
-	int64		nonce = has_nonce ? PG_GETARG_INT64(4) : 0;
-	const char *idem = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
-	const uint8 *p;
-	Size		len;
-	Size		off = 0;
-	Buf			recipe = {0};
 	Buf			ids = {0};
-	uint8		root[NEDB_HASH_LEN];
+	Size		off = 0;
 	MemoryContext chunk_cxt;
 	MemoryContext old;
-	NedbSession s;
-	NedbOp		op = {0};
-	int32		version;
-	int64		prior;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the data of file \"%s\" must not be NULL", name)));
-	data = PG_GETARG_BYTEA_PP(1);
-	p = (const uint8 *) VARDATA_ANY(data);
-	len = VARSIZE_ANY_EXHDR(data);
-
-	nedb_begin(&s);
-
-	/* a known idempotency key: nothing to store */
-	if (idem && (prior = chain_idem_seq(idem)) >= 0)
-	{
-		version = logged_version(prior);
-		nedb_end(&s);
-		PG_RETURN_INT32(version);
-	}
 
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "nedb put_file chunk",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -322,13 +293,72 @@ nedb_put_file(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(chunk_cxt);
 
-		buf_append(&recipe, id, NEDB_HASH_LEN);
-		buf_append(&recipe, &nlen, sizeof(nlen));
+		buf_append(recipe, id, NEDB_HASH_LEN);
+		buf_append(recipe, &nlen, sizeof(nlen));
 		buf_append(&ids, id, NEDB_HASH_LEN);
 		off += n;
 	}
 	MemoryContextDelete(chunk_cxt);
 	merkle_root(ids.data, ids.len / NEDB_HASH_LEN, root);
+}
+
+/* the nedb.files row of a version the put_file op at seq logged */
+static void
+record_version(const char *name, CascadeTier tier, int32 version, int64 seq, Size len,
+			   const uint8 *root, Buf *recipe)
+{
+	Datum		v[7];
+	Oid			t[7] = {TEXTOID, TEXTOID, INT4OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
+
+	v[0] = CStringGetTextDatum(name);
+	v[1] = CStringGetTextDatum(cascade_tier_name(tier));
+	v[2] = Int32GetDatum(version);
+	v[3] = Int64GetDatum(seq);
+	v[4] = Int64GetDatum((int64) len);
+	v[5] = PointerGetDatum(bytea_from(root, NEDB_HASH_LEN));
+	v[6] = PointerGetDatum(bytea_from(recipe->data, recipe->len));
+	if (SPI_execute_with_args("INSERT INTO nedb.files (name, tier, version, seq, size, root, chunks)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+							  7, t, v, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record file \"%s\" version %d", name, version);
+}
+
+Datum
+nedb_put_file(PG_FUNCTION_ARGS)
+{
+	const char *name = nedb_arg_name(fcinfo, 0, "file name");
+	bytea	   *data;
+	CascadeTier tier = cascade_tier(tier_arg(fcinfo, 2));
+	const char *client = nedb_arg_name(fcinfo, 3, "client");
+	bool		has_nonce = !PG_ARGISNULL(4);
+	int64		nonce = has_nonce ? PG_GETARG_INT64(4) : 0;
+	const char *idem = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	Size		len;
+	Buf			recipe = {0};
+	uint8		root[NEDB_HASH_LEN];
+	NedbSession s;
+	NedbOp		op = {0};
+	int32		version;
+	int64		prior;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the data of file \"%s\" must not be NULL", name)));
+	data = PG_GETARG_BYTEA_PP(1);
+	len = VARSIZE_ANY_EXHDR(data);
+
+	nedb_begin(&s);
+
+	/* a known idempotency key: nothing to store */
+	if (idem && (prior = chain_idem_seq(idem)) >= 0)
+	{
+		version = logged_version(prior);
+		nedb_end(&s);
+		PG_RETURN_INT32(version);
+	}
+
+	chunk_file(tier, (const uint8 *) VARDATA_ANY(data), len, &recipe, root);
 
 	chain_lock();
 	if (idem && (prior = chain_idem_seq(idem)) >= 0)
@@ -349,24 +379,77 @@ nedb_put_file(PG_FUNCTION_ARGS)
 	op.payload = put_file_payload(name, tier, version, root);
 	chain_append(&op);
 
-	{
-		Datum		v[7];
-		Oid			t[7] = {TEXTOID, TEXTOID, INT4OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
-
-		v[0] = CStringGetTextDatum(name);
-		v[1] = CStringGetTextDatum(cascade_tier_name(tier));
-		v[2] = Int32GetDatum(version);
-		v[3] = Int64GetDatum(op.seq);
-		v[4] = Int64GetDatum((int64) len);
-		v[5] = PointerGetDatum(bytea_from(root, NEDB_HASH_LEN));
-		v[6] = PointerGetDatum(bytea_from(recipe.data, recipe.len));
-		if (SPI_execute_with_args("INSERT INTO nedb.files (name, tier, version, seq, size, root, chunks)"
-								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-								  7, t, v, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not record file \"%s\" version %d", name, version);
-	}
+	record_version(name, tier, version, op.seq, len, root, &recipe);
 	nedb_end(&s);
 	PG_RETURN_INT32(version);
+}
+
+/*
+ * The file of the put_file op just applied at seq, from bytes its primary
+ * sent (replication).  The bytes must have the root the op logged, and the
+ * version must be the next one here: anything else is a diverged stream.
+ * Needs a storage session and the chain lock.
+ */
+void
+cascade_apply_file(int64 seq, const uint8 *data, Size len)
+{
+	Datum		arg = Int64GetDatum(seq);
+	Oid			type = INT8OID;
+	bool		isnull;
+	Jsonb	   *payload;
+	JsonbValue *v;
+	char	   *name;
+	CascadeTier tier;
+	int32		version;
+	char	   *root_hex;
+	uint8		logged[NEDB_HASH_LEN];
+	uint8		root[NEDB_HASH_LEN];
+	char		hex[NEDB_HEX_LEN + 1];
+	Buf			recipe = {0};
+
+	if (SPI_execute_with_args("SELECT payload FROM nedb.ops WHERE seq = $1 AND op = 'put_file'",
+							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("file bytes arrived for op " INT64_FORMAT ", which is not a put_file", seq)));
+	payload = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+
+	v = nedb_member(&payload->root, "name");
+	if (v == NULL || v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the put_file op at seq " INT64_FORMAT " names no file", seq)));
+	name = pnstrdup(v->val.string.val, v->val.string.len);
+	v = nedb_member(&payload->root, "tier");
+	tier = cascade_tier(v && v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : "warm");
+	v = nedb_member(&payload->root, "version");
+	version = v && v->type == jbvNumeric
+		? DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->val.numeric))) : -1;
+	v = nedb_member(&payload->root, "root");
+	root_hex = v && v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : "";
+	if (!hex_to_hash(root_hex, logged))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the put_file op at seq " INT64_FORMAT " has no valid root", seq)));
+	if (version != version_count(name, tier))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("file \"%s\" version %d at seq " INT64_FORMAT " does not follow this database's versions",
+						name, version, seq)));
+
+	chunk_file(tier, data, len, &recipe, root);
+	if (memcmp(root, logged, NEDB_HASH_LEN) != 0)
+	{
+		hash_to_hex(root, hex);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the bytes of file \"%s\" version %d do not have the root its op logged (seq " INT64_FORMAT ")",
+						name, version, seq),
+				 errdetail("The op says %s, the bytes give %s.", root_hex, hex)));
+	}
+	record_version(name, tier, version, seq, len, root, &recipe);
 }
 
 /* ------------------------------------------------------------------------
