@@ -452,26 +452,37 @@ fetch_batch(NedbScan *sc)
 	{
 		StringInfoData sql;
 		int64		lim = sc->limit >= 0 ? sc->limit + sc->offset : -1;
+		SPIPlanPtr	plan;
 
 		initStringInfo(&sql);
 		nedb_fdw_scan_sql(&sql, sc->t, sc->quals, sc->order_attno, sc->order_flags, lim,
 						  sc->has_as_of, sc->parts[sc->part]);
-		portal = SPI_cursor_open(NULL, storage_plan(sql.data, sc->nparams, sc->types,
-													sc->order_attno > 0 && sc->parts[sc->part] == 0),
-								 sc->params, NULL, true);
-		sc->portal = MemoryContextStrdup(GetMemoryChunkContext(sc), portal->name);
+		plan = storage_plan(sql.data, sc->nparams, sc->types,
+							sc->order_attno > 0 && sc->parts[sc->part] == 0);
+		if (lim >= 0)
+		{
+			/* a known number of rows: one execution, no cursor */
+			if (SPI_execute_plan(plan, sc->params, NULL, true, Max(lim - sc->seen, 1)) != SPI_OK_SELECT)
+				elog(ERROR, "nedb: the storage statement failed: %s", sql.data);
+			sc->part_done = true;
+		}
+		else
+		{
+			portal = SPI_cursor_open(NULL, plan, sc->params, NULL, true);
+			sc->portal = MemoryContextStrdup(GetMemoryChunkContext(sc), portal->name);
+		}
 	}
-	else
+	if (sc->portal != NULL)
 	{
 		portal = SPI_cursor_find(sc->portal);
 		if (portal == NULL)
 			elog(ERROR, "cursor \"%s\" of a nedb foreign scan is gone", sc->portal);
+		SPI_cursor_fetch(portal, true, sc->fetch);
+		if (SPI_processed < (uint64) sc->fetch)
+			sc->part_done = true;
+		sc->fetch = Min(sc->fetch * 2, 10000);
 	}
-	SPI_cursor_fetch(portal, true, sc->fetch);
 	n = SPI_processed;
-	if (n < (uint64) sc->fetch)
-		sc->part_done = true;
-	sc->fetch = Min(sc->fetch * 2, 10000);
 
 	old = MemoryContextSwitchTo(sc->batch_cxt);
 	sc->ids = palloc(sizeof(char *) * Max(n, 1));
