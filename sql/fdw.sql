@@ -201,6 +201,22 @@ SELECT try($$INSERT INTO blocks (_id, height) VALUES ('i2', 1), ('i3', 2)$$);
 RESET nedb.idem;
 RESET nedb.client;
 SELECT id, client, nonce, idem FROM nedb.ops WHERE seq > :seq_before ORDER BY seq;
+-- provenance and valid time of puts, per statement (as nedb.put's arguments)
+SET nedb.caused_by = '{0, 1}';
+SET nedb.evidence = 'import';
+SET nedb.confidence = 0.75;
+SET nedb.valid_from = '2024-01-01';
+SET nedb.valid_to = '2024-12-31';
+INSERT INTO blocks (_id, height) VALUES ('p1', 7) RETURNING doc - '_seq';
+UPDATE blocks SET height = 8 WHERE _id = 'p1' RETURNING doc - '_seq';
+SELECT caused_by, evidence, confidence, valid_from, valid_to FROM nedb.ops WHERE id = 'p1' ORDER BY seq;
+RESET nedb.caused_by;
+RESET nedb.evidence;
+RESET nedb.confidence;
+RESET nedb.valid_from;
+RESET nedb.valid_to;
+SELECT try($$SET nedb.caused_by = '{1, x}'$$);
+SELECT try($$SET nedb.confidence = 'NaN'$$);
 
 -- COPY FROM through the write path
 COPY blocks (_id, height, miner, doc) FROM STDIN;
