@@ -60,6 +60,13 @@ typedef struct NedbOrdered
 	bool		safe;			/* root->sort_pathkeys go down */
 } NedbOrdered;
 
+/* PostgreSQL 17 added the restriction clauses an FDW path enforces */
+#if PG_VERSION_NUM >= 170000
+#define FDW_RESTRICTINFO NIL,
+#else
+#define FDW_RESTRICTINFO
+#endif
+
 /* per-row cost of turning a document into a row, above the storage cost */
 #define NEDB_ROW_COST (cpu_tuple_cost * 2)
 
@@ -256,7 +263,7 @@ nedb_get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 info->startup, info->total + row_cost,
-									 NIL, baserel->lateral_relids, NULL, NIL));
+									 NIL, baserel->lateral_relids, NULL, FDW_RESTRICTINFO NIL));
 
 	/* the query's order through the storage (an index on the field) */
 	if (root->query_pathkeys != NIL &&
@@ -271,7 +278,7 @@ nedb_get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 				 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 										 startup, total + row_cost,
 										 root->query_pathkeys, baserel->lateral_relids,
-										 NULL, NIL));
+										 NULL, FDW_RESTRICTINFO NIL));
 	}
 }
 
@@ -372,7 +379,7 @@ nedb_get_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *inp
 	add_path(output_rel, (Path *)
 			 create_foreign_upper_path(root, base, root->upper_targets[UPPERREL_FINAL],
 									   rows, startup, total,
-									   sorted ? root->sort_pathkeys : NIL, NULL,
+									   sorted ? root->sort_pathkeys : NIL, NULL, FDW_RESTRICTINFO
 									   list_make2(makeInteger((int) count), makeInteger((int) offset))));
 }
 
