@@ -280,7 +280,7 @@ nedb_fdw_insert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 
 	nedb_begin(&s);
 	stored = write_put(&a, &seq);
-	if (stored)
+	if (stored && m->fill_slot)
 		stored = DatumGetJsonbP(nedb_copy_out(&s, stored));
 	nedb_end(&s);
 	if (stored != NULL)
