@@ -74,6 +74,12 @@ SELECT _id, height FROM blocks WHERE miner = 'alice' ORDER BY height DESC LIMIT 
 -- _id and _seq
 EXPLAIN (VERBOSE, COSTS OFF) SELECT height FROM blocks WHERE _id = 'b007';
 SELECT height FROM blocks WHERE _id = 'b007';
+-- IN lists on _id, constant or parameters
+EXPLAIN (VERBOSE, COSTS OFF) SELECT height FROM blocks WHERE _id IN ('b007', 'b008', 'zzz');
+SELECT height FROM blocks WHERE _id IN ('b007', 'b008', 'zzz') ORDER BY 1;
+PREPARE by_ids(text, text) AS SELECT height FROM blocks WHERE _id IN ($1, $2) ORDER BY 1;
+EXECUTE by_ids('b009', 'b010');
+DEALLOCATE by_ids;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id FROM blocks WHERE _seq < 2;
 SELECT _id FROM blocks WHERE _seq < 2 ORDER BY 1;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id FROM blocks ORDER BY _id DESC LIMIT 2;

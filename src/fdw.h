@@ -127,6 +127,9 @@ extern int	nedb_fdw_updatable(Relation rel);
 /* fdw_import.c */
 extern List *nedb_fdw_import(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
+/* a pushed condition "_id = ANY (text[])", beside the btree strategies */
+#define NEDB_STRATEGY_ANY		6
+
 #define NEDB_ORDER_DESC			0x01
 #define NEDB_ORDER_NULLS_FIRST	0x02
 

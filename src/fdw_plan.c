@@ -129,7 +129,25 @@ pushable_qual(RelOptInfo *rel, NedbTable *t, RestrictInfo *ri,
 	NedbColumn *c;
 	int			cls;
 
-	if (ri->pseudoconstant || !IsA(ri->clause, OpExpr))
+	if (ri->pseudoconstant)
+		return false;
+	if (IsA(ri->clause, ScalarArrayOpExpr))
+	{
+		/* _id = ANY (text[]): IN lists, as ORMs send them */
+		ScalarArrayOpExpr *sa = (ScalarArrayOpExpr *) ri->clause;
+
+		r = lsecond(sa->args);
+		if (!sa->useOr || (*attno = rel_column(rel, linitial(sa->args))) == 0 ||
+			t->cols[*attno - 1].kind != NEDB_COL_ID || exprType(r) != TEXTARRAYOID ||
+			contain_var_clause(r) || contain_volatile_functions(r) || contain_subplans(r) ||
+			get_op_opfamily_strategy(sa->opno, btree_family(TEXTOID)) != BTEqualStrategyNumber ||
+			!OidIsValid(sa->inputcollid) || !get_collation_isdeterministic(sa->inputcollid))
+			return false;
+		*strategy = NEDB_STRATEGY_ANY;
+		*value = (Expr *) r;
+		return true;
+	}
+	if (!IsA(ri->clause, OpExpr))
 		return false;
 	op = (OpExpr *) ri->clause;
 	if (list_length(op->args) != 2)

@@ -138,7 +138,10 @@ nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 
 		appendStringInfoString(sql, " AND ");
 		append_key(sql, c);
-		appendStringInfo(sql, " %s $%d", strategy_op(strategy), k++);
+		if (strategy == NEDB_STRATEGY_ANY)
+			appendStringInfo(sql, " = ANY ($%d)", k++);
+		else
+			appendStringInfo(sql, " %s $%d", strategy_op(strategy), k++);
 		if (typed_field(c) &&
 			(strategy == BTLessStrategyNumber || strategy == BTLessEqualStrategyNumber))
 		{
@@ -196,7 +199,8 @@ param_types(NedbTable *t, List *quals, bool has_as_of)
 	{
 		NedbColumn *c = &t->cols[list_nth_int(quals, i) - 1];
 
-		types[i / 2 + 1] = c->kind == NEDB_COL_ID ? TEXTOID :
+		types[i / 2 + 1] = c->kind == NEDB_COL_ID
+			? (list_nth_int(quals, i + 1) == NEDB_STRATEGY_ANY ? TEXTARRAYOID : TEXTOID) :
 			c->kind == NEDB_COL_SEQ ? INT8OID : JSONBOID;
 	}
 	return types;
