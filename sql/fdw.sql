@@ -62,6 +62,9 @@ SELECT _id, height FROM blocks ORDER BY height DESC LIMIT 5;
 -- OFFSET too
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, height FROM blocks ORDER BY height LIMIT 3 OFFSET 2;
 SELECT _id, height FROM blocks ORDER BY height LIMIT 3 OFFSET 2;
+-- WITH TIES needs the rows after the limit: not pushed
+EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, miner FROM blocks ORDER BY miner FETCH FIRST 1 ROWS WITH TIES;
+SELECT count(*) FROM (SELECT _id, miner FROM blocks ORDER BY miner FETCH FIRST 1 ROWS WITH TIES) x;
 -- a range
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, height FROM blocks WHERE height >= 10 AND height < 14;
 SELECT _id, height FROM blocks WHERE height >= 10 AND height < 14 ORDER BY height;

@@ -356,7 +356,8 @@ nedb_get_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *inp
 		return;
 	}
 	if (stage != UPPERREL_FINAL || !((FinalPathExtraData *) extra)->limit_needed ||
-		parse->hasTargetSRFs || parse->rowMarks != NIL || parse->commandType != CMD_SELECT)
+		parse->hasTargetSRFs || parse->rowMarks != NIL || parse->commandType != CMD_SELECT ||
+		parse->limitOption != LIMIT_OPTION_COUNT)
 		return;
 
 	if (((NedbRel *) input_rel->fdw_private)->upper)
