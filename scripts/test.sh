@@ -26,7 +26,7 @@ if ! as_pg env PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres \
 fi
 echo "== ORM clients on a foreign table (node-postgres, knex; tests/orm)"
 if ! { as_pg "$PGBIN/createdb" -h "$WORK/sock" -p "$PORT" -U postgres nedb_orm &&
-       (cd "$SRC/tests/orm" && npm ci --no-audit --no-fund --loglevel=error &&
+       (cd "$SRC/tests/orm" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error &&
         PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=nedb_orm node orm.test.js); }; then
     failed+=(orm)
 fi

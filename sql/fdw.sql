@@ -62,6 +62,9 @@ SELECT _id, height FROM blocks ORDER BY height DESC LIMIT 5;
 -- OFFSET too
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, height FROM blocks ORDER BY height LIMIT 3 OFFSET 2;
 SELECT _id, height FROM blocks ORDER BY height LIMIT 3 OFFSET 2;
+-- WITH TIES needs the rows after the limit: not pushed
+EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, miner FROM blocks ORDER BY miner FETCH FIRST 1 ROWS WITH TIES;
+SELECT count(*) FROM (SELECT _id, miner FROM blocks ORDER BY miner FETCH FIRST 1 ROWS WITH TIES) x;
 -- a range
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, height FROM blocks WHERE height >= 10 AND height < 14;
 SELECT _id, height FROM blocks WHERE height >= 10 AND height < 14 ORDER BY height;
@@ -74,6 +77,12 @@ SELECT _id, height FROM blocks WHERE miner = 'alice' ORDER BY height DESC LIMIT 
 -- _id and _seq
 EXPLAIN (VERBOSE, COSTS OFF) SELECT height FROM blocks WHERE _id = 'b007';
 SELECT height FROM blocks WHERE _id = 'b007';
+-- IN lists on _id, constant or parameters
+EXPLAIN (VERBOSE, COSTS OFF) SELECT height FROM blocks WHERE _id IN ('b007', 'b008', 'zzz');
+SELECT height FROM blocks WHERE _id IN ('b007', 'b008', 'zzz') ORDER BY 1;
+PREPARE by_ids(text, text) AS SELECT height FROM blocks WHERE _id IN ($1, $2) ORDER BY 1;
+EXECUTE by_ids('b009', 'b010');
+DEALLOCATE by_ids;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id FROM blocks WHERE _seq < 2;
 SELECT _id FROM blocks WHERE _seq < 2 ORDER BY 1;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id FROM blocks ORDER BY _id DESC LIMIT 2;
@@ -151,6 +160,9 @@ UPDATE blocks SET height = height + 1, doc = doc || '{"more": 2}' WHERE _id = 'w
 DELETE FROM blocks WHERE _id = 'w1' RETURNING _id, _seq, height;
 SELECT nedb.get('blocks', 'w1');
 SELECT seq, op FROM nedb.history('blocks', 'w1');
+-- INSERT is a put: an existing id gets a new version (a given _seq is ignored)
+INSERT INTO blocks (_id, _seq, height) VALUES ('b005', 12345, 55) RETURNING _id, _seq > 200 AS new_seq, height, doc - '_seq';
+SELECT op FROM nedb.history('blocks', 'b005');
 -- several rows, each one op
 UPDATE blocks SET miner = 'eve' WHERE height <= 3;
 SELECT r->>'_id' AS id FROM nql('FROM blocks WHERE miner = eve') r ORDER BY 1;
@@ -201,6 +213,22 @@ SELECT try($$INSERT INTO blocks (_id, height) VALUES ('i2', 1), ('i3', 2)$$);
 RESET nedb.idem;
 RESET nedb.client;
 SELECT id, client, nonce, idem FROM nedb.ops WHERE seq > :seq_before ORDER BY seq;
+-- provenance and valid time of puts, per statement (as nedb.put's arguments)
+SET nedb.caused_by = '{0, 1}';
+SET nedb.evidence = 'import';
+SET nedb.confidence = 0.75;
+SET nedb.valid_from = '2024-01-01';
+SET nedb.valid_to = '2024-12-31';
+INSERT INTO blocks (_id, height) VALUES ('p1', 7) RETURNING doc - '_seq';
+UPDATE blocks SET height = 8 WHERE _id = 'p1' RETURNING doc - '_seq';
+SELECT caused_by, evidence, confidence, valid_from, valid_to FROM nedb.ops WHERE id = 'p1' ORDER BY seq;
+RESET nedb.caused_by;
+RESET nedb.evidence;
+RESET nedb.confidence;
+RESET nedb.valid_from;
+RESET nedb.valid_to;
+SELECT try($$SET nedb.caused_by = '{1, x}'$$);
+SELECT try($$SET nedb.confidence = 'NaN'$$);
 
 -- COPY FROM through the write path
 COPY blocks (_id, height, miner, doc) FROM STDIN;

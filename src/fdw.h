@@ -80,6 +80,11 @@ extern char *nedb_guc_as_of;
 extern char *nedb_guc_client;
 extern char *nedb_guc_nonce;
 extern char *nedb_guc_idem;
+extern char *nedb_guc_caused_by;
+extern char *nedb_guc_evidence;
+extern char *nedb_guc_confidence;
+extern char *nedb_guc_valid_from;
+extern char *nedb_guc_valid_to;
 
 /* fdw_convert.c: documents to rows and back */
 extern void nedb_doc_to_values(NedbTable *t, const char *id, int64 seq, Jsonb *doc,
@@ -121,6 +126,9 @@ extern int	nedb_fdw_updatable(Relation rel);
 
 /* fdw_import.c */
 extern List *nedb_fdw_import(ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+/* a pushed condition "_id = ANY (text[])", beside the btree strategies */
+#define NEDB_STRATEGY_ANY		6
 
 #define NEDB_ORDER_DESC			0x01
 #define NEDB_ORDER_NULLS_FIRST	0x02

@@ -351,6 +351,21 @@ nedb_values_to_doc(NedbTable *t, Jsonb *base, Datum *values, bool *nulls, Bitmap
 	JsonbParseState *st = NULL;
 	Jsonb	   *doc;
 	bool		update = only != NULL;
+	bool		as_is = base != NULL && JB_ROOT_IS_OBJECT(base) && !JB_ROOT_IS_SCALAR(base) &&
+		nedb_member(&base->root, "_seq") == NULL &&
+		(t->id_attno == 0 || nedb_member(&base->root, "_id") == NULL);
+
+	/* the common bulk case: the doc column alone, nothing to strip or set */
+	for (int i = 0; i < t->natts && as_is; i++)
+	{
+		NedbColumn *c = &t->cols[i];
+
+		if (!c->dropped && c->kind == NEDB_COL_FIELD &&
+			(update ? bms_is_member(i + 1, only) : !nulls[i]))
+			as_is = false;
+	}
+	if (as_is)
+		return base;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (base != NULL)

@@ -21,6 +21,7 @@
 #include "optimizer/appendinfo.h"
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -42,6 +43,7 @@ typedef struct NedbModify
 	bool		has_nonce;
 	int64		nonce;			/* of the next write */
 	const char *idem;
+	PutArgs		prov;			/* provenance of every put */
 	int64		nwrites;
 	bool		fill_slot;		/* RETURNING or triggers see the stored row */
 	MemoryContext row_cxt;
@@ -109,6 +111,26 @@ modify_state(ResultRelInfo *rinfo, CmdType op)
 	if (m->has_nonce)
 		m->nonce = strtoll(nedb_guc_nonce, NULL, 10);
 	m->idem = nedb_guc_idem && *nedb_guc_idem ? pstrdup(nedb_guc_idem) : NULL;
+	if (nedb_guc_caused_by && *nedb_guc_caused_by)
+	{
+		Oid			fn;
+		Oid			ioparam;
+
+		getTypeInputInfo(INT8ARRAYOID, &fn, &ioparam);
+		m->prov.caused_by = DatumGetArrayTypeP(OidInputFunctionCall(fn, nedb_guc_caused_by,
+																	ioparam, -1));
+	}
+	if (nedb_guc_evidence && *nedb_guc_evidence)
+		m->prov.evidence = pstrdup(nedb_guc_evidence);
+	if (nedb_guc_confidence && *nedb_guc_confidence)
+	{
+		m->prov.has_confidence = true;
+		m->prov.confidence = strtod(nedb_guc_confidence, NULL);
+	}
+	if (nedb_guc_valid_from && *nedb_guc_valid_from)
+		m->prov.valid_from = pstrdup(nedb_guc_valid_from);
+	if (nedb_guc_valid_to && *nedb_guc_valid_to)
+		m->prov.valid_to = pstrdup(nedb_guc_valid_to);
 	/* COPY has no RETURNING: skip building rows nobody reads */
 	m->fill_slot = op != CMD_INSERT || rinfo->ri_returningList != NIL ||
 		rinfo->ri_TrigDesc != NULL;
@@ -178,6 +200,17 @@ next_write(NedbModify *m, bool *has_nonce, int64 *nonce, const char **idem)
 	m->nwrites++;
 }
 
+static void
+set_provenance(NedbModify *m, PutArgs *a)
+{
+	a->caused_by = m->prov.caused_by;
+	a->evidence = m->prov.evidence;
+	a->has_confidence = m->prov.has_confidence;
+	a->confidence = m->prov.confidence;
+	a->valid_from = m->prov.valid_from;
+	a->valid_to = m->prov.valid_to;
+}
+
 static const char *
 checked_id(NedbModify *m, Datum d)
 {
@@ -242,11 +275,12 @@ nedb_fdw_insert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	a.coll = t->coll;
 	a.doc = nedb_values_to_doc(t, base, slot->tts_values, slot->tts_isnull, NULL);
 	a.client = m->client;
+	set_provenance(m, &a);
 	next_write(m, &a.has_nonce, &a.nonce, &a.idem);
 
 	nedb_begin(&s);
 	stored = write_put(&a, &seq);
-	if (stored)
+	if (stored && m->fill_slot)
 		stored = DatumGetJsonbP(nedb_copy_out(&s, stored));
 	nedb_end(&s);
 	if (stored != NULL)
@@ -320,6 +354,7 @@ nedb_fdw_update(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 
 	a.coll = t->coll;
 	a.client = m->client;
+	set_provenance(m, &a);
 	nedb_begin(&s);
 	base = current_doc(m, a.id, &seq);
 	if (base == NULL)

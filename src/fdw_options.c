@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/reloptions.h"
 #include "access/table.h"
 #include "catalog/pg_attribute.h"
@@ -32,6 +34,11 @@ char	   *nedb_guc_as_of = NULL;
 char	   *nedb_guc_client = NULL;
 char	   *nedb_guc_nonce = NULL;
 char	   *nedb_guc_idem = NULL;
+char	   *nedb_guc_caused_by = NULL;
+char	   *nedb_guc_evidence = NULL;
+char	   *nedb_guc_confidence = NULL;
+char	   *nedb_guc_valid_from = NULL;
+char	   *nedb_guc_valid_to = NULL;
 
 /* a seq as written in an option or GUC: a non-negative bigint */
 static bool
@@ -87,6 +94,59 @@ check_name_guc(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+static bool
+check_confidence_guc(char **newval, void **extra, GucSource source)
+{
+	char	   *end;
+	double		v;
+
+	if (*newval == NULL || **newval == '\0')
+		return true;
+	errno = 0;
+	v = strtod(*newval, &end);
+	if (errno == 0 && *end == '\0' && isfinite(v))
+		return true;
+	GUC_check_errdetail("It must be empty or a finite number.");
+	return false;
+}
+
+static bool
+check_caused_by_guc(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval;
+
+	if (p == NULL || *p == '\0')
+		return true;
+	/* {seq, seq, ...}: what nedb.put's caused_by bigint[] takes */
+	if (*p++ != '{')
+		goto bad;
+	while (*p == ' ')
+		p++;
+	if (*p == '}')
+		return p[1] == '\0';
+	for (;;)
+	{
+		char	   *end;
+
+		while (*p == ' ')
+			p++;
+		errno = 0;
+		(void) strtoll(p, &end, 10);
+		if (errno != 0 || end == p)
+			goto bad;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == '}')
+			return p[1] == '\0';
+		if (*p++ != ',')
+			goto bad;
+	}
+bad:
+	GUC_check_errdetail("It must be empty or a list of seqs such as {3,7}.");
+	return false;
+}
+
 void
 nedb_fdw_init(void)
 {
@@ -107,6 +167,27 @@ nedb_fdw_init(void)
 	DefineCustomStringVariable("nedb.idem",
 							   "Idempotency key of a one-row write through a foreign table.",
 							   NULL, &nedb_guc_idem, "", PGC_USERSET, 0,
+							   check_name_guc, NULL, NULL);
+	/* provenance of puts through foreign tables, as nedb.put's arguments */
+	DefineCustomStringVariable("nedb.caused_by",
+							   "Provenance of puts through foreign tables: the seqs that caused them.",
+							   NULL, &nedb_guc_caused_by, "", PGC_USERSET, 0,
+							   check_caused_by_guc, NULL, NULL);
+	DefineCustomStringVariable("nedb.evidence",
+							   "Provenance of puts through foreign tables: evidence.",
+							   NULL, &nedb_guc_evidence, "", PGC_USERSET, 0,
+							   check_name_guc, NULL, NULL);
+	DefineCustomStringVariable("nedb.confidence",
+							   "Provenance of puts through foreign tables: confidence.",
+							   NULL, &nedb_guc_confidence, "", PGC_USERSET, 0,
+							   check_confidence_guc, NULL, NULL);
+	DefineCustomStringVariable("nedb.valid_from",
+							   "Valid time of puts through foreign tables: from.",
+							   NULL, &nedb_guc_valid_from, "", PGC_USERSET, 0,
+							   check_name_guc, NULL, NULL);
+	DefineCustomStringVariable("nedb.valid_to",
+							   "Valid time of puts through foreign tables: to.",
+							   NULL, &nedb_guc_valid_to, "", PGC_USERSET, 0,
 							   check_name_guc, NULL, NULL);
 }
 

@@ -60,6 +60,13 @@ typedef struct NedbOrdered
 	bool		safe;			/* root->sort_pathkeys go down */
 } NedbOrdered;
 
+/* PostgreSQL 17 added the restriction clauses an FDW path enforces */
+#if PG_VERSION_NUM >= 170000
+#define FDW_RESTRICTINFO NIL,
+#else
+#define FDW_RESTRICTINFO
+#endif
+
 /* per-row cost of turning a document into a row, above the storage cost */
 #define NEDB_ROW_COST (cpu_tuple_cost * 2)
 
@@ -122,7 +129,25 @@ pushable_qual(RelOptInfo *rel, NedbTable *t, RestrictInfo *ri,
 	NedbColumn *c;
 	int			cls;
 
-	if (ri->pseudoconstant || !IsA(ri->clause, OpExpr))
+	if (ri->pseudoconstant)
+		return false;
+	if (IsA(ri->clause, ScalarArrayOpExpr))
+	{
+		/* _id = ANY (text[]): IN lists, as ORMs send them */
+		ScalarArrayOpExpr *sa = (ScalarArrayOpExpr *) ri->clause;
+
+		r = lsecond(sa->args);
+		if (!sa->useOr || (*attno = rel_column(rel, linitial(sa->args))) == 0 ||
+			t->cols[*attno - 1].kind != NEDB_COL_ID || exprType(r) != TEXTARRAYOID ||
+			contain_var_clause(r) || contain_volatile_functions(r) || contain_subplans(r) ||
+			get_op_opfamily_strategy(sa->opno, btree_family(TEXTOID)) != BTEqualStrategyNumber ||
+			!OidIsValid(sa->inputcollid) || !get_collation_isdeterministic(sa->inputcollid))
+			return false;
+		*strategy = NEDB_STRATEGY_ANY;
+		*value = (Expr *) r;
+		return true;
+	}
+	if (!IsA(ri->clause, OpExpr))
 		return false;
 	op = (OpExpr *) ri->clause;
 	if (list_length(op->args) != 2)
@@ -256,7 +281,7 @@ nedb_get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 info->startup, info->total + row_cost,
-									 NIL, baserel->lateral_relids, NULL, NIL));
+									 NIL, baserel->lateral_relids, NULL, FDW_RESTRICTINFO NIL));
 
 	/* the query's order through the storage (an index on the field) */
 	if (root->query_pathkeys != NIL &&
@@ -271,7 +296,7 @@ nedb_get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 				 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 										 startup, total + row_cost,
 										 root->query_pathkeys, baserel->lateral_relids,
-										 NULL, NIL));
+										 NULL, FDW_RESTRICTINFO NIL));
 	}
 }
 
@@ -331,7 +356,8 @@ nedb_get_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *inp
 		return;
 	}
 	if (stage != UPPERREL_FINAL || !((FinalPathExtraData *) extra)->limit_needed ||
-		parse->hasTargetSRFs || parse->rowMarks != NIL || parse->commandType != CMD_SELECT)
+		parse->hasTargetSRFs || parse->rowMarks != NIL || parse->commandType != CMD_SELECT ||
+		parse->limitOption != LIMIT_OPTION_COUNT)
 		return;
 
 	if (((NedbRel *) input_rel->fdw_private)->upper)
@@ -372,7 +398,7 @@ nedb_get_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *inp
 	add_path(output_rel, (Path *)
 			 create_foreign_upper_path(root, base, root->upper_targets[UPPERREL_FINAL],
 									   rows, startup, total,
-									   sorted ? root->sort_pathkeys : NIL, NULL,
+									   sorted ? root->sort_pathkeys : NIL, NULL, FDW_RESTRICTINFO
 									   list_make2(makeInteger((int) count), makeInteger((int) offset))));
 }
 

@@ -115,9 +115,9 @@ append_has_value(StringInfo sql, NedbColumn *c, bool nedb_order)
 	appendStringInfoString(sql, nedb_order ? " OPERATOR(nedb.<) 'null'" : " > 'null'");
 }
 
-/* the scan's parts: 0 the sorted or only one, 1 the rows without a sort value */
-int
-nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order_flags, int *parts)
+/* a sort by a typed field that may meet rows without a value */
+static bool
+sort_meets_nulls(NedbTable *t, List *quals, int order_attno)
 {
 	bool		has_nulls = order_attno > 0 && typed_field(&t->cols[order_attno - 1]);
 
@@ -125,7 +125,28 @@ nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order_flags, int
 	for (int i = 0; has_nulls && i + 1 < list_length(quals); i += 2)
 		if (list_nth_int(quals, i) == order_attno)
 			has_nulls = false;
-	if (has_nulls)
+	return has_nulls;
+}
+
+/*
+ * NEDB order puts JSON null above every value and a sorted index keeps the
+ * missing values after that: so ASC NULLS LAST and DESC NULLS FIRST are the
+ * index's own order, one scan with the rows without a value in place.
+ */
+static bool
+nulls_in_index_order(NedbTable *t, List *quals, int order_attno, int order_flags)
+{
+	return sort_meets_nulls(t, quals, order_attno) &&
+		nedb_order_field(t, &t->cols[order_attno - 1]) &&
+		((order_flags & NEDB_ORDER_DESC) != 0) == ((order_flags & NEDB_ORDER_NULLS_FIRST) != 0);
+}
+
+/* the scan's parts: 0 the sorted or only one, 1 the rows without a sort value */
+int
+nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order_flags, int *parts)
+{
+	if (sort_meets_nulls(t, quals, order_attno) &&
+		!nulls_in_index_order(t, quals, order_attno, order_flags))
 	{
 		bool		nulls_first = (order_flags & NEDB_ORDER_NULLS_FIRST) != 0;
 
@@ -166,7 +187,9 @@ nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 
 		appendStringInfoString(sql, " AND ");
 		append_key(sql, c);
-		if (nedb_order)
+		if (strategy == NEDB_STRATEGY_ANY)
+			appendStringInfo(sql, " = ANY ($%d)", k++);
+		else if (nedb_order)
 			appendStringInfo(sql, " OPERATOR(nedb.%s) $%d", strategy_op(strategy), k++);
 		else
 			appendStringInfo(sql, " %s $%d", strategy_op(strategy), k++);
@@ -193,8 +216,9 @@ nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 		else
 		{
 			bool		nedb_order = nedb_order_field(t, c);
+			bool		in_order = nulls_in_index_order(t, quals, order_attno, order_flags);
 
-			if (typed_field(c))
+			if (typed_field(c) && !in_order)
 				append_has_value(sql, c, nedb_order);
 			appendStringInfoString(sql, " ORDER BY ");
 			append_key(sql, c);
@@ -202,6 +226,8 @@ nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 				appendStringInfoString(sql, desc ? " USING OPERATOR(nedb.>)" : " USING OPERATOR(nedb.<)");
 			else
 				appendStringInfoString(sql, desc ? " DESC" : " ASC");
+			if (in_order)
+				appendStringInfoString(sql, desc ? " NULLS FIRST" : " NULLS LAST");
 			if (c->kind == NEDB_COL_FIELD && !typed_field(c))
 				appendStringInfoString(sql, (order_flags & NEDB_ORDER_NULLS_FIRST)
 									   ? " NULLS FIRST" : " NULLS LAST");
@@ -227,7 +253,8 @@ param_types(NedbTable *t, List *quals, bool has_as_of)
 	{
 		NedbColumn *c = &t->cols[list_nth_int(quals, i) - 1];
 
-		types[i / 2 + 1] = c->kind == NEDB_COL_ID ? TEXTOID :
+		types[i / 2 + 1] = c->kind == NEDB_COL_ID
+			? (list_nth_int(quals, i + 1) == NEDB_STRATEGY_ANY ? TEXTARRAYOID : TEXTOID) :
 			c->kind == NEDB_COL_SEQ ? INT8OID : JSONBOID;
 	}
 	return types;
@@ -483,26 +510,37 @@ fetch_batch(NedbScan *sc)
 	{
 		StringInfoData sql;
 		int64		lim = sc->limit >= 0 ? sc->limit + sc->offset : -1;
+		SPIPlanPtr	plan;
 
 		initStringInfo(&sql);
 		nedb_fdw_scan_sql(&sql, sc->t, sc->quals, sc->order_attno, sc->order_flags, lim,
 						  sc->has_as_of, sc->parts[sc->part]);
-		portal = SPI_cursor_open(NULL, storage_plan(sql.data, sc->nparams, sc->types,
-													sc->order_attno > 0 && sc->parts[sc->part] == 0),
-								 sc->params, NULL, true);
-		sc->portal = MemoryContextStrdup(GetMemoryChunkContext(sc), portal->name);
+		plan = storage_plan(sql.data, sc->nparams, sc->types,
+							sc->order_attno > 0 && sc->parts[sc->part] == 0);
+		if (lim >= 0)
+		{
+			/* a known number of rows: one execution, no cursor */
+			if (SPI_execute_plan(plan, sc->params, NULL, true, Max(lim - sc->seen, 1)) != SPI_OK_SELECT)
+				elog(ERROR, "nedb: the storage statement failed: %s", sql.data);
+			sc->part_done = true;
+		}
+		else
+		{
+			portal = SPI_cursor_open(NULL, plan, sc->params, NULL, true);
+			sc->portal = MemoryContextStrdup(GetMemoryChunkContext(sc), portal->name);
+		}
 	}
-	else
+	if (sc->portal != NULL)
 	{
 		portal = SPI_cursor_find(sc->portal);
 		if (portal == NULL)
 			elog(ERROR, "cursor \"%s\" of a nedb foreign scan is gone", sc->portal);
+		SPI_cursor_fetch(portal, true, sc->fetch);
+		if (SPI_processed < (uint64) sc->fetch)
+			sc->part_done = true;
+		sc->fetch = Min(sc->fetch * 2, 10000);
 	}
-	SPI_cursor_fetch(portal, true, sc->fetch);
 	n = SPI_processed;
-	if (n < (uint64) sc->fetch)
-		sc->part_done = true;
-	sc->fetch = Min(sc->fetch * 2, 10000);
 
 	old = MemoryContextSwitchTo(sc->batch_cxt);
 	sc->ids = palloc(sizeof(char *) * Max(n, 1));

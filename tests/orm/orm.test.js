@@ -63,6 +63,9 @@ async function main() {
     const old = await knex('users').select('_id', 'name', 'age').where('age', '>=', 30)
       .orderBy('age', 'desc');
     assert.deepEqual(old.map((r) => r._id), ['erin', 'carol', 'alice']);
+    const some = await knex('users').select('_id').whereIn('_id', ['alice', 'carol', 'nobody'])
+      .orderBy('_id');
+    assert.deepEqual(some.map((r) => r._id), ['alice', 'carol']);
     const byCity = await knex('users').first('name').where({ city: 'Oslo' });
     assert.equal(byCity.name, 'Erin');
     const n = await knex('users').where({ _id: 'frank' }).update({ name: 'Franklin', age: 23 });
