@@ -16,7 +16,8 @@ SRC=$WORK/src
 failed=()
 
 echo "== pg_regress and isolation (shared_preload_libraries = nedb: the library must load either way)"
-cluster_up "$WORK" "$PORT" "shared_preload_libraries = 'nedb'" "fsync = off"
+cluster_up "$WORK" "$PORT" "shared_preload_libraries = 'nedb'" "fsync = off" \
+    "autovacuum = off"  # tests that VACUUM must not race an autoanalyze's snapshot
 if ! as_pg env PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres \
         make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS=; then
     failed+=(regress)
