@@ -45,7 +45,7 @@
 
 /* the per-backend frontier cache */
 static int64 fr_size = -1;		/* leaves; -1: nothing cached */
-static uint8 fr_last[NEDB_HASH_LEN];	/* hash of op fr_size - 1 */
+static char fr_last[NEDB_HEX_LEN + 1];	/* hash of op fr_size - 1, hex */
 static uint8 fr_nodes[LT_MAX_LEVEL][NEDB_HASH_LEN];	/* valid at set bits of fr_size */
 
 /* nedb.log_tree, opened once per transaction */
@@ -180,9 +180,9 @@ read_node(int64 seq, int level, uint8 *out)
 				 errhint("nedb.log_tree must hold one row per op of nedb.ops.")));
 }
 
-/* the frontier of the tree of the first n ops */
+/* the frontier of the tree of the first n ops (the last one's hash in hex) */
 static void
-load_frontier(int64 n, const uint8 *last)
+load_frontier(int64 n, const char *last_hex)
 {
 	fr_size = -1;
 	for (int level = 0; level < LT_MAX_LEVEL - 1; level++)
@@ -194,15 +194,13 @@ load_frontier(int64 n, const uint8 *last)
 			read_node(start + ((int64) 1 << level) - 1, level, fr_nodes[level]);
 		}
 	}
-	if (n > 0)
-		memcpy(fr_last, last, NEDB_HASH_LEN);
+	memcpy(fr_last, last_hex, NEDB_HEX_LEN);
 	fr_size = n;
 }
 
 void
 log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 {
-	uint8		prev[NEDB_HASH_LEN];
 	uint8		row[LT_MAX_LEVEL * NEDB_HASH_LEN + VARHDRSZ];
 	uint8	   *nodes = row + VARHDRSZ;
 	int			level = 0;
@@ -211,11 +209,9 @@ log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 	bool		nulls[2] = {false, false};
 	HeapTuple	tup;
 
-	if (!hex_to_hash(prev_hex, prev))
-		elog(ERROR, "malformed chain head \"%s\"", prev_hex);
 	lt_open();
-	if (fr_size != n || (n > 0 && memcmp(fr_last, prev, NEDB_HASH_LEN) != 0))
-		load_frontier(n, prev);
+	if (fr_size != n || memcmp(fr_last, prev_hex, NEDB_HEX_LEN) != 0)
+		load_frontier(n, prev_hex);
 
 	lt_leaf_hash(hash, nodes);
 	while (n & ((int64) 1 << level))
@@ -236,7 +232,7 @@ log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 
 	/* the completed subtree joins the frontier; the ones it absorbed leave */
 	memcpy(fr_nodes[level], nodes + level * NEDB_HASH_LEN, NEDB_HASH_LEN);
-	memcpy(fr_last, hash, NEDB_HASH_LEN);
+	hash_to_hex(hash, fr_last);
 	fr_size = seq + 1;
 }
 

@@ -40,6 +40,26 @@ PG_FUNCTION_INFO_V1(nedb_verify_tree);
 /* a proof is at most this long: one entry per level of a 2^63-leaf tree */
 #define MAX_PATH 64
 
+/* the two statements every proof runs, prepared once per backend */
+static SPIPlanPtr plan_nodes = NULL;
+static SPIPlanPtr plan_op_hash = NULL;
+
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql, Oid type)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, 1, &type);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
 /* ------------------------------------------------------------------------
  * Reading tree nodes: a first pass notes the rows a computation needs, one
  * query fetches them, a second pass computes.
@@ -106,17 +126,17 @@ tr_fetch(TreeRead *t, MemoryContext cxt)
 	Datum	   *elems = palloc(sizeof(Datum) * Max(t->n, 1));
 	ArrayType  *arr;
 	Datum		arg;
-	Oid			type = INT8ARRAYOID;
-	int			found = 0;
+	MemoryContext old_cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < t->n; i++)
 		elems[i] = Int64GetDatum(t->rows[i]);
 	arr = construct_array(elems, t->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	arg = PointerGetDatum(arr);
 	t->nodes = palloc0(sizeof(bytea *) * Max(t->n, 1));
-	if (SPI_execute_with_args("SELECT seq, nodes FROM nedb.log_tree WHERE seq = ANY ($1)",
-							  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept_plan(&plan_nodes, "SELECT seq, nodes FROM nedb.log_tree WHERE seq = ANY ($1)",
+								   INT8ARRAYOID), &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read nedb.log_tree");
+	MemoryContextSwitchTo(old_cxt);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
@@ -130,7 +150,6 @@ tr_fetch(TreeRead *t, MemoryContext cxt)
 
 				t->nodes[i] = DatumGetByteaPCopy(d);
 				MemoryContextSwitchTo(old);
-				found++;
 			}
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -256,12 +275,11 @@ static void
 op_hash_at(int64 seq, uint8 *out)
 {
 	Datum		arg = Int64GetDatum(seq);
-	Oid			type = INT8OID;
 	bool		isnull;
 	bytea	   *h;
 
-	if (SPI_execute_with_args("SELECT hash FROM nedb.ops WHERE seq = $1", 1, &type, &arg,
-							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_plan(kept_plan(&plan_op_hash, "SELECT hash FROM nedb.ops WHERE seq = $1", INT8OID),
+						 &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("op " INT64_FORMAT " is missing from the log", seq)));
