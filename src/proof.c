@@ -84,6 +84,15 @@ tr_init(TreeRead *t)
 	t->nodes = NULL;
 }
 
+static bool
+tr_noted(TreeRead *t, int64 row)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->rows[i] == row)
+			return true;
+	return false;
+}
+
 static void
 node_get(TreeRead *t, int level, int64 idx, uint8 *out)
 {
@@ -91,16 +100,15 @@ node_get(TreeRead *t, int level, int64 idx, uint8 *out)
 
 	if (t->collecting)
 	{
-		for (int i = 0; i < t->n; i++)
-			if (t->rows[i] == row)
-				goto done;
-		if (t->n == t->max)
+		if (!tr_noted(t, row))
 		{
-			t->max *= 2;
-			t->rows = repalloc(t->rows, sizeof(int64) * t->max);
+			if (t->n == t->max)
+			{
+				t->max *= 2;
+				t->rows = repalloc(t->rows, sizeof(int64) * t->max);
+			}
+			t->rows[t->n++] = row;
 		}
-		t->rows[t->n++] = row;
-done:
 		memset(out, 0, NEDB_HASH_LEN);
 		return;
 	}
