@@ -6,7 +6,9 @@
  * trailing one bit of n; their left halves are the tree's "frontier" (the
  * perfect subtree roots along its right edge, one per set bit of n).  Each
  * append therefore hashes 1 + (trailing ones of n) nodes, amortized 2, at
- * most log2(n) + 1, and writes them as one row: nothing is ever rewritten.
+ * most log2(n) + 1, and an odd op writes them as one row (an even op
+ * completes nothing, and its leaf follows from its hash in nedb.ops): one
+ * row per two ops, nothing ever rewritten.
  *
  * The frontier is cached per backend with the tree size and the hash of the
  * last leaf.  The chain makes (size, last op hash) name the whole log, so a
@@ -151,9 +153,11 @@ read_node(int64 seq, int level, uint8 *out)
 	ScanKeyData sk;
 	IndexScanDesc scan;
 	Snapshot	snap;
-	TupleTableSlot *slot = table_slot_create(lt_rel, NULL);
+	TupleTableSlot *slot;
 	bool		found;
 
+	lt_open();
+	slot = table_slot_create(lt_rel, NULL);
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seq));
@@ -180,12 +184,24 @@ read_node(int64 seq, int level, uint8 *out)
 				 errhint("nedb.log_tree must hold one row per op of nedb.ops.")));
 }
 
-/* the frontier of the tree of the first n ops (the last one's hash in hex) */
+/*
+ * The frontier of the tree of the first n ops (the last one's hash in hex).
+ * Its level-0 node, when there is one, is the leaf of op n - 1, whose hash
+ * the chain head is; the others are stored (at odd rows).
+ */
 static void
 load_frontier(int64 n, const char *last_hex)
 {
 	fr_size = -1;
-	for (int level = 0; level < LT_MAX_LEVEL - 1; level++)
+	if (n & 1)
+	{
+		uint8		last[NEDB_HASH_LEN];
+
+		if (!hex_to_hash(last_hex, last))
+			elog(ERROR, "malformed chain head \"%s\"", last_hex);
+		lt_leaf_hash(last, fr_nodes[0]);
+	}
+	for (int level = 1; level < LT_MAX_LEVEL - 1; level++)
 	{
 		if (n & ((int64) 1 << level))
 		{
@@ -209,7 +225,6 @@ log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 	bool		nulls[2] = {false, false};
 	HeapTuple	tup;
 
-	lt_open();
 	if (fr_size != n || memcmp(fr_last, prev_hex, NEDB_HEX_LEN) != 0)
 		load_frontier(n, prev_hex);
 
@@ -221,14 +236,19 @@ log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 		level++;
 	}
 
-	SET_VARSIZE(row, VARHDRSZ + (level + 1) * NEDB_HASH_LEN);
-	values[0] = Int64GetDatum(seq);
-	values[1] = PointerGetDatum(row);
-	tup = heap_form_tuple(RelationGetDescr(lt_rel), values, nulls);
-	simple_heap_insert(lt_rel, tup);
-	index_insert(lt_idx, values, nulls, &tup->t_self, lt_rel, UNIQUE_CHECK_YES,
-				 false, lt_idxinfo);
-	heap_freetuple(tup);
+	/* an even op completes nothing: its leaf is H(0x00 || its hash) anyway */
+	if (level > 0)
+	{
+		lt_open();
+		SET_VARSIZE(row, VARHDRSZ + (level + 1) * NEDB_HASH_LEN);
+		values[0] = Int64GetDatum(seq);
+		values[1] = PointerGetDatum(row);
+		tup = heap_form_tuple(RelationGetDescr(lt_rel), values, nulls);
+		simple_heap_insert(lt_rel, tup);
+		index_insert(lt_idx, values, nulls, &tup->t_self, lt_rel, UNIQUE_CHECK_YES,
+					 false, lt_idxinfo);
+		heap_freetuple(tup);
+	}
 
 	/* the completed subtree joins the frontier; the ones it absorbed leave */
 	memcpy(fr_nodes[level], nodes + level * NEDB_HASH_LEN, NEDB_HASH_LEN);
