@@ -397,8 +397,9 @@ REVOKE EXECUTE ON FUNCTION nedb.put_file(text, bytea, text, text, bigint, text) 
 -- ---------------------------------------------------------------------------
 -- Log proofs: an RFC 6962-style Merkle tree over the op hashes (BLAKE2b-256,
 -- leaf = H(0x00 || op hash), node = H(0x01 || left || right)), maintained at
--- append.  Row seq holds the leaf of op seq and every perfect subtree root
--- that op completed (32 bytes each, level 0, 1, ...).
+-- append.  Row seq (odd seqs only: an even op completes no subtree) holds
+-- the leaf of op seq and every perfect subtree root that op completed (32
+-- bytes each, level 0, 1, ...).
 -- ---------------------------------------------------------------------------
 CREATE TABLE nedb.log_tree (
     seq         bigint PRIMARY KEY,

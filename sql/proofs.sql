@@ -185,9 +185,15 @@ SELECT d.seq, count(*) AS old_trees,
   FROM roots r, nedb.digest() d GROUP BY d.seq;
 SELECT count(*) FILTER (WHERE nedb.verify_inclusion(nedb.proof(s), d.seq, d.root)) AS new_ops_included
   FROM generate_series(100, 101) s, nedb.digest() d;
-SELECT count(*) AS tree_rows FROM nedb.log_tree;
+-- one row per odd op (an even op completes no subtree; its leaf is
+-- H(0x00 || its hash))
+SELECT count(*) AS tree_rows, bool_and(seq % 2 = 1) AS odd_only FROM nedb.log_tree;
 SELECT nedb.verify();
 SELECT * FROM nedb.verify_tree();
+-- a row where none belongs is found too
+INSERT INTO nedb.log_tree VALUES (40, '\x00');
+SELECT * FROM nedb.verify_tree();
+DELETE FROM nedb.log_tree WHERE seq = 40;
 
 -- a tampered node (the root of ops 0..63, row 63 level 6) is found by
 -- verify_tree, and proofs through it no longer verify against a root taken

@@ -6,7 +6,9 @@
  * trailing one bit of n; their left halves are the tree's "frontier" (the
  * perfect subtree roots along its right edge, one per set bit of n).  Each
  * append therefore hashes 1 + (trailing ones of n) nodes, amortized 2, at
- * most log2(n) + 1, and writes them as one row: nothing is ever rewritten.
+ * most log2(n) + 1, and an odd op writes them as one row (an even op
+ * completes nothing, and its leaf follows from its hash in nedb.ops): one
+ * row per two ops, nothing ever rewritten.
  *
  * The frontier is cached per backend with the tree size and the hash of the
  * last leaf.  The chain makes (size, last op hash) name the whole log, so a
@@ -45,7 +47,7 @@
 
 /* the per-backend frontier cache */
 static int64 fr_size = -1;		/* leaves; -1: nothing cached */
-static uint8 fr_last[NEDB_HASH_LEN];	/* hash of op fr_size - 1 */
+static char fr_last[NEDB_HEX_LEN + 1];	/* hash of op fr_size - 1, hex */
 static uint8 fr_nodes[LT_MAX_LEVEL][NEDB_HASH_LEN];	/* valid at set bits of fr_size */
 
 /* nedb.log_tree, opened once per transaction */
@@ -151,9 +153,11 @@ read_node(int64 seq, int level, uint8 *out)
 	ScanKeyData sk;
 	IndexScanDesc scan;
 	Snapshot	snap;
-	TupleTableSlot *slot = table_slot_create(lt_rel, NULL);
+	TupleTableSlot *slot;
 	bool		found;
 
+	lt_open();
+	slot = table_slot_create(lt_rel, NULL);
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seq));
@@ -180,12 +184,24 @@ read_node(int64 seq, int level, uint8 *out)
 				 errhint("nedb.log_tree must hold one row per op of nedb.ops.")));
 }
 
-/* the frontier of the tree of the first n ops */
+/*
+ * The frontier of the tree of the first n ops (the last one's hash in hex).
+ * Its level-0 node, when there is one, is the leaf of op n - 1, whose hash
+ * the chain head is; the others are stored (at odd rows).
+ */
 static void
-load_frontier(int64 n, const uint8 *last)
+load_frontier(int64 n, const char *last_hex)
 {
 	fr_size = -1;
-	for (int level = 0; level < LT_MAX_LEVEL - 1; level++)
+	if (n & 1)
+	{
+		uint8		last[NEDB_HASH_LEN];
+
+		if (!hex_to_hash(last_hex, last))
+			elog(ERROR, "malformed chain head \"%s\"", last_hex);
+		lt_leaf_hash(last, fr_nodes[0]);
+	}
+	for (int level = 1; level < LT_MAX_LEVEL - 1; level++)
 	{
 		if (n & ((int64) 1 << level))
 		{
@@ -194,15 +210,13 @@ load_frontier(int64 n, const uint8 *last)
 			read_node(start + ((int64) 1 << level) - 1, level, fr_nodes[level]);
 		}
 	}
-	if (n > 0)
-		memcpy(fr_last, last, NEDB_HASH_LEN);
+	memcpy(fr_last, last_hex, NEDB_HEX_LEN);
 	fr_size = n;
 }
 
 void
 log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 {
-	uint8		prev[NEDB_HASH_LEN];
 	uint8		row[LT_MAX_LEVEL * NEDB_HASH_LEN + VARHDRSZ];
 	uint8	   *nodes = row + VARHDRSZ;
 	int			level = 0;
@@ -211,11 +225,8 @@ log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 	bool		nulls[2] = {false, false};
 	HeapTuple	tup;
 
-	if (!hex_to_hash(prev_hex, prev))
-		elog(ERROR, "malformed chain head \"%s\"", prev_hex);
-	lt_open();
-	if (fr_size != n || (n > 0 && memcmp(fr_last, prev, NEDB_HASH_LEN) != 0))
-		load_frontier(n, prev);
+	if (fr_size != n || memcmp(fr_last, prev_hex, NEDB_HEX_LEN) != 0)
+		load_frontier(n, prev_hex);
 
 	lt_leaf_hash(hash, nodes);
 	while (n & ((int64) 1 << level))
@@ -225,18 +236,23 @@ log_tree_append(int64 seq, const char *prev_hex, const uint8 *hash)
 		level++;
 	}
 
-	SET_VARSIZE(row, VARHDRSZ + (level + 1) * NEDB_HASH_LEN);
-	values[0] = Int64GetDatum(seq);
-	values[1] = PointerGetDatum(row);
-	tup = heap_form_tuple(RelationGetDescr(lt_rel), values, nulls);
-	simple_heap_insert(lt_rel, tup);
-	index_insert(lt_idx, values, nulls, &tup->t_self, lt_rel, UNIQUE_CHECK_YES,
-				 false, lt_idxinfo);
-	heap_freetuple(tup);
+	/* an even op completes nothing: its leaf is H(0x00 || its hash) anyway */
+	if (level > 0)
+	{
+		lt_open();
+		SET_VARSIZE(row, VARHDRSZ + (level + 1) * NEDB_HASH_LEN);
+		values[0] = Int64GetDatum(seq);
+		values[1] = PointerGetDatum(row);
+		tup = heap_form_tuple(RelationGetDescr(lt_rel), values, nulls);
+		simple_heap_insert(lt_rel, tup);
+		index_insert(lt_idx, values, nulls, &tup->t_self, lt_rel, UNIQUE_CHECK_YES,
+					 false, lt_idxinfo);
+		heap_freetuple(tup);
+	}
 
 	/* the completed subtree joins the frontier; the ones it absorbed leave */
 	memcpy(fr_nodes[level], nodes + level * NEDB_HASH_LEN, NEDB_HASH_LEN);
-	memcpy(fr_last, hash, NEDB_HASH_LEN);
+	hash_to_hex(hash, fr_last);
 	fr_size = seq + 1;
 }
 

@@ -7,9 +7,11 @@
  * tree's MTH = H("").  The root a digest publishes also binds the tree size:
  * root = H(0x02 || size as 8 bytes big-endian || MTH), so one root can never
  * pass for a tree of another size (RFC 6962 leaves that to the signed tree
- * head; we have no signature around it).  Row seq of nedb.log_tree holds the leaf of op seq
- * followed by every perfect subtree root that op completed (level 1, 2, ...):
- * node (level L, index j) is entry L of row ((j + 1) << L) - 1.
+ * head; we have no signature around it).  Row seq of nedb.log_tree, for odd
+ * seq only, holds the leaf of op seq followed by every perfect subtree root
+ * that op completed (level 1, 2, ...): node (level L >= 1, index j) is entry
+ * L of row ((j + 1) << L) - 1, and the leaf of an even op is H(0x00 || its
+ * hash in nedb.ops).
  */
 #ifndef NEDB_LOG_TREE_H
 #define NEDB_LOG_TREE_H

@@ -40,7 +40,7 @@ _PG_init(void)
 	nedb_log_tree_init();
 	DefineCustomIntVariable("nedb.cascade_warm_level",
 							"zstd level of the warm Cascade tier.",
-							"The cold tier always uses the maximum level with long-distance matching.",
+							"The cold tier uses the maximum level with long-distance matching, or this level when that compresses a chunk better.",
 							&cascade_warm_level, 3, 1, 19,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();

@@ -40,16 +40,40 @@ PG_FUNCTION_INFO_V1(nedb_verify_tree);
 /* a proof is at most this long: one entry per level of a 2^63-leaf tree */
 #define MAX_PATH 64
 
+/* the two statements every proof runs, prepared once per backend */
+static SPIPlanPtr plan_nodes = NULL;
+static SPIPlanPtr plan_op_hash = NULL;
+
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid type)
+{
+	Oid			types[2] = {type, type};
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
 /* ------------------------------------------------------------------------
  * Reading tree nodes: a first pass notes the rows a computation needs, one
- * query fetches them, a second pass computes.
+ * query fetches them, a second pass computes.  A node is entry L of row
+ * ((j + 1) << L) - 1 of nedb.log_tree; rows exist for odd seqs only, and an
+ * even row number can only mean a leaf: H(0x00 || that op's hash).
  * ------------------------------------------------------------------------ */
 
 typedef struct TreeRead
 {
 	bool		collecting;
 	int64	   *rows;			/* row seqs needed (pass 1) / fetched (pass 2) */
-	bytea	  **nodes;			/* fetched: their nodes column */
+	bytea	  **nodes;			/* fetched: nodes (odd) or the op's hash (even) */
 	int			n;
 	int			max;
 } TreeRead;
@@ -64,6 +88,15 @@ tr_init(TreeRead *t)
 	t->nodes = NULL;
 }
 
+static bool
+tr_noted(TreeRead *t, int64 row)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->rows[i] == row)
+			return true;
+	return false;
+}
+
 static void
 node_get(TreeRead *t, int level, int64 idx, uint8 *out)
 {
@@ -71,23 +104,31 @@ node_get(TreeRead *t, int level, int64 idx, uint8 *out)
 
 	if (t->collecting)
 	{
-		for (int i = 0; i < t->n; i++)
-			if (t->rows[i] == row)
-				goto done;
-		if (t->n == t->max)
+		if (!tr_noted(t, row))
 		{
-			t->max *= 2;
-			t->rows = repalloc(t->rows, sizeof(int64) * t->max);
+			if (t->n == t->max)
+			{
+				t->max *= 2;
+				t->rows = repalloc(t->rows, sizeof(int64) * t->max);
+			}
+			t->rows[t->n++] = row;
 		}
-		t->rows[t->n++] = row;
-done:
 		memset(out, 0, NEDB_HASH_LEN);
 		return;
 	}
 	for (int i = 0; i < t->n; i++)
 	{
-		if (t->rows[i] == row && t->nodes[i] != NULL &&
-			VARSIZE_ANY_EXHDR(t->nodes[i]) >= (level + 1) * NEDB_HASH_LEN)
+		if (t->rows[i] != row || t->nodes[i] == NULL)
+			continue;
+		if (row % 2 == 0)
+		{
+			if (VARSIZE_ANY_EXHDR(t->nodes[i]) == NEDB_HASH_LEN)
+			{
+				lt_leaf_hash((const uint8 *) VARDATA_ANY(t->nodes[i]), out);
+				return;
+			}
+		}
+		else if (VARSIZE_ANY_EXHDR(t->nodes[i]) >= (level + 1) * NEDB_HASH_LEN)
 		{
 			memcpy(out, VARDATA_ANY(t->nodes[i]) + level * NEDB_HASH_LEN, NEDB_HASH_LEN);
 			return;
@@ -96,27 +137,36 @@ done:
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("the log tree lacks the level %d node of op " INT64_FORMAT, level, row),
-			 errhint("nedb.log_tree must hold one row per op of nedb.ops.")));
+			 errhint("nedb.log_tree must hold a row for every odd seq of nedb.ops.")));
 }
 
 /* fetch the noted rows (storage session open); switch to computing */
 static void
 tr_fetch(TreeRead *t, MemoryContext cxt)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(t->n, 1));
-	ArrayType  *arr;
-	Datum		arg;
-	Oid			type = INT8ARRAYOID;
-	int			found = 0;
+	Datum	   *odd = palloc(sizeof(Datum) * Max(t->n, 1));
+	Datum	   *even = palloc(sizeof(Datum) * Max(t->n, 1));
+	int			n_odd = 0;
+	int			n_even = 0;
+	Datum		args[2];
+	MemoryContext old_cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < t->n; i++)
-		elems[i] = Int64GetDatum(t->rows[i]);
-	arr = construct_array(elems, t->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	arg = PointerGetDatum(arr);
+	{
+		if (t->rows[i] % 2)
+			odd[n_odd++] = Int64GetDatum(t->rows[i]);
+		else
+			even[n_even++] = Int64GetDatum(t->rows[i]);
+	}
+	args[0] = PointerGetDatum(construct_array(odd, n_odd, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(even, n_even, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	t->nodes = palloc0(sizeof(bytea *) * Max(t->n, 1));
-	if (SPI_execute_with_args("SELECT seq, nodes FROM nedb.log_tree WHERE seq = ANY ($1)",
-							  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept_plan(&plan_nodes,
+								   "SELECT seq, nodes FROM nedb.log_tree WHERE seq = ANY ($1)"
+								   " UNION ALL SELECT seq, hash FROM nedb.ops WHERE seq = ANY ($2)",
+								   2, INT8ARRAYOID), args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read nedb.log_tree");
+	MemoryContextSwitchTo(old_cxt);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
@@ -130,7 +180,6 @@ tr_fetch(TreeRead *t, MemoryContext cxt)
 
 				t->nodes[i] = DatumGetByteaPCopy(d);
 				MemoryContextSwitchTo(old);
-				found++;
 			}
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -256,12 +305,11 @@ static void
 op_hash_at(int64 seq, uint8 *out)
 {
 	Datum		arg = Int64GetDatum(seq);
-	Oid			type = INT8OID;
 	bool		isnull;
 	bytea	   *h;
 
-	if (SPI_execute_with_args("SELECT hash FROM nedb.ops WHERE seq = $1", 1, &type, &arg,
-							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_plan(kept_plan(&plan_op_hash, "SELECT hash FROM nedb.ops WHERE seq = $1", 1, INT8OID),
+						 &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("op " INT64_FORMAT " is missing from the log", seq)));
@@ -877,7 +925,7 @@ nedb_verify_fold_proof(PG_FUNCTION_ARGS)
 /*
  * verify_tree() → (ok, checked, first_bad_seq): rebuild every row of
  * nedb.log_tree from the op hashes (the same incremental construction as at
- * append) and compare.
+ * append) and compare; odd ops have exactly their row, even ops none.
  */
 Datum
 nedb_verify_tree(PG_FUNCTION_ARGS)
@@ -921,13 +969,12 @@ nedb_verify_tree(PG_FUNCTION_ARGS)
 
 			(void) SPI_getbinval(row, td, 3, &null_tree);
 			nd = SPI_getbinval(row, td, 4, &null_nodes);
-			if (null_op || null_tree || null_hash || null_nodes || seq != n)
+			if (null_op || null_hash || seq != n)
 			{
 				bad = null_op ? DatumGetInt64(SPI_getbinval(row, td, 3, &null_tree)) : seq;
 				break;
 			}
 			h = DatumGetByteaPP(hd);
-			nodes = DatumGetByteaPP(nd);
 			if (VARSIZE_ANY_EXHDR(h) != NEDB_HASH_LEN)
 			{
 				bad = seq;
@@ -941,11 +988,21 @@ nedb_verify_tree(PG_FUNCTION_ARGS)
 				level++;
 			}
 			memcpy(frontier[level], expect + level * NEDB_HASH_LEN, NEDB_HASH_LEN);
-			if (VARSIZE_ANY_EXHDR(nodes) != (level + 1) * NEDB_HASH_LEN ||
-				memcmp(VARDATA_ANY(nodes), expect, (level + 1) * NEDB_HASH_LEN) != 0)
+			/* a row for every odd op, none for an even one */
+			if (level == 0 ? !(null_tree && null_nodes) : (null_tree || null_nodes))
 			{
 				bad = seq;
 				break;
+			}
+			if (level > 0)
+			{
+				nodes = DatumGetByteaPP(nd);
+				if (VARSIZE_ANY_EXHDR(nodes) != (level + 1) * NEDB_HASH_LEN ||
+					memcmp(VARDATA_ANY(nodes), expect, (level + 1) * NEDB_HASH_LEN) != 0)
+				{
+					bad = seq;
+					break;
+				}
 			}
 			n++;
 		}
