@@ -34,6 +34,7 @@
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -122,6 +123,7 @@ slot_detach(int code, Datum arg)
 static bool
 read_subscription(void)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	bool		found = false;
 	bool		isnull;
 
@@ -152,6 +154,7 @@ read_subscription(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 	return found;
 }
 
@@ -159,6 +162,7 @@ read_subscription(void)
 static void
 record_error(const char *msg)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 
@@ -175,12 +179,14 @@ record_error(const char *msg)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 }
 
 /* our last seq and head */
 static int64
 read_head(char *hex)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	NedbSession s;
 	int64		seq;
 
@@ -191,6 +197,7 @@ read_head(char *hex)
 	nedb_end(&s);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 	return seq;
 }
 
@@ -201,6 +208,7 @@ read_head(char *hex)
 static bool
 apply_batch(int n)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	NedbSession s;
 	Oid			type = TEXTOID;
 	Datum		arg;
@@ -222,6 +230,7 @@ apply_batch(int n)
 		nedb_end(&s);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(caller_cxt);
 		return false;
 	}
 
@@ -243,6 +252,7 @@ apply_batch(int n)
 	nedb_end(&s);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 
 	applied_seq = seq;
 	SpinLockAcquire(&repl_shared->mutex);
@@ -583,6 +593,12 @@ nedb_repl_apply_main(Datum arg)
 		proc_exit(0);
 	}
 	nedb_repl_applying = true;
+
+	/*
+	 * As Postgres's logical replication workers: the primary keeps the ops,
+	 * so a batch lost in a crash here is simply asked for again.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "nedb apply worker",
 									   ALLOCSET_DEFAULT_SIZES);
 	line_cxt = AllocSetContextCreate(TopMemoryContext, "nedb apply line",
@@ -592,7 +608,9 @@ nedb_repl_apply_main(Datum arg)
 
 	while (!done)
 	{
+		/* what one connection allocated outside transactions */
 		MemoryContextSwitchTo(worker_cxt);
+		MemoryContextReset(worker_cxt);
 		PG_TRY();
 		{
 			follow();
