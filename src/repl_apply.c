@@ -62,6 +62,7 @@ static bool in_apply = false;	/* an error now is the stream's fault */
 static int	apply_index = 0;	/* the batch row being applied */
 static long backoff_ms = 0;
 static MemoryContext line_cxt = NULL;
+static SPIPlanPtr sub_plan = NULL;
 
 /* ------------------------------------------------------------------------
  * Our slot
@@ -220,10 +221,18 @@ apply_batch(int n)
 	nedb_begin(&s);
 
 	/* holds off a concurrent nedb.unsubscribe until we commit */
+	if (sub_plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM nedb.subscription WHERE name = $1"
+									" AND state = 'enabled' FOR SHARE", 1, &type);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		sub_plan = p;
+	}
 	arg = CStringGetTextDatum(sub_name);
-	if (SPI_execute_with_args("SELECT 1 FROM nedb.subscription WHERE name = $1"
-							  " AND state = 'enabled' FOR SHARE",
-							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(sub_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read subscription \"%s\"", sub_name);
 	if (SPI_processed == 0)
 	{
@@ -415,10 +424,8 @@ fetch_send(int64 since, int max)
 
 	snprintf(since_s, sizeof(since_s), INT64_FORMAT, since);
 	snprintf(max_s, sizeof(max_s), "%d", max);
-	/* the primary's seq from the same snapshot as the ops */
-	primary_send("SELECT s, l FROM nedb.seq() s"
-				 " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
-				 2, params);
+	if (!PQsendQueryPrepared(conn, "nedb_fetch", 2, params, NULL, NULL, 0))
+		conn_error("could not send a query to the primary");
 }
 
 /* the answer to fetch_send, in batch; returns how many ops */
@@ -497,6 +504,13 @@ follow(void)
 
 	slot_set_state(REPL_CONNECTING);
 	primary_connect();
+	/* the batch query, planned once; the primary's seq from the ops' snapshot */
+	if (!PQsendPrepare(conn, "nedb_fetch",
+					   "SELECT s, l FROM nedb.seq() s"
+					   " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
+					   2, NULL))
+		conn_error("could not send a query to the primary");
+	PQclear(primary_result());
 	check_prefix();
 	PQclear(primary_query("LISTEN " NEDB_NOTIFY_CHANNEL, 0, NULL));
 	backoff_ms = 0;
