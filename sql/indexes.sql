@@ -1,5 +1,5 @@
 --
--- indexes: eq (btree), sorted (btree until nedb_sorted), search (GIN)
+-- indexes: eq (btree), sorted (nedb_sorted), search (GIN)
 --
 DROP EXTENSION nedb CASCADE;
 CREATE EXTENSION nedb;
@@ -24,7 +24,7 @@ SELECT count(*) FROM pg_indexes WHERE schemaname = 'nedb' AND indexname LIKE '%h
 ANALYZE nedb.versions;
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT doc FROM nedb.versions WHERE coll = 'blocks' AND doc -> 'miner' = '"m1"';
-EXPLAIN (COSTS OFF) SELECT doc FROM nedb.versions WHERE coll = 'blocks' ORDER BY doc -> 'height' DESC LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT doc FROM nedb.versions WHERE coll = 'blocks' ORDER BY doc -> 'height' USING OPERATOR(nedb.>) LIMIT 10;
 EXPLAIN (COSTS OFF) SELECT doc FROM nedb.versions WHERE coll = 'blocks' AND nedb.tokens(doc -> 'note') @> '{rust}';
 RESET enable_seqscan;
 SELECT doc ->> 'height' AS h FROM nedb.versions WHERE coll = 'blocks' AND seq_to IS NULL

@@ -35,6 +35,7 @@
 #include "utils/syscache.h"
 
 #include "chain.h"
+#include "log_tree.h"
 #include "repl.h"
 #include "store.h"
 
@@ -437,6 +438,7 @@ chain_append(NedbOp *op)
 	v[15] = text_or_null(op->body, &n[15]);
 
 	store_append_op(v, n);
+	log_tree_append(op->seq, chain_head, hash);
 	if (!chain_notified && nedb_notify)
 	{
 		/* followers wake at our commit; nothing is sent if we roll back */

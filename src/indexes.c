@@ -6,7 +6,7 @@
  * every version, current and historical, so reads AS OF a seq can use it
  * as well as reads of the present:
  *	 eq      btree on doc -> field
- *	 sorted  btree on doc -> field (until the nedb_sorted access method)
+ *	 sorted  nedb_sorted on doc -> field (nedb_jsonb_ops: NEDB ordering)
  *	 search  GIN on nedb.tokens(doc -> field), the reference tokenizer
  */
 #include "postgres.h"
@@ -71,6 +71,12 @@ index_name(const char *coll, const char *field, const char *kind)
 	return s.data;
 }
 
+char *
+nedb_index_relname(const char *coll, const char *field, const char *kind)
+{
+	return index_name(coll, field, kind);
+}
+
 static void
 run(const char *sql)
 {
@@ -84,6 +90,10 @@ build_index(const char *coll, const char *field, const char *kind, const char *n
 	if (strcmp(kind, "search") == 0)
 		run(psprintf("CREATE INDEX %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
 					 " WHERE coll = %s",
+					 quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll)));
+	else if (strcmp(kind, "sorted") == 0)
+		run(psprintf("CREATE INDEX %s ON nedb.versions USING nedb_sorted"
+					 " ((doc -> %s) nedb.nedb_jsonb_ops) WHERE coll = %s",
 					 quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll)));
 	else
 		run(psprintf("CREATE INDEX %s ON nedb.versions ((doc -> %s)) WHERE coll = %s",

@@ -13,7 +13,10 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "cascade.h"
 #include "chain.h"
+#include "fdw.h"
+#include "log_tree.h"
 #include "repl.h"
 #include "store.h"
 
@@ -33,6 +36,13 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	nedb_chain_init();
 	nedb_store_init();
+	nedb_fdw_init();
+	nedb_log_tree_init();
+	DefineCustomIntVariable("nedb.cascade_warm_level",
+							"zstd level of the warm Cascade tier.",
+							"The cold tier always uses the maximum level with long-distance matching.",
+							&cascade_warm_level, 3, 1, 19,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();
 	repl_sql_init();
 #if PG_VERSION_NUM >= 150000

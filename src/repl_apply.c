@@ -41,6 +41,7 @@
 
 #include "aof.h"
 #include "canon.h"
+#include "cascade.h"
 #include "chain.h"
 #include "repl.h"
 
@@ -202,6 +203,28 @@ read_head(char *hex)
 	return seq;
 }
 
+/* the file of the put_file op at seq, from its bytes as bytea text */
+static void
+apply_file(int64 seq, const char *text)
+{
+	size_t		len;
+	unsigned char *bytes = PQunescapeBytea((const unsigned char *) text, &len);
+
+	if (bytes == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory decoding the file of op " INT64_FORMAT, seq)));
+	PG_TRY();
+	{
+		cascade_apply_file(seq, bytes, len);
+	}
+	PG_FINALLY();
+	{
+		PQfreemem(bytes);
+	}
+	PG_END_TRY();
+}
+
 /*
  * Apply the first n rows of batch (column 2: AOF lines) in one transaction.
  * False if the subscription is gone (nothing applied).
@@ -253,6 +276,8 @@ apply_batch(int n)
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(line_cxt);
 		seq = aof_apply_line(PQgetvalue(batch, i, 1), PQgetlength(batch, i, 1), &ts);
+		if (!PQgetisnull(batch, i, 2))
+			apply_file(seq, PQgetvalue(batch, i, 2));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(line_cxt);
 	}
@@ -437,7 +462,7 @@ fetch_recv(int64 *primary_seq)
 	apply_index = 0;
 	batch = primary_result();
 	n = PQntuples(batch);
-	if (n < 1 || PQnfields(batch) != 2)
+	if (n < 1 || PQnfields(batch) != 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("the primary answered %d rows of %d columns for a batch",
@@ -504,9 +529,16 @@ follow(void)
 
 	slot_set_state(REPL_CONNECTING);
 	primary_connect();
-	/* the batch query, planned once; the primary's seq from the ops' snapshot */
+	/*
+	 * The batch query, planned once: the primary's seq from the same
+	 * snapshot as the ops, and with each put_file op the bytes of the file
+	 * version it logged (the AOF line carries only their root).
+	 */
 	if (!PQsendPrepare(conn, "nedb_fetch",
-					   "SELECT s, l FROM nedb.seq() s"
+					   "SELECT s, l, CASE WHEN strpos(l, '\"op\": \"put_file\"') > 0 THEN"
+					   " (SELECT nedb.get_file(f.name, f.version, f.tier) FROM nedb.files f"
+					   "   WHERE f.seq = (l::jsonb ->> 'seq')::bigint AND (l::jsonb ->> 'op') = 'put_file')"
+					   " END FROM nedb.seq() s"
 					   " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
 					   2, NULL))
 		conn_error("could not send a query to the primary");

@@ -82,6 +82,11 @@ SELECT nedb.put('facts', 'f1', '{"claim": "x"}', client => 'svc', nonce => 7, id
 SELECT nedb.tx('[{"op": "put", "coll": "acct", "id": "a", "doc": {"bal": 60}},
                  {"op": "put", "coll": "acct", "id": "b", "doc": {"bal": 40}}]');
 SELECT nedb.put('ttl', 't1', '{}', ttl => '1 hour');
+SELECT nedb.put_file('log.txt', convert_to(string_agg('line ' || i, E'\n'), 'UTF8'))
+  FROM generate_series(1, 30000) i;
+SELECT nedb.put_file('log.txt', convert_to(string_agg('line ' || (i % 29999), E'\n'), 'UTF8'))
+  FROM generate_series(1, 30000) i;
+SELECT nedb.put_file('blob.bin', decode(repeat('00ff', 50000), 'hex'), 'cold');
 });
 my $n0 = seq($a);
 cmp_ok($n0, '>', 1600, 'A has an existing log');
@@ -92,6 +97,10 @@ is(sql($b, q{SELECT nedb.get('facts', 'f1') || jsonb_build_object('n', (SELECT c
 	sql($a, q{SELECT nedb.get('facts', 'f1') || jsonb_build_object('n', (SELECT count(*) FROM nedb.neighbors('docs:d220', 'next')))}),
 	'catch-up: documents and edges as on A');
 is(sql($b, 'SELECT nedb.verify()'), 't', 'catch-up: B verifies');
+my $files = q{SELECT string_agg(f.tier || ':' || f.version || ':' || f.size || ':' || f.root || ':'
+                                || md5(nedb.get_file(n, f.version, f.tier)), ' ' ORDER BY n, f.tier, f.version)
+                FROM unnest(ARRAY['log.txt', 'blob.bin']) n, nedb.file_versions(n) f};
+is(sql($b, $files), sql($a, $files), 'catch-up: every file version reads back on B as on A');
 is(sql($b, 'SELECT name, state, lag_ops, last_error IS NULL FROM nedb.subscriptions'),
 	"from_a|streaming|0|t", 'catch-up: B streams with no lag and no error');
 
@@ -176,6 +185,7 @@ for my $node ($a, $b, $c)
 	is(sql($node, q{SELECT nedb.head() || ' ' || nedb.verify()}), "$head true",
 		$node->name . ': same head as A, verify() true');
 }
+is(sql($c, $files), sql($a, $files), 'C: the files as on A, through B');
 is(sql($c, q{SELECT count(*) || ' ' || md5(string_agg(l, E'\n')) FROM nedb.export_aof() l}),
 	sql($a, q{SELECT count(*) || ' ' || md5(string_agg(l, E'\n')) FROM nedb.export_aof() l}),
 	'C: the same log as A, op for op');

@@ -1,0 +1,187 @@
+--
+-- sorted: the nedb_sorted index access method
+--
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+SET client_min_messages = warning;
+
+-- every SQLSTATE of a statement that must fail
+CREATE FUNCTION pg_temp.err(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE sql;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- the same rows through the index and without it (seq scan + sort)
+CREATE FUNCTION pg_temp.same(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE a text; b text;
+BEGIN
+  SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;
+  EXECUTE 'SELECT string_agg(x::text, '','') FROM (' || q || ') s(x)' INTO a;
+  SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off;
+  SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = on;
+  EXECUTE 'SELECT string_agg(x::text, '','') FROM (' || q || ') s(x)' INTO b;
+  RETURN CASE WHEN a IS NOT DISTINCT FROM b THEN 'same (' || coalesce(length(a), 0) || ' chars)'
+              ELSE 'DIFFERENT: ' || coalesce(a, '-') || ' / ' || coalesce(b, '-') END;
+END $$;
+
+-- bulk build over int8 with duplicates and NULLs, a tree of several levels
+CREATE TABLE t (id int, k int8, f float8, s text);
+INSERT INTO t SELECT g, (g * 7919) % 5003, g / 3.0, lpad((g % 1500)::text, 180, 'x')
+  FROM generate_series(1, 20000) g;
+INSERT INTO t VALUES (0, NULL, NULL, NULL), (-1, NULL, NULL, NULL);
+CREATE INDEX t_k ON t USING nedb_sorted (k);
+CREATE INDEX t_f ON t USING nedb_sorted (f);
+CREATE INDEX t_s ON t USING nedb_sorted (s);
+SELECT nedb.sorted_check('t_k') AS k_entries, nedb.sorted_check('t_f') AS f_entries,
+       nedb.sorted_check('t_s') AS s_entries;
+ANALYZE t;
+
+-- the planner uses it: both directions, ranges, LIMIT, index-only, bitmap
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT k FROM t ORDER BY k LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY k DESC LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE k >= 10 AND k < 20 ORDER BY k;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE k >= 10 AND k < 20 ORDER BY k;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE f > 5.5::float4 ORDER BY f DESC LIMIT 2;
+RESET enable_bitmapscan;
+SET enable_indexscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM t WHERE s > 'xx';
+RESET enable_indexscan;
+RESET enable_seqscan;
+
+-- every operator, both directions: the index's answer is the seq scan's
+SELECT pg_temp.same('SELECT k FROM t ORDER BY k') AS all_asc;
+SELECT pg_temp.same('SELECT k FROM t ORDER BY k DESC') AS all_desc;
+SELECT pg_temp.same('SELECT k FROM t WHERE k < 30 ORDER BY k') AS lt_asc,
+       pg_temp.same('SELECT k FROM t WHERE k < 30 ORDER BY k DESC') AS lt_desc;
+SELECT pg_temp.same('SELECT k FROM t WHERE k <= 30 ORDER BY k') AS le_asc,
+       pg_temp.same('SELECT k FROM t WHERE k <= 30 ORDER BY k DESC') AS le_desc;
+SELECT pg_temp.same('SELECT id FROM t WHERE k = 4000 ORDER BY k, id') AS eq;
+SELECT pg_temp.same('SELECT k FROM t WHERE k >= 4990 ORDER BY k') AS ge_asc,
+       pg_temp.same('SELECT k FROM t WHERE k >= 4990 ORDER BY k DESC') AS ge_desc;
+SELECT pg_temp.same('SELECT k FROM t WHERE k > 4990 ORDER BY k') AS gt_asc,
+       pg_temp.same('SELECT k FROM t WHERE k > 4990 ORDER BY k DESC') AS gt_desc;
+SELECT pg_temp.same('SELECT k FROM t WHERE k > 100 AND k > 120 AND k <= 130 AND k < 140 ORDER BY k DESC') AS mixed;
+SELECT pg_temp.same('SELECT f FROM t WHERE f > 6000.5 AND f < 6010 ORDER BY f DESC') AS float8;
+SELECT pg_temp.same('SELECT right(s, 4) FROM t WHERE s >= ''xxxxx'' ORDER BY s DESC') AS text;
+SELECT pg_temp.same('SELECT k FROM t WHERE k > 5003 ORDER BY k') AS empty_range;
+SELECT pg_temp.same('SELECT k FROM t WHERE k > 20::int2 AND k <= 40::int8 AND k < 35 ORDER BY k DESC') AS cross_type;
+SELECT pg_temp.same('SELECT f FROM t WHERE f >= 1000.5::float4 AND f < 1003 ORDER BY f') AS cross_float;
+
+-- LIMIT, duplicates (each key 4 times) and NULLs (last ascending, first descending)
+SELECT k FROM t ORDER BY k LIMIT 6;
+SELECT k FROM t ORDER BY k DESC LIMIT 6;
+SELECT count(*) FROM t WHERE k = 17;
+SELECT count(*) FROM t WHERE k = NULL;
+SELECT s FROM t WHERE s < 'xxxxxxxxxxxx' ORDER BY s DESC LIMIT 1;
+
+-- index-only scan: the value comes from the index
+SET enable_seqscan = off;
+VACUUM t;
+EXPLAIN (COSTS OFF) SELECT k FROM t WHERE k BETWEEN 100 AND 102 ORDER BY k DESC;
+SELECT k FROM t WHERE k BETWEEN 100 AND 102 ORDER BY k DESC;
+RESET enable_seqscan;
+
+-- inserts into a built index split pages; the tree stays sound
+INSERT INTO t SELECT g, g % 97, g, md5(g::text) FROM generate_series(20001, 40000) g;
+SELECT nedb.sorted_check('t_k') AS k_entries, nedb.sorted_check('t_s') AS s_entries;
+SELECT pg_temp.same('SELECT k FROM t WHERE k <= 96 ORDER BY k DESC') AS after_inserts;
+
+-- VACUUM removes dead entries
+DELETE FROM t WHERE id % 4 <> 0;
+VACUUM (INDEX_CLEANUP on) t;
+SELECT nedb.sorted_check('t_k') = (SELECT count(*) FROM t) AS k_matches_table,
+       nedb.sorted_check('t_s') = (SELECT count(*) FROM t) AS s_matches_table;
+SELECT pg_temp.same('SELECT k FROM t ORDER BY k DESC') AS after_vacuum;
+-- an empty index, then refilled
+DELETE FROM t;
+VACUUM (INDEX_CLEANUP on) t;
+SELECT nedb.sorted_check('t_k') AS emptied;
+SELECT count(*) FROM t WHERE k > 0;
+INSERT INTO t SELECT g, g, g, g::text FROM generate_series(1, 3000) g;
+SELECT nedb.sorted_check('t_k') AS refilled;
+SELECT pg_temp.same('SELECT k FROM t WHERE k > 2990 ORDER BY k') AS refilled_scan;
+
+-- REINDEX
+REINDEX INDEX t_s;
+SELECT nedb.sorted_check('t_s') AS reindexed;
+SELECT pg_temp.same('SELECT s FROM t WHERE s > ''2998'' ORDER BY s') AS after_reindex;
+
+-- an index built on an empty table, filled in random order
+CREATE TABLE r (k int8);
+CREATE INDEX r_k ON r USING nedb_sorted (k);
+INSERT INTO r SELECT (g * 104729::int8) % 30011 FROM generate_series(1, 30000) g;
+SELECT nedb.sorted_check('r_k') AS random_inserts;
+SELECT pg_temp.same('SELECT k FROM r WHERE k >= 15000 ORDER BY k') AS random_scan;
+
+-- an unlogged table's index (its init fork is a metapage and an empty leaf)
+CREATE UNLOGGED TABLE ul (k int8);
+CREATE INDEX ul_k ON ul USING nedb_sorted (k);
+INSERT INTO ul SELECT g FROM generate_series(1, 1000) g;
+SELECT nedb.sorted_check('ul_k') AS unlogged;
+
+-- jsonb under NEDB ordering: numbers by value whatever the spelling, booleans
+-- as 0/1, strings by code point, then arrays, objects, null, and missing
+CREATE TABLE j (id int, doc jsonb);
+INSERT INTO j VALUES
+  (1, '{"v": 10}'), (2, '{"v": 2.50}'), (3, '{"v": 1e1}'), (4, '{"v": -3}'),
+  (5, '{"v": true}'), (6, '{"v": false}'), (7, '{"v": "b"}'), (8, '{"v": "B"}'),
+  (9, '{"v": "é"}'), (10, '{"v": "z"}'), (11, '{"v": [3, 2]}'), (12, '{"v": {"a": 1}}'),
+  (13, '{"v": null}'), (14, '{}'), (15, '{"v": []}'), (16, '{"v": 1}');
+CREATE INDEX j_v ON j USING nedb_sorted ((doc -> 'v'));
+SELECT nedb.sorted_check('j_v') AS jsonb_entries;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM j ORDER BY doc -> 'v' USING OPERATOR(nedb.<) LIMIT 3;
+SELECT id, doc -> 'v' AS v FROM j ORDER BY doc -> 'v' USING OPERATOR(nedb.<), id;
+SELECT id, doc -> 'v' AS v FROM j ORDER BY doc -> 'v' USING OPERATOR(nedb.>), id DESC LIMIT 4;
+SELECT id FROM j WHERE doc -> 'v' OPERATOR(nedb.=) '1' ORDER BY id;
+SELECT id FROM j WHERE doc -> 'v' OPERATOR(nedb.>=) '2.5' AND doc -> 'v' OPERATOR(nedb.<) '"b"'
+ ORDER BY doc -> 'v' USING OPERATOR(nedb.<), id;
+SELECT id FROM j WHERE doc -> 'v' OPERATOR(nedb.=) '[1]' ORDER BY id;   -- arrays are one rank
+RESET enable_seqscan;
+SELECT pg_temp.same('SELECT id FROM j ORDER BY doc -> ''v'' USING OPERATOR(nedb.>), id') AS jsonb_desc;
+-- jsonb's own < orders differently (it cannot use this index)
+SELECT '"B"'::jsonb OPERATOR(nedb.<) '"b"' AS nedb_b, 'true'::jsonb OPERATOR(nedb.<) '2' AS nedb_bool,
+       'true'::jsonb < '2'::jsonb AS jsonb_bool, '1.0'::jsonb OPERATOR(nedb.=) '1' AS num_eq;
+
+-- nedb.create_index(coll, field, 'sorted' | 'ordered') builds one; a field
+-- holding a big array or object never blocks a write
+SELECT count(nedb.put('blk', 'b' || g, jsonb_build_object('height', g))) FROM generate_series(1, 500) g;
+SELECT nedb.create_index('blk', 'height', 'ordered');
+SELECT am.amname, opc.opcname
+  FROM nedb.indexes x JOIN pg_class c ON c.relname = x.index_name JOIN pg_am am ON am.oid = c.relam
+  JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+ WHERE x.coll = 'blk';
+SELECT nedb.put('blk', 'big', jsonb_build_object('height', (SELECT jsonb_agg(g) FROM generate_series(1, 3000) g))) ->> '_id' AS id;
+SELECT nedb.put('blk', 'obj', jsonb_build_object('height', jsonb_build_object('x', repeat('y', 9000)))) ->> '_id' AS id;
+SELECT nedb.sorted_check(c.oid) AS blk_entries FROM nedb.indexes x JOIN pg_class c ON c.relname = x.index_name
+ WHERE x.coll = 'blk';
+ANALYZE nedb.versions;
+SET enable_seqscan = off;
+SELECT id, jsonb_typeof(doc -> 'height') AS h FROM nedb.versions WHERE coll = 'blk' AND seq_to IS NULL
+ ORDER BY doc -> 'height' USING OPERATOR(nedb.>) LIMIT 3;
+SELECT r -> 'height' AS h FROM nql('FROM blk WHERE height >= 250 AND height < 253 ORDER BY height DESC') r;
+RESET enable_seqscan;
+SELECT nedb.verify();
+
+-- errors
+SELECT pg_temp.err('CREATE INDEX ON t USING nedb_sorted (k DESC)');
+SELECT pg_temp.err('CREATE INDEX ON t USING nedb_sorted (k NULLS FIRST)');
+SELECT pg_temp.err('CREATE INDEX ON t USING nedb_sorted (k, f)');
+SELECT pg_temp.err('CREATE UNIQUE INDEX ON t USING nedb_sorted (k)');
+SELECT pg_temp.err('CREATE INDEX ON t USING nedb_sorted (k) WITH (fillfactor = 50)');
+SELECT pg_temp.err('CREATE INDEX ON t USING nedb_sorted (id)');
+SELECT pg_temp.err('INSERT INTO t (s) SELECT string_agg(md5(g::text), '''') FROM generate_series(1, 100) g');
+CREATE INDEX t_plain ON t (k);
+SELECT pg_temp.err('SELECT nedb.sorted_check(''t_plain'')');
+SELECT pg_temp.err('SELECT nedb.sorted_check(''t'')');
+SELECT nedb.sorted_check(NULL);
+-- leave no objects that depend on the extension behind for the next test
+SET client_min_messages = warning;
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+RESET client_min_messages;

@@ -1,0 +1,307 @@
+/*
+ * sorted_page.c
+ *	  nedb_sorted: key comparison, page layout and the descent of the tree.
+ *
+ * See sorted.h for the layout and the concurrency protocol.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "catalog/pg_type.h"
+#include "storage/lmgr.h"
+#include "utils/jsonb.h"
+#include "utils/rel.h"
+
+#include "sorted.h"
+
+void
+sorted_cmp_init(Relation index, SortedCmp *cmp)
+{
+	fmgr_info_copy(&cmp->proc, index_getprocinfo(index, 1, SORTED_CMP_PROC),
+				   CurrentMemoryContext);
+	cmp->collation = index->rd_indcollation[0];
+	cmp->jsonb = (index->rd_opcintype[0] == JSONBOID);
+}
+
+/* a 3-way comparison of two key values; NULL sorts after every value */
+int
+sorted_compare_datums(SortedCmp *cmp, Datum a, bool anull, Datum b, bool bnull)
+{
+	int32		r;
+
+	if (anull || bnull)
+		return (anull ? 1 : 0) - (bnull ? 1 : 0);
+	r = DatumGetInt32(FunctionCall2Coll(&cmp->proc, cmp->collation, a, b));
+	return (r > 0) - (r < 0);
+}
+
+/* sign of (key - the tuple's key) */
+int
+sorted_compare_key(Relation index, SortedCmp *cmp, const SortedKey *key,
+				   IndexTuple itup)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (key->inf != 0)
+		return key->inf;
+	d = index_getattr(itup, 1, RelationGetDescr(index), &isnull);
+	if (key->cross && !key->isnull && !isnull)
+	{
+		int32		r = DatumGetInt32(FunctionCall2Coll(key->cross, cmp->collation,
+														d, key->value));
+
+		return (r < 0) - (r > 0);
+	}
+	return sorted_compare_datums(cmp, key->value, key->isnull, d, isnull);
+}
+
+int
+sorted_compare_tuples(Relation index, SortedCmp *cmp, IndexTuple a, IndexTuple b)
+{
+	SortedKey	k;
+
+	k.inf = 0;
+	k.cross = NULL;
+	k.value = index_getattr(a, 1, RelationGetDescr(index), &k.isnull);
+	return sorted_compare_key(index, cmp, &k, b);
+}
+
+void
+sorted_init_page(Page page, uint16 flags, uint16 level)
+{
+	SortedPageOpaque op;
+
+	PageInit(page, BLCKSZ, sizeof(SortedPageOpaqueData));
+	op = SortedPageGetOpaque(page);
+	op->left = InvalidBlockNumber;
+	op->right = InvalidBlockNumber;
+	op->level = level;
+	op->flags = flags;
+	op->page_id = SORTED_PAGE_ID;
+}
+
+void
+sorted_init_metapage(Page page, BlockNumber root, uint32 level)
+{
+	SortedMetaData *meta;
+
+	sorted_init_page(page, SORTED_META, 0);
+	meta = SortedPageGetMeta(page);
+	meta->magic = SORTED_MAGIC;
+	meta->version = SORTED_VERSION;
+	meta->root = root;
+	meta->level = level;
+	/* so that generic WAL and full-page images keep the contents */
+	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(SortedMetaData)) - (char *) page;
+}
+
+/* a new, exclusively locked page at the end of the index */
+Buffer
+sorted_new_buffer(Relation index)
+{
+	Buffer		buf;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBuffer(index, P_NEW);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+static void
+check_meta(Relation index, Page page)
+{
+	SortedMetaData *meta = SortedPageGetMeta(page);
+
+	if (!(SortedPageGetOpaque(page)->flags & SORTED_META) ||
+		meta->magic != SORTED_MAGIC || meta->version != SORTED_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a nedb_sorted index",
+						RelationGetRelationName(index))));
+}
+
+/* the root block (and its level) as of now */
+static BlockNumber
+get_root_level(Relation index, uint32 *level)
+{
+	Buffer		buf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+	Page		page;
+	BlockNumber root;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	check_meta(index, page);
+	root = SortedPageGetMeta(page)->root;
+	*level = SortedPageGetMeta(page)->level;
+	UnlockReleaseBuffer(buf);
+	return root;
+}
+
+BlockNumber
+sorted_get_root(Relation index)
+{
+	uint32		level;
+
+	return get_root_level(index, &level);
+}
+
+/*
+ * The index tuple for a key.  The jsonb opclass stores arrays and objects
+ * as [] and {} (they compare equal to any array / object); a key too large
+ * for a page is refused as btree refuses one.
+ */
+IndexTuple
+sorted_form_tuple(Relation index, SortedCmp *cmp, Datum value, bool isnull,
+				  ItemPointer tid)
+{
+	IndexTuple	itup;
+
+	if (cmp->jsonb && !isnull)
+	{
+		Jsonb	   *jb = DatumGetJsonbP(value);
+
+		if (!JB_ROOT_IS_SCALAR(jb))
+		{
+			JsonbValue	empty;
+
+			memset(&empty, 0, sizeof(empty));
+			empty.type = JB_ROOT_IS_ARRAY(jb) ? jbvArray : jbvObject;
+			value = JsonbPGetDatum(JsonbValueToJsonb(&empty));
+		}
+	}
+	itup = index_form_tuple(RelationGetDescr(index), &value, &isnull);
+	if (IndexTupleSize(itup) > SORTED_MAX_ITEM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("index row size %zu exceeds nedb_sorted maximum %zu for index \"%s\"",
+						(Size) IndexTupleSize(itup), (Size) SORTED_MAX_ITEM,
+						RelationGetRelationName(index)),
+				 errhint("Values larger than a third of a page cannot be indexed.")));
+	itup->t_tid = *tid;
+	return itup;
+}
+
+BlockNumber
+sorted_downlink(IndexTuple itup)
+{
+	return ItemPointerGetBlockNumberNoCheck(&itup->t_tid);
+}
+
+void
+sorted_set_downlink(IndexTuple itup, BlockNumber child)
+{
+	ItemPointerSet(&itup->t_tid, child, FirstOffsetNumber);
+}
+
+/*
+ * The first offset in [low, high) whose key is > key (nextkey) or >= key
+ * (!nextkey); high if there is none.
+ */
+static OffsetNumber
+first_beyond(Relation index, SortedCmp *cmp, Page page, const SortedKey *key,
+			 bool nextkey, OffsetNumber low, OffsetNumber high)
+{
+	while (low < high)
+	{
+		OffsetNumber mid = low + (high - low) / 2;
+		IndexTuple	itup = (IndexTuple) PageGetItem(page, PageGetItemId(page, mid));
+		int			c = sorted_compare_key(index, cmp, key, itup);
+
+		if (nextkey ? c >= 0 : c > 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
+}
+
+/*
+ * On a leaf: the first offset whose key is > key (nextkey) or >= key,
+ * maxoff + 1 if none.  On an internal page: the downlink to follow, the
+ * last whose separator is <= key (nextkey) or < key.
+ */
+OffsetNumber
+sorted_binsearch(Relation index, SortedCmp *cmp, Page page, const SortedKey *key,
+				 bool nextkey)
+{
+	OffsetNumber first = SortedFirstData(page);
+	OffsetNumber high = OffsetNumberNext(PageGetMaxOffsetNumber(page));
+
+	if (SortedPageIsLeaf(page))
+		return first_beyond(index, cmp, page, key, nextkey, first, high);
+	Assert(first < high);
+	return first_beyond(index, cmp, page, key, nextkey,
+						OffsetNumberNext(first), high) - 1;
+}
+
+/* must a search for key go right of this page (Lehman and Yao)? */
+bool
+sorted_move_right(Relation index, SortedCmp *cmp, Page page, const SortedKey *key,
+				  bool nextkey)
+{
+	IndexTuple	hikey;
+	int			c;
+
+	if (SortedPageIsRightmost(page))
+		return false;
+	hikey = (IndexTuple) PageGetItem(page, PageGetItemId(page, SORTED_HIKEY));
+	c = sorted_compare_key(index, cmp, key, hikey);
+	return nextkey ? c >= 0 : c > 0;
+}
+
+/*
+ * Descend from the root to the leaf where the first key > key (nextkey) or
+ * >= key belongs; returns it pinned and locked in leaf_lock mode.  Holds one
+ * page lock at a time: a stale downlink is corrected by moving right.
+ */
+Buffer
+sorted_descend(Relation index, SortedCmp *cmp, const SortedKey *key, bool nextkey,
+			   int leaf_lock)
+{
+	uint32		level;
+	BlockNumber blkno = get_root_level(index, &level);
+
+	for (;;)
+	{
+		int			mode = (level == 0) ? leaf_lock : BUFFER_LOCK_SHARE;
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		OffsetNumber off;
+		IndexTuple	itup;
+
+		LockBuffer(buf, mode);
+		page = BufferGetPage(buf);
+		while (sorted_move_right(index, cmp, page, key, nextkey))
+		{
+			BlockNumber right = SortedPageGetOpaque(page)->right;
+
+			UnlockReleaseBuffer(buf);
+			buf = ReadBuffer(index, right);
+			LockBuffer(buf, mode);
+			page = BufferGetPage(buf);
+		}
+		if (SortedPageGetOpaque(page)->level != level)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\": block %u is at level %u, expected %u",
+							RelationGetRelationName(index), BufferGetBlockNumber(buf),
+							SortedPageGetOpaque(page)->level, level)));
+		if (level == 0)
+			return buf;
+		off = sorted_binsearch(index, cmp, page, key, nextkey);
+		itup = (IndexTuple) PageGetItem(page, PageGetItemId(page, off));
+		blkno = sorted_downlink(itup);
+		UnlockReleaseBuffer(buf);
+		level--;
+	}
+}
+
+void
+sorted_page_add(Page page, IndexTuple itup, OffsetNumber off)
+{
+	if (PageAddItem(page, (Item) itup, IndexTupleSize(itup), off, false, false)
+		== InvalidOffsetNumber)
+		elog(ERROR, "failed to add item to nedb_sorted page");
+}

@@ -1,0 +1,428 @@
+/*
+ * sorted_scan.c
+ *	  nedb_sorted: index scans (forward and backward), bitmap scans.
+ *
+ * A scan reads a leaf page at a time: under a share lock it copies the
+ * matching entries of the page, in scan order, with the page's right (or
+ * left) link, then unlocks it but keeps its pin until it moves on, so that
+ * VACUUM (which takes a cleanup lock on every leaf) cannot remove an entry
+ * the scan is about to return.  Going right follows the saved right-link:
+ * anything that moved right of it since was on the page when it was read.
+ * Going left starts at the saved left-link and moves right until the page
+ * whose right-link is the one just read: a page that split in between has
+ * its new half in between, and pages are never deleted.  Quals are
+ * reduced to the tightest lower and upper bound: the scan starts at one and
+ * stops at the first entry beyond the other, so ORDER BY ... LIMIT k reads
+ * O(log n + k) entries.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "miscadmin.h"
+#include "nodes/tidbitmap.h"
+#include "pgstat.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "sorted.h"
+
+typedef enum ItemVerdict
+{
+	ITEM_MATCH,
+	ITEM_SKIP,
+	ITEM_STOP
+} ItemVerdict;
+
+typedef struct SortedScanOpaqueData
+{
+	SortedCmp	cmp;
+	bool		qual_ok;		/* false: a NULL operand, nothing matches */
+	bool		has_lower;
+	bool		lower_strict;
+	SortedKey	lower;
+	bool		has_upper;
+	bool		upper_strict;
+	SortedKey	upper;
+
+	bool		started;
+	bool		backward;
+	bool		done;			/* no page left in the scan's direction */
+	Buffer		buf;			/* pinned: the page items came from */
+	BlockNumber curblk;
+	BlockNumber nextblk;		/* its right (forward) or left link */
+	FmgrInfo   *keyprocs;		/* per scan key: cmp(index value, argument) */
+	int			nitems;
+	int			cur;
+	ItemPointerData tids[MaxIndexTuplesPerPage];
+	OffsetNumber tupoff[MaxIndexTuplesPerPage];
+	char	   *tuples;			/* copies for index-only scans */
+} SortedScanOpaqueData;
+
+typedef SortedScanOpaqueData *SortedScanOpaque;
+
+IndexScanDesc
+sorted_beginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	SortedScanOpaque so = palloc0(sizeof(SortedScanOpaqueData));
+
+	sorted_cmp_init(index, &so->cmp);
+	so->keyprocs = palloc0(sizeof(FmgrInfo) * Max(nkeys, 1));
+	so->buf = InvalidBuffer;
+	so->tuples = palloc(BLCKSZ);
+	scan->opaque = so;
+	scan->xs_itupdesc = RelationGetDescr(index);
+	return scan;
+}
+
+static void
+release_page(SortedScanOpaque so)
+{
+	if (BufferIsValid(so->buf))
+		ReleaseBuffer(so->buf);
+	so->buf = InvalidBuffer;
+}
+
+/* tighter of the current bound and key k (a lower bound if lower) */
+static void
+note_bound(SortedScanOpaque so, ScanKey k, FmgrInfo *proc, bool lower, bool strict)
+{
+	bool	   *has = lower ? &so->has_lower : &so->has_upper;
+	bool	   *cur_strict = lower ? &so->lower_strict : &so->upper_strict;
+	SortedKey  *b = lower ? &so->lower : &so->upper;
+
+	if (*has)
+	{
+		int			c;
+
+		/* a cross-type bound is not compared with others: the first will do */
+		if (proc || b->cross)
+			return;
+		c = sorted_compare_datums(&so->cmp, k->sk_argument, false, b->value, false);
+		if (lower ? c < 0 : c > 0)
+			return;
+		if (c == 0 && !strict)
+			return;
+	}
+	*has = true;
+	*cur_strict = strict;
+	b->value = k->sk_argument;
+	b->isnull = false;
+	b->inf = 0;
+	b->cross = proc;
+}
+
+void
+sorted_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+			  int norderbys)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+
+	release_page(so);
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	so->qual_ok = true;
+	so->has_lower = so->has_upper = false;
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		k = &scan->keyData[i];
+		Relation	index = scan->indexRelation;
+		FmgrInfo   *proc = NULL;
+
+		if (k->sk_flags & SK_ISNULL)
+		{
+			so->qual_ok = false;	/* our operators are strict */
+			continue;
+		}
+		/* an argument of another type (int8 > 5): the family's cross-type comparison */
+		if (OidIsValid(k->sk_subtype) && k->sk_subtype != index->rd_opcintype[0])
+		{
+			Oid			procid = get_opfamily_proc(index->rd_opfamily[0],
+												   index->rd_opcintype[0],
+												   k->sk_subtype, SORTED_CMP_PROC);
+
+			if (!OidIsValid(procid))
+				elog(ERROR, "nedb_sorted: no comparison for type %u", k->sk_subtype);
+			fmgr_info(procid, &so->keyprocs[i]);
+			proc = &so->keyprocs[i];
+		}
+		else
+			so->keyprocs[i].fn_oid = InvalidOid;
+		switch (k->sk_strategy)
+		{
+			case BTLessStrategyNumber:
+			case BTLessEqualStrategyNumber:
+				note_bound(so, k, proc, false, k->sk_strategy == BTLessStrategyNumber);
+				break;
+			case BTEqualStrategyNumber:
+				note_bound(so, k, proc, true, false);
+				note_bound(so, k, proc, false, false);
+				break;
+			case BTGreaterEqualStrategyNumber:
+			case BTGreaterStrategyNumber:
+				note_bound(so, k, proc, true, k->sk_strategy == BTGreaterStrategyNumber);
+				break;
+			default:
+				elog(ERROR, "nedb_sorted: unexpected strategy %d", k->sk_strategy);
+		}
+	}
+	so->started = false;
+	so->done = false;
+	so->nitems = 0;
+	so->cur = 0;
+}
+
+void
+sorted_endscan(IndexScanDesc scan)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+
+	release_page(so);
+	pfree(so->tuples);
+	pfree(so);
+}
+
+/* does the entry match; if not, can anything further in the scan match? */
+static ItemVerdict
+check_item(IndexScanDesc scan, IndexTuple itup)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+	bool		isnull;
+	Datum		d;
+
+	if (scan->numberOfKeys == 0)
+		return ITEM_MATCH;
+	d = index_getattr(itup, 1, scan->xs_itupdesc, &isnull);
+	/* NULLs sort last and match no operator */
+	if (isnull)
+		return so->backward ? ITEM_SKIP : ITEM_STOP;
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		k = &scan->keyData[i];
+		int			c;
+		bool		ok;
+		bool		upper_kind;
+
+		if (OidIsValid(so->keyprocs[i].fn_oid))
+		{
+			int32		r = DatumGetInt32(FunctionCall2Coll(&so->keyprocs[i],
+															so->cmp.collation,
+															d, k->sk_argument));
+
+			c = (r > 0) - (r < 0);
+		}
+		else
+			c = sorted_compare_datums(&so->cmp, d, false, k->sk_argument, false);
+		switch (k->sk_strategy)
+		{
+			case BTLessStrategyNumber:
+				ok = c < 0;
+				break;
+			case BTLessEqualStrategyNumber:
+				ok = c <= 0;
+				break;
+			case BTEqualStrategyNumber:
+				ok = c == 0;
+				break;
+			case BTGreaterEqualStrategyNumber:
+				ok = c >= 0;
+				break;
+			default:
+				ok = c > 0;
+				break;
+		}
+		if (ok)
+			continue;
+		/* beyond an upper bound going forward, or a lower one going back */
+		if (k->sk_strategy == BTEqualStrategyNumber)
+			upper_kind = (c > 0);
+		else
+			upper_kind = (k->sk_strategy < BTEqualStrategyNumber);
+		return (upper_kind != so->backward) ? ITEM_STOP : ITEM_SKIP;
+	}
+	return ITEM_MATCH;
+}
+
+/*
+ * Copy the matching entries of the locked leaf in buf, from start in the
+ * scan's direction, then unlock it (keeping the pin).
+ */
+static void
+read_page(IndexScanDesc scan, Buffer buf, OffsetNumber start)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+	Page		page = BufferGetPage(buf);
+	SortedPageOpaque op = SortedPageGetOpaque(page);
+	OffsetNumber first = SortedFirstData(page);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	int			step = so->backward ? -1 : 1;
+	Size		used = 0;
+
+	so->buf = buf;
+	so->curblk = BufferGetBlockNumber(buf);
+	so->nextblk = so->backward ? op->left : op->right;
+	if (so->nextblk == InvalidBlockNumber)
+		so->done = true;
+	so->nitems = 0;
+	so->cur = 0;
+	for (int off = start; off >= first && off <= maxoff; off += step)
+	{
+		IndexTuple	itup = (IndexTuple) PageGetItem(page, PageGetItemId(page, off));
+		ItemVerdict v = check_item(scan, itup);
+
+		if (v == ITEM_STOP)
+		{
+			so->done = true;
+			break;
+		}
+		if (v == ITEM_SKIP)
+			continue;
+		so->tids[so->nitems] = itup->t_tid;
+		if (scan->xs_want_itup)
+		{
+			Size		sz = IndexTupleSize(itup);
+
+			memcpy(so->tuples + used, itup, sz);
+			so->tupoff[so->nitems] = used;
+			used += MAXALIGN(sz);
+		}
+		so->nitems++;
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+}
+
+/* the first page of the scan, positioned at its first bound */
+static void
+first_page(IndexScanDesc scan)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+	SortedKey	key;
+	bool		nextkey;
+	Buffer		buf;
+	OffsetNumber off;
+
+	pgstat_count_index_scan(scan->indexRelation);
+	if (!so->backward)
+	{
+		if (so->has_lower)
+		{
+			key = so->lower;
+			nextkey = so->lower_strict;
+		}
+		else
+		{
+			key.inf = -1;
+			nextkey = false;
+		}
+	}
+	else
+	{
+		if (so->has_upper)
+		{
+			key = so->upper;
+			nextkey = !so->upper_strict;
+		}
+		else
+		{
+			key.inf = 1;
+			nextkey = false;
+		}
+	}
+	buf = sorted_descend(scan->indexRelation, &so->cmp, &key, nextkey, BUFFER_LOCK_SHARE);
+	off = sorted_binsearch(scan->indexRelation, &so->cmp, BufferGetPage(buf), &key, nextkey);
+	if (so->backward)
+		off--;
+	read_page(scan, buf, off);
+}
+
+/* the next page in the scan's direction; false at the end */
+static bool
+next_page(IndexScanDesc scan)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	Buffer		buf;
+	Page		page;
+
+	if (so->done)
+		return false;
+	CHECK_FOR_INTERRUPTS();
+	release_page(so);
+	buf = ReadBuffer(index, so->nextblk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (so->backward)
+	{
+		/* the page left of the one read: it may have split since */
+		while (SortedPageGetOpaque(page)->right != so->curblk)
+		{
+			BlockNumber right = SortedPageGetOpaque(page)->right;
+
+			if (right == InvalidBlockNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("index \"%s\": block %u is not reachable from its left-link",
+								RelationGetRelationName(index), so->curblk)));
+			UnlockReleaseBuffer(buf);
+			buf = ReadBuffer(index, right);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+		}
+		read_page(scan, buf, PageGetMaxOffsetNumber(page));
+	}
+	else
+		read_page(scan, buf, SortedFirstData(page));
+	return true;
+}
+
+bool
+sorted_gettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+
+	if (!so->qual_ok)
+		return false;
+	if (!so->started)
+	{
+		so->backward = ScanDirectionIsBackward(dir);
+		so->started = true;
+		first_page(scan);
+	}
+	else
+	{
+		if (ScanDirectionIsBackward(dir) != so->backward)
+			elog(ERROR, "nedb_sorted: a scan cannot change direction");
+		so->cur++;
+	}
+	while (so->cur >= so->nitems)
+	{
+		if (!next_page(scan))
+			return false;
+	}
+	scan->xs_heaptid = so->tids[so->cur];
+	scan->xs_recheck = false;
+	if (scan->xs_want_itup)
+		scan->xs_itup = (IndexTuple) (so->tuples + so->tupoff[so->cur]);
+	return true;
+}
+
+int64
+sorted_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+	int64		ntids = 0;
+
+	if (!so->qual_ok)
+		return 0;
+	so->backward = false;
+	so->started = true;
+	first_page(scan);
+	do
+	{
+		tbm_add_tuples(tbm, so->tids, so->nitems, false);
+		ntids += so->nitems;
+	} while (next_page(scan));
+	release_page(so);
+	return ntids;
+}

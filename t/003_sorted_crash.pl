@@ -1,0 +1,151 @@
+# Crash safety of the nedb_sorted index access method.
+#
+# Writers insert random keys (page splits all over the tree, the root
+# included) into a plain table with nedb_sorted indexes on an int8 column and
+# on a jsonb field, a third writes documents through nedb.put into a
+# collection with a 'sorted' index, and a fourth deletes and VACUUMs in a
+# loop, when the server is stopped in immediate mode (no checkpoint: redo of
+# the generic WAL records rebuilds the pages).  After restart every index
+# must pass nedb.sorted_check, hold exactly the live rows once VACUUM has
+# run, and return through index scans, both directions, the same ordered
+# values as a sequential scan.  Last, a key altered on disk must make
+# nedb.sorted_check fail with SQLSTATE XX002.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
+use NedbTest;
+
+my $node = PostgreSQL::Test::Cluster->new('sorted_crash');
+$NedbTest::node = $node;
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+fsync = on
+full_page_writes = on
+max_connections = 20
+autovacuum = off
+});
+$node->start;
+q1(q{CREATE EXTENSION nedb});
+q1(q{CREATE TABLE s (k int8, d jsonb)});
+q1(q{INSERT INTO s SELECT (random() * 1e6)::int8, jsonb_build_object('v', random() * 1e6)
+       FROM generate_series(1, 20000)});
+q1(q{CREATE INDEX s_k ON s USING nedb_sorted (k)});
+q1(q{CREATE INDEX s_v ON s USING nedb_sorted ((d -> 'v'))});
+q1(q{SELECT nedb.create_index('c', 'h', 'sorted')});
+my $cidx = q1(q{SELECT 'nedb.' || index_name FROM nedb.indexes WHERE coll = 'c'});
+q1(q{CREATE FUNCTION chk(r regclass) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN nedb.sorted_check(r)::text;
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$});
+
+my $scratch = PostgreSQL::Test::Utils::tempdir;
+
+sub script
+{
+	my ($name, $body, $n) = @_;
+	my $f = "$scratch/$name.sql";
+	open my $fh, '>', $f or die $!;
+	print $fh $body->($_) for 1 .. $n;
+	close $fh;
+	return $f;
+}
+
+# ordered values through the index (both directions) vs a sequential scan
+sub same_order
+{
+	my ($label, $expr, $asc, $desc) = @_;
+	my $q = "SELECT md5(string_agg(v::text, ',')) FROM (SELECT $expr AS v FROM s ORDER BY $expr %s) x;";
+	my $both = sprintf($q, $asc) . sprintf($q, $desc);
+	my $idx = q1("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off; $both");
+	my $seq = q1("SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; $both");
+	my @plan = split /\n/,
+	  q1("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;"
+		  . " EXPLAIN (COSTS OFF) SELECT * FROM s ORDER BY $expr $desc LIMIT 5");
+	ok((grep { /Index Scan Backward using s_/ } @plan), "$label: the DESC query scans the index backward");
+	is($idx, $seq, "$label: index scans return the seq scan's order, both directions");
+}
+
+for my $round (1 .. 2)
+{
+	my @h;
+	for my $w (1 .. 2)
+	{
+		my $f = script("ins$w", sub {
+			"INSERT INTO s SELECT (random() * 1e6)::int8, jsonb_build_object('v', random() * 1e6)"
+			  . " FROM generate_series(1, 40);\n"
+		}, 4000);
+		push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $f ],
+			'>', '/dev/null', '2>', '/dev/null');
+	}
+	my $fp = script("put", sub {
+		my $i = shift;
+		"SELECT count(nedb.put('c', 'k' || g, jsonb_build_object('h', (random() * 1e6)::int)))"
+		  . " FROM generate_series(1, 20) g;\n"
+	}, 4000);
+	push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $fp ],
+		'>', '/dev/null', '2>', '/dev/null');
+	my $fv = script("vac", sub {
+		"DELETE FROM s WHERE k % 11 = 0;\nVACUUM s;\nVACUUM nedb.versions;\n"
+	}, 2000);
+	push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $fv ],
+		'>', '/dev/null', '2>', '/dev/null');
+
+	# let them split and vacuum for a while, then pull the plug
+	my $before = q1("SELECT count(*) FROM s");
+	sleep(4);
+	my $after = q1("SELECT count(*) FROM s");
+	cmp_ok($after, '>', $before, "round $round: the writers were inserting ($before -> $after rows)");
+	$node->stop('immediate');
+	$_->kill_kill for @h;
+	$node->start;
+
+	like(q1("SELECT chk('s_k')"), qr/^\d+$/, "round $round: s_k passes sorted_check after recovery");
+	like(q1("SELECT chk('s_v')"), qr/^\d+$/, "round $round: s_v passes sorted_check after recovery");
+	like(q1("SELECT chk('$cidx')"), qr/^\d+$/, "round $round: the collection's sorted index passes sorted_check");
+	same_order("round $round int8", "k", "ASC", "DESC");
+	same_order("round $round jsonb", "d -> 'v'", "USING OPERATOR(nedb.<)", "USING OPERATOR(nedb.>)");
+	q1("VACUUM (INDEX_CLEANUP on) s");    # no bypass: every dead entry goes
+	is(q1("SELECT chk('s_k')"), q1("SELECT count(*) FROM s"), "round $round: after VACUUM s_k holds exactly the rows");
+	is(q1("SELECT chk('s_v')"), q1("SELECT count(*) FROM s"), "round $round: after VACUUM s_v holds exactly the rows");
+	is(q1("SELECT nedb.verify()"), 't', "round $round: the chain verifies");
+	is( q1(
+			"SET enable_seqscan = off; SELECT string_agg(h, ',') FROM (SELECT doc ->> 'h' AS h FROM nedb.versions"
+			  . " WHERE coll = 'c' ORDER BY doc -> 'h' USING OPERATOR(nedb.>) LIMIT 20) x"),
+		q1(     "SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT string_agg(h, ',') FROM"
+			  . " (SELECT doc ->> 'h' AS h FROM nedb.versions WHERE coll = 'c'"
+			  . " ORDER BY doc -> 'h' USING OPERATOR(nedb.>) LIMIT 20) x"),
+		"round $round: the collection's top 20 through the index equal a seq scan's");
+}
+
+# a key altered on disk: the checker must notice (SQLSTATE XX002)
+q1(q{CREATE TABLE cx (k int8)});
+q1(q{INSERT INTO cx SELECT g FROM generate_series(1000, 1999) g});
+q1(q{CREATE INDEX cx_k ON cx USING nedb_sorted (k)});
+is(q1("SELECT chk('cx_k')"), '1000', 'cx_k is sound before the damage');
+my $path = $node->data_dir . '/' . q1("SELECT pg_relation_filepath('cx_k')");
+$node->stop;
+open my $fh, '+<:raw', $path or die "open $path: $!";
+my $blk;
+sysseek($fh, 8192, 0);
+sysread($fh, $blk, 8192) == 8192 or die "short read";
+my $at = index($blk, pack('q<', 1100));
+ok($at > 0, 'found key 1100 on the first leaf');
+substr($blk, $at, 8) = pack('q<', 900000);
+sysseek($fh, 8192, 0);
+syswrite($fh, $blk) == 8192 or die "short write";
+close $fh;
+$node->start;
+like(q1("SELECT chk('cx_k')"), qr/^XX002 index "cx_k" is corrupted/, 'a key out of order is reported as XX002');
+
+$node->stop;
+done_testing();
