@@ -26,6 +26,8 @@
 PG_FUNCTION_INFO_V1(nedb_export_aof);
 PG_FUNCTION_INFO_V1(nedb_import_aof);
 
+static SPIPlanPtr export_plan = NULL;
+
 /* the op body's keys in canonical order; the optional ones only when set */
 static const struct
 {
@@ -118,14 +120,25 @@ nedb_export_aof(PG_FUNCTION_ARGS)
 	args[1] = Int64GetDatum(since >= 0 ? max + 1 : max);
 	if (!has_max || max == PG_INT64_MAX)
 		nulls[1] = 'n';
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT o.seq, o.hash, o.ts, o.client, o.nonce, o.op, o.coll, o.id,"
-									   "       o.payload, o.idem, o.caused_by, o.evidence, o.confidence,"
-									   "       o.valid_from, o.valid_to, o.body, v.doc"
-									   "  FROM nedb.ops o"
-									   "  LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq"
-									   " WHERE o.seq >= $1 ORDER BY o.seq LIMIT $2",
-									   2, argtypes, args, nulls, true, CURSOR_OPT_NO_SCROLL);
+	/* prepared once per backend: followers ask for a batch many times a second */
+	if (export_plan == NULL)
+	{
+		/* the doc as a subquery: no join to plan at each call */
+		SPIPlanPtr	p = SPI_prepare_cursor("SELECT o.seq, o.hash, o.ts, o.client, o.nonce, o.op, o.coll, o.id,"
+										   "       o.payload, o.idem, o.caused_by, o.evidence, o.confidence,"
+										   "       o.valid_from, o.valid_to, o.body,"
+										   "       (SELECT v.doc FROM nedb.versions v"
+										   "         WHERE o.op = 'put' AND v.seq_from = o.seq)"
+										   "  FROM nedb.ops o"
+										   " WHERE o.seq >= $1 ORDER BY o.seq LIMIT $2",
+										   2, argtypes, CURSOR_OPT_NO_SCROLL);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		export_plan = p;
+	}
+	portal = SPI_cursor_open(NULL, export_plan, args, nulls, true);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 1000);

@@ -34,6 +34,7 @@
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -62,6 +63,7 @@ static bool in_apply = false;	/* an error now is the stream's fault */
 static int	apply_index = 0;	/* the batch row being applied */
 static long backoff_ms = 0;
 static MemoryContext line_cxt = NULL;
+static SPIPlanPtr sub_plan = NULL;
 
 /* ------------------------------------------------------------------------
  * Our slot
@@ -123,6 +125,7 @@ slot_detach(int code, Datum arg)
 static bool
 read_subscription(void)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	bool		found = false;
 	bool		isnull;
 
@@ -153,6 +156,7 @@ read_subscription(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 	return found;
 }
 
@@ -160,6 +164,7 @@ read_subscription(void)
 static void
 record_error(const char *msg)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 
@@ -176,12 +181,14 @@ record_error(const char *msg)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 }
 
 /* our last seq and head */
 static int64
 read_head(char *hex)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	NedbSession s;
 	int64		seq;
 
@@ -192,6 +199,7 @@ read_head(char *hex)
 	nedb_end(&s);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 	return seq;
 }
 
@@ -224,6 +232,7 @@ apply_file(int64 seq, const char *text)
 static bool
 apply_batch(int n)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	NedbSession s;
 	Oid			type = TEXTOID;
 	Datum		arg;
@@ -235,16 +244,25 @@ apply_batch(int n)
 	nedb_begin(&s);
 
 	/* holds off a concurrent nedb.unsubscribe until we commit */
+	if (sub_plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM nedb.subscription WHERE name = $1"
+									" AND state = 'enabled' FOR SHARE", 1, &type);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		sub_plan = p;
+	}
 	arg = CStringGetTextDatum(sub_name);
-	if (SPI_execute_with_args("SELECT 1 FROM nedb.subscription WHERE name = $1"
-							  " AND state = 'enabled' FOR SHARE",
-							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(sub_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read subscription \"%s\"", sub_name);
 	if (SPI_processed == 0)
 	{
 		nedb_end(&s);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(caller_cxt);
 		return false;
 	}
 
@@ -268,6 +286,7 @@ apply_batch(int n)
 	nedb_end(&s);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
 
 	applied_seq = seq;
 	SpinLockAcquire(&repl_shared->mutex);
@@ -430,17 +449,8 @@ fetch_send(int64 since, int max)
 
 	snprintf(since_s, sizeof(since_s), INT64_FORMAT, since);
 	snprintf(max_s, sizeof(max_s), "%d", max);
-	/*
-	 * The primary's seq from the same snapshot as the ops, and with each
-	 * put_file op the bytes of the file version it logged (the AOF line
-	 * carries only their root).
-	 */
-	primary_send("SELECT s, l, CASE WHEN strpos(l, '\"op\": \"put_file\"') > 0 THEN"
-				 " (SELECT nedb.get_file(f.name, f.version, f.tier) FROM nedb.files f"
-				 "   WHERE f.seq = (l::jsonb ->> 'seq')::bigint AND (l::jsonb ->> 'op') = 'put_file')"
-				 " END FROM nedb.seq() s"
-				 " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
-				 2, params);
+	if (!PQsendQueryPrepared(conn, "nedb_fetch", 2, params, NULL, NULL, 0))
+		conn_error("could not send a query to the primary");
 }
 
 /* the answer to fetch_send, in batch; returns how many ops */
@@ -519,6 +529,20 @@ follow(void)
 
 	slot_set_state(REPL_CONNECTING);
 	primary_connect();
+	/*
+	 * The batch query, planned once: the primary's seq from the same
+	 * snapshot as the ops, and with each put_file op the bytes of the file
+	 * version it logged (the AOF line carries only their root).
+	 */
+	if (!PQsendPrepare(conn, "nedb_fetch",
+					   "SELECT s, l, CASE WHEN strpos(l, '\"op\": \"put_file\"') > 0 THEN"
+					   " (SELECT nedb.get_file(f.name, f.version, f.tier) FROM nedb.files f"
+					   "   WHERE f.seq = (l::jsonb ->> 'seq')::bigint AND (l::jsonb ->> 'op') = 'put_file')"
+					   " END FROM nedb.seq() s"
+					   " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
+					   2, NULL))
+		conn_error("could not send a query to the primary");
+	PQclear(primary_result());
 	check_prefix();
 	PQclear(primary_query("LISTEN " NEDB_NOTIFY_CHANNEL, 0, NULL));
 	backoff_ms = 0;
@@ -615,6 +639,12 @@ nedb_repl_apply_main(Datum arg)
 		proc_exit(0);
 	}
 	nedb_repl_applying = true;
+
+	/*
+	 * As Postgres's logical replication workers: the primary keeps the ops,
+	 * so a batch lost in a crash here is simply asked for again.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "nedb apply worker",
 									   ALLOCSET_DEFAULT_SIZES);
 	line_cxt = AllocSetContextCreate(TopMemoryContext, "nedb apply line",
@@ -624,7 +654,9 @@ nedb_repl_apply_main(Datum arg)
 
 	while (!done)
 	{
+		/* what one connection allocated outside transactions */
 		MemoryContextSwitchTo(worker_cxt);
+		MemoryContextReset(worker_cxt);
 		PG_TRY();
 		{
 			follow();
