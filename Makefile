@@ -15,6 +15,7 @@ OBJS = \
 	src/indexes.o \
 	src/nql_parse.o \
 	src/nql_exec.o \
+	src/nql_scan.o \
 	src/sorted_build.o \
 	src/sorted_check.o \
 	src/sorted_handler.o \
@@ -22,15 +23,33 @@ OBJS = \
 	src/sorted_jsonb.o \
 	src/sorted_page.o \
 	src/sorted_scan.o \
-	src/sorted_vacuum.o
+	src/sorted_vacuum.o \
+	src/fdw_options.o \
+	src/fdw_convert.o \
+	src/fdw_plan.o \
+	src/fdw_scan.o \
+	src/fdw_modify.o \
+	src/fdw_import.o \
+	src/log_tree.o \
+	src/proof.o \
+	src/gear.o \
+	src/merkle.o \
+	src/cascade_store.o \
+	src/cascade_sql.o \
+	src/repl_launcher.o \
+	src/repl_apply.o \
+	src/repl_sql.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql
 PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
+# the replication worker talks to its primary with libpq
+PG_CPPFLAGS += -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade repl
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.

@@ -286,7 +286,7 @@ CREATE FUNCTION nedb.sorted_check(index regclass)
 -- ---------------------------------------------------------------------------
 -- Interchange with the reference (AOF lines)
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1)
+CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1, max bigint DEFAULT NULL)
     RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_export_aof' LANGUAGE C STABLE;
 
 CREATE FUNCTION nedb.import_aof(lines text)
@@ -304,3 +304,177 @@ REVOKE EXECUTE ON FUNCTION
   FROM PUBLIC;
 -- nql() reads every collection as the extension's owner: grant it deliberately
 REVOKE EXECUTE ON FUNCTION public.nql(text), nedb.explain(text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Collections as foreign tables (see README: Foreign tables)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.fdw_handler()
+    RETURNS fdw_handler AS 'MODULE_PATHNAME', 'nedb_fdw_handler' LANGUAGE C STRICT;
+
+CREATE FUNCTION nedb.fdw_validator(text[], oid)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_fdw_validator' LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER nedb HANDLER nedb.fdw_handler VALIDATOR nedb.fdw_validator;
+
+-- Creating a foreign table over a collection gives its readers and writers
+-- access to it: USAGE on the server is the owner's alone unless granted.
+CREATE SERVER nedb FOREIGN DATA WRAPPER nedb;
+-- Cascade: files, chunked by content (gear CDC), deduplicated per tier,
+-- compressed with zstd (warm: fast level; cold: maximum ratio + long-distance
+-- matching).  The put_file op in the chain carries {name, tier, version,
+-- root}; the bytes live here and are durable when put_file commits.
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.chunks (
+    tier        text COLLATE "C" NOT NULL CHECK (tier IN ('warm', 'cold')),
+    id          bytea NOT NULL,             -- BLAKE2b-256 of the raw bytes
+    codec       smallint NOT NULL,          -- 0 raw, 1 zstd
+    raw_len     integer NOT NULL,
+    data        bytea NOT NULL,
+    PRIMARY KEY (tier, id)
+);
+-- compressed already: Postgres must not try again
+ALTER TABLE nedb.chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+-- One row per file version; chunks = the recipe, per chunk its id (32
+-- bytes) and length (4 bytes, network order), in file order.
+CREATE TABLE nedb.files (
+    name        text COLLATE "C" NOT NULL,
+    tier        text COLLATE "C" NOT NULL,
+    version     integer NOT NULL,
+    seq         bigint NOT NULL UNIQUE,     -- the put_file op
+    size        bigint NOT NULL,
+    root        bytea NOT NULL,             -- the reference's Merkle root
+    chunks      bytea NOT NULL,
+    PRIMARY KEY (name, tier, version)
+);
+ALTER TABLE nedb.files ALTER COLUMN chunks SET STORAGE EXTERNAL;
+
+SELECT pg_catalog.pg_extension_config_dump('nedb.chunks', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.files', '');
+REVOKE ALL ON nedb.chunks, nedb.files FROM PUBLIC;
+
+CREATE FUNCTION nedb.put_file(name text, data bytea, tier text DEFAULT 'warm',
+                              client text DEFAULT 'local', nonce bigint DEFAULT NULL,
+                              idem text DEFAULT NULL)
+    RETURNS integer AS 'MODULE_PATHNAME', 'nedb_put_file' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.get_file(name text, version integer DEFAULT -1, tier text DEFAULT 'warm')
+    RETURNS bytea AS 'MODULE_PATHNAME', 'nedb_get_file' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.file_root(name text, version integer DEFAULT -1, tier text DEFAULT 'warm')
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_file_root' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.file_proof(name text, chunk_index integer, version integer DEFAULT -1,
+                                tier text DEFAULT 'warm')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_file_proof' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify_file_proof(proof jsonb)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_file_proof' LANGUAGE C IMMUTABLE STRICT;
+
+CREATE FUNCTION nedb.compression_stats(tier text DEFAULT 'warm')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_compression_stats' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.file_versions(name text, OUT tier text, OUT version integer,
+                                   OUT seq bigint, OUT size bigint, OUT chunks bigint,
+                                   OUT root text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_file_versions' LANGUAGE C STABLE;
+
+-- the chunker alone: (idx, off, len, id) of each chunk, and the Merkle root
+-- the bytes would have as a file
+CREATE FUNCTION nedb.chunk_boundaries(data bytea, OUT idx integer, OUT off bigint,
+                            OUT len integer, OUT id text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_chunk_boundaries' LANGUAGE C IMMUTABLE STRICT;
+
+CREATE FUNCTION nedb.chunk_root(data bytea)
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_chunk_root' LANGUAGE C IMMUTABLE STRICT;
+
+-- the reference's Merkle root of a list of chunk ids (hex)
+CREATE FUNCTION nedb.merkle_root(ids text[])
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_merkle_root' LANGUAGE C IMMUTABLE STRICT;
+
+REVOKE EXECUTE ON FUNCTION nedb.put_file(text, bytea, text, text, bigint, text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Log proofs: an RFC 6962-style Merkle tree over the op hashes (BLAKE2b-256,
+-- leaf = H(0x00 || op hash), node = H(0x01 || left || right)), maintained at
+-- append.  Row seq (odd seqs only: an even op completes no subtree) holds
+-- the leaf of op seq and every perfect subtree root that op completed (32
+-- bytes each, level 0, 1, ...).
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.log_tree (
+    seq         bigint PRIMARY KEY,
+    nodes       bytea NOT NULL
+);
+ALTER TABLE nedb.log_tree ALTER COLUMN nodes SET STORAGE PLAIN;
+SELECT pg_catalog.pg_extension_config_dump('nedb.log_tree', '');
+REVOKE ALL ON nedb.log_tree FROM PUBLIC;
+
+CREATE FUNCTION nedb.digest(as_of bigint DEFAULT NULL,
+                            OUT seq bigint, OUT head text, OUT root text)
+    RETURNS record AS 'MODULE_PATHNAME', 'nedb_digest' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.proof(seq bigint, tree_seq bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_proof' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.consistency(old_seq bigint, tree_seq bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_consistency' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify_inclusion(proof jsonb, tree_seq bigint, root text)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_inclusion' LANGUAGE C IMMUTABLE STRICT;
+
+CREATE FUNCTION nedb.verify_consistency(proof jsonb, old_seq bigint, old_root text,
+                                        tree_seq bigint, root text)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_consistency' LANGUAGE C IMMUTABLE STRICT;
+
+-- the reference's fold proof (O(n)), for compatibility
+CREATE FUNCTION nedb.fold_proof(seq bigint)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_fold_proof' LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION nedb.verify_fold_proof(proof jsonb)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_fold_proof' LANGUAGE C IMMUTABLE STRICT;
+
+-- rebuild the tree from the op hashes and compare with nedb.log_tree (O(n))
+CREATE FUNCTION nedb.verify_tree(OUT ok boolean, OUT checked bigint, OUT first_bad_seq bigint)
+    RETURNS record AS 'MODULE_PATHNAME', 'nedb_verify_tree' LANGUAGE C STABLE;
+-- Replication: this database follows another NEDB database's chain
+-- (apply workers need shared_preload_libraries = 'nedb')
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.subscription (
+    name        text COLLATE "C" PRIMARY KEY,
+    conninfo    text NOT NULL,
+    state       text NOT NULL DEFAULT 'enabled' CHECK (state IN ('enabled', 'error')),
+    last_error  text,
+    error_at    timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+-- one chain follows at most one other
+CREATE UNIQUE INDEX subscription_one ON nedb.subscription ((true));
+REVOKE ALL ON nedb.subscription FROM PUBLIC;
+
+CREATE FUNCTION nedb.subscribe(name text, conninfo text)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_subscribe' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.unsubscribe(name text)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_unsubscribe' LANGUAGE C VOLATILE;
+
+-- the live state of this database's apply worker (no row when none runs)
+CREATE FUNCTION nedb.subscription_worker(OUT pid integer, OUT state text,
+                                         OUT primary_seq bigint, OUT applied_seq bigint,
+                                         OUT applied_at timestamptz, OUT lag_time interval,
+                                         OUT last_error text, OUT last_contact timestamptz)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_subscription_worker' LANGUAGE C VOLATILE;
+
+CREATE VIEW nedb.subscriptions AS
+SELECT s.name,
+       CASE WHEN s.state = 'error' THEN 'error' ELSE COALESCE(w.state, 'stopped') END AS state,
+       w.primary_seq,
+       nedb.seq() AS applied_seq,
+       GREATEST(w.primary_seq - nedb.seq(), 0) AS lag_ops,
+       w.lag_time,
+       COALESCE(s.last_error, w.last_error) AS last_error,
+       w.last_contact,
+       w.pid
+  FROM nedb.subscription s
+  LEFT JOIN nedb.subscription_worker() w ON true;
+
+REVOKE EXECUTE ON FUNCTION nedb.subscribe(text, text), nedb.unsubscribe(text) FROM PUBLIC;

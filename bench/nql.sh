@@ -2,10 +2,13 @@
 # documents in collection 'v', the same in plain_big with a btree on height).
 #
 # One pgbench client (-M prepared, -T NQL_T), average latency, median of 3:
-#   top10:  nql('FROM <c> ORDER BY height DESC LIMIT 10') at 10k, 100k, 1M docs
-#           vs SELECT doc FROM <plain> ORDER BY height DESC LIMIT 10
+#   top10:  SELECT * FROM nql('FROM <c> ORDER BY height DESC LIMIT 10') at
+#           10k, 100k, 1M docs vs SELECT doc FROM <plain> ORDER BY height
+#           DESC LIMIT 10 (both send the documents to the client)
 #   range:  nql('FROM v WHERE height >= x AND height < x+100 ORDER BY height')
-#           vs the same range on plain_big (random x)
+#           vs the same range on plain_big (random x), rows to the client
+#   context: both again as count(*) on the server, where the plain side
+#           never reads a document
 #   asof:   the top10 query AS OF s at 1M after 10% of the documents were
 #           written again after s, vs the same query at HEAD
 #   eq:     nql('FROM v WHERE hash = "<random block's hash>"') with an eq
@@ -66,18 +69,26 @@ script() { # NAME SQL... -> a pgbench file in $GEN
 declare -A lat=()
 for c in v10k v100k v; do
 	p=$([ $c = v10k ] && echo plain_10k || ([ $c = v100k ] && echo plain_100k || echo plain_big))
-	lat[nql_$c]=$(nql_lat "$(script "top_$c" "SELECT count(*) FROM nql('FROM $c ORDER BY height DESC LIMIT 10');")")
-	lat[plain_$c]=$(nql_lat "$(script "ptop_$c" "SELECT count(*) FROM (SELECT doc FROM $p ORDER BY height DESC LIMIT 10) x;")")
+	lat[nql_$c]=$(nql_lat "$(script "top_$c" "SELECT * FROM nql('FROM $c ORDER BY height DESC LIMIT 10');")")
+	lat[plain_$c]=$(nql_lat "$(script "ptop_$c" "SELECT doc FROM $p ORDER BY height DESC LIMIT 10;")")
 	log "nql top10 $c: nql ${lat[nql_$c]} ms, plain ${lat[plain_$c]} ms"
 done
 r=$(calc "${lat[nql_v]} / ${lat[plain_v]}")
 g=$(calc "${lat[nql_v]} / ${lat[nql_v10k]}")
 summary "nql top10 (ORDER BY height DESC LIMIT 10): 10k nql ${lat[nql_v10k]} ms / plain ${lat[plain_v10k]} ms, 100k ${lat[nql_v100k]} / ${lat[plain_v100k]} ms, 1M ${lat[nql_v]} / ${lat[plain_v]} ms; ratio at 1M $(fmt "$r" 2) (bar <= 1.5) $(verdict "$r <= 1.5"); 1M/10k $(fmt "$g" 2) (bar <= 2) $(verdict "$g <= 2")"
 
-lat[range]=$(nql_lat "$(script range '\set x random(1, 999000)' "SELECT count(*) FROM nql(format('FROM v WHERE height >= %s AND height < %s ORDER BY height', :x::int, :x::int + 100));")")
-lat[prange]=$(nql_lat "$(script prange '\set x random(1, 999000)' "SELECT count(*) FROM (SELECT doc FROM plain_big WHERE height >= :x AND height < :x + 100 ORDER BY height) x;")")
+lat[range]=$(nql_lat "$(script range '\set x random(1, 999000)' "SELECT * FROM nql(format('FROM v WHERE height >= %s AND height < %s ORDER BY height', :x::int, :x::int + 100));")")
+lat[prange]=$(nql_lat "$(script prange '\set x random(1, 999000)' "SELECT doc FROM plain_big WHERE height >= :x AND height < :x + 100 ORDER BY height;")")
 r=$(calc "${lat[range]} / ${lat[prange]}")
 summary "nql range (100 rows by height, 1M docs): nql ${lat[range]} ms, plain ${lat[prange]} ms, ratio $(fmt "$r" 2) (bar <= 1.5) $(verdict "$r <= 1.5")"
+
+# context: the same two queries counted on the server (no rows to the
+# client; the plain side then never reads a document)
+lat[ctop]=$(nql_lat "$(script ctop "SELECT count(*) FROM nql('FROM v ORDER BY height DESC LIMIT 10');")")
+lat[cptop]=$(nql_lat "$(script cptop "SELECT count(*) FROM (SELECT doc FROM plain_big ORDER BY height DESC LIMIT 10) x;")")
+lat[crange]=$(nql_lat "$(script crange '\set x random(1, 999000)' "SELECT count(*) FROM nql(format('FROM v WHERE height >= %s AND height < %s ORDER BY height', :x::int, :x::int + 100));")")
+lat[cprange]=$(nql_lat "$(script cprange '\set x random(1, 999000)' "SELECT count(*) FROM (SELECT doc FROM plain_big WHERE height >= :x AND height < :x + 100 ORDER BY height) x;")")
+summary "nql counted on the server (context): top10 nql ${lat[ctop]} ms, plain ${lat[cptop]} ms, ratio $(fmt "$(calc "${lat[ctop]} / ${lat[cptop]}")" 2); range nql ${lat[crange]} ms, plain ${lat[cprange]} ms, ratio $(fmt "$(calc "${lat[crange]} / ${lat[cprange]}")" 2)"
 
 # AS OF s after 10% of the documents were written again
 s=$(qv big "SELECT nedb.seq()")

@@ -16,13 +16,20 @@ SRC=$WORK/src
 failed=()
 
 echo "== pg_regress and isolation (shared_preload_libraries = nedb: the library must load either way)"
-cluster_up "$WORK" "$PORT" "shared_preload_libraries = 'nedb'" "fsync = off"
+cluster_up "$WORK" "$PORT" "shared_preload_libraries = 'nedb'" "fsync = off" \
+    "autovacuum = off"  # tests that VACUUM must not race an autoanalyze's snapshot
 if ! as_pg env PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres \
         make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS=; then
     failed+=(regress)
     for d in "$SRC/regression.diffs" "$SRC/output_iso/regression.diffs"; do
         [[ -f $d ]] && cat "$d"
     done
+fi
+echo "== ORM clients on a foreign table (node-postgres, knex; tests/orm)"
+if ! { as_pg "$PGBIN/createdb" -h "$WORK/sock" -p "$PORT" -U postgres nedb_orm &&
+       (cd "$SRC/tests/orm" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error &&
+        PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=nedb_orm node orm.test.js); }; then
+    failed+=(orm)
 fi
 if grep -E 'terminated by signal|PANIC|TRAP:' "$WORK/server.log"; then
     failed+=(server-log)

@@ -56,10 +56,60 @@ SELECT n, (SELECT bool_or(l ~ 'Index Scan|Bitmap Index Scan') FROM nedb.explain(
   FROM q ORDER BY n;
 RESET enable_seqscan;
 SELECT * FROM nedb.explain('FROM b ORDER BY h DESC LIMIT 7') l WHERE l LIKE 'NQL:%';
--- a missing field, an explicit null and a boolean: ORDER BY goes in memory, same answers
+-- a missing field, an explicit null and a boolean: NEDB order is still NQL's
+-- (a boolean is a number, null is None), so the index serves; same answers
 SELECT nedb.put('b', 'nokey', '{"m": "m1"}') ->> '_id' AS id;
 SELECT nedb.put('b', 'nullh', '{"h": null}') ->> '_id' AS id;
 SELECT nedb.put('b', 'boolh', '{"h": true}') ->> '_id' AS id;
 SELECT * FROM nedb.explain('FROM b ORDER BY h DESC LIMIT 7') l WHERE l LIKE 'NQL:%';
 SELECT r ->> '_id' AS id, r -> 'h' AS h FROM nql('FROM b ORDER BY h DESC LIMIT 4') r;
 SELECT r ->> '_id' AS id, r -> 'h' AS h FROM nql('FROM b WHERE h = 1') r;
+
+-- the direct path (ORDER BY through the index without SQL) against the same
+-- queries with the index dropped (in memory), over updates, deletes, ties,
+-- a missing field, an expired document and history
+CREATE FUNCTION ids(query text) RETURNS text[] LANGUAGE sql AS
+  $$SELECT array_agg(r ->> '_id' ORDER BY o) FROM nql(query) WITH ORDINALITY AS t(r, o)$$;
+SELECT nedb.create_index('d', 'h', 'sorted');
+SELECT count(nedb.put('d', 'd' || (1000 - g), jsonb_build_object('h', g % 13, 'k', g % 4)))
+  FROM generate_series(1, 200) g;
+SELECT nedb.seq() AS mid \gset
+SELECT count(nedb.put('d', 'd' || (1000 - g), jsonb_build_object('h', 20 + g % 7, 'k', g % 4)))
+  FROM generate_series(1, 200, 3) g;
+SELECT count(nedb.delete('d', 'd' || (1000 - g))) FROM generate_series(2, 200, 5) g;
+SELECT nedb.put('d', 'nokey', '{"k": 1}') ->> '_id' AS id;
+SELECT nedb.put('d', 'gone', '{"h": 26, "k": 1}', ttl => '-1 second') ->> '_id' AS id;
+SELECT nedb.put('d', 'nullh', '{"h": null, "k": 1}') ->> '_id' AS id;
+CREATE TEMP TABLE dq (n int, query text);
+INSERT INTO dq VALUES
+  (1, 'FROM d ORDER BY h DESC LIMIT 9'),
+  (2, 'FROM d ORDER BY h LIMIT 9'),
+  (3, 'FROM d ORDER BY h DESC'),
+  (4, 'FROM d ORDER BY h'),
+  (5, 'FROM d WHERE h >= 3 AND h <= 5 ORDER BY h DESC'),
+  (6, 'FROM d WHERE h > 21 AND k = 1 ORDER BY h LIMIT 4'),
+  (7, 'FROM d WHERE h = 24 ORDER BY h'),
+  (8, 'FROM d WHERE h = 24.0 AND h != 3 ORDER BY h DESC'),
+  (9, 'FROM d AS OF ' || :mid || ' ORDER BY h DESC LIMIT 12'),
+  (10, 'FROM d AS OF ' || :mid || ' WHERE h < 2 ORDER BY h'),
+  (11, 'FROM d AS OF ' || (:mid + 30) || ' ORDER BY h DESC LIMIT 20'),
+  (12, 'FROM d WHERE h >= 100 ORDER BY h'),
+  (13, 'FROM d WHERE h > 24 ORDER BY h DESC LIMIT 3'),
+  (14, 'FROM d WHERE h > 24 AND h <= 30 ORDER BY h DESC LIMIT 3');
+CREATE TEMP TABLE direct AS
+  SELECT n, ids(query) AS ids,
+         (SELECT bool_or(l ~ '^Index Scan.*\(direct, no SQL\)$') FROM nedb.explain(query) l) AS direct
+    FROM dq;
+BEGIN;
+SELECT nedb.drop_index('d', 'h', 'sorted');
+SELECT n, direct, ids(query) IS NOT DISTINCT FROM direct.ids AS same_result,
+       coalesce(cardinality(direct.ids), 0) AS rows
+  FROM dq JOIN direct USING (n) ORDER BY n;
+ROLLBACK;
+SELECT ids('FROM d ORDER BY h DESC LIMIT 5') AS desc_ties_in_id_order;
+SELECT * FROM nedb.explain('FROM d WHERE h >= 3 AND h < 5 AND k = 1 ORDER BY h DESC LIMIT 2');
+SELECT * FROM nedb.explain('FROM d AS OF 10 WHERE k != 2 ORDER BY h');
+-- a string value: the index no longer orders like NQL, so the sort is in memory
+SELECT nedb.put('d', 'strh', '{"h": "7"}') ->> '_id' AS id;
+SELECT * FROM nedb.explain('FROM d ORDER BY h DESC LIMIT 3') l WHERE l LIKE 'NQL:%';
+SELECT ids('FROM d ORDER BY h DESC LIMIT 3') AS str_sorts_as_str;

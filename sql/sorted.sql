@@ -196,3 +196,8 @@ CREATE INDEX t_plain ON t (k);
 SELECT pg_temp.err('SELECT nedb.sorted_check(''t_plain'')');
 SELECT pg_temp.err('SELECT nedb.sorted_check(''t'')');
 SELECT nedb.sorted_check(NULL);
+-- leave no objects that depend on the extension behind for the next test
+SET client_min_messages = warning;
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+RESET client_min_messages;

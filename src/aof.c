@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "aof.h"
 #include "canon.h"
 #include "chain.h"
 #include "util.h"
@@ -24,6 +25,8 @@
 
 PG_FUNCTION_INFO_V1(nedb_export_aof);
 PG_FUNCTION_INFO_V1(nedb_import_aof);
+
+static SPIPlanPtr export_plan = NULL;
 
 /* the op body's keys in canonical order; the optional ones only when set */
 static const struct
@@ -80,38 +83,62 @@ aof_line(StringInfo out, CanonNode *body, const char *prev, const char *hash)
 	appendStringInfoChar(out, '}');
 }
 
-/* nedb.export_aof(since): one reference AOF line per op after seq since */
+/*
+ * nedb.export_aof(since, max): one reference AOF line per op after seq
+ * since, at most max of them (all when NULL)
+ */
 Datum
 nedb_export_aof(PG_FUNCTION_ARGS)
 {
 	int64		since = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT64(0);
+	bool		has_max = PG_NARGS() > 1 && !PG_ARGISNULL(1);
+	int64		max = has_max ? PG_GETARG_INT64(1) : 0;
 	NedbSession s;
 	TupleDesc	desc;
 	Tuplestorestate *ts;
 	Portal		portal;
-	Datum		arg;
-	Oid			argtype = INT8OID;
+	Datum		args[2];
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	char		nulls[2] = {' ', ' '};
 	char		prev[NEDB_HEX_LEN + 1];
 	MemoryContext rowcxt;
 
 	ts = nedb_srf_begin(fcinfo, &desc);
 	if (since < -1)
 		since = -1;
+	if (has_max && max < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must not be negative")));
 	strcpy(prev, NEDB_GENESIS);
 
 	nedb_begin(&s);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb export row",
 								   ALLOCSET_DEFAULT_SIZES);
-	arg = Int64GetDatum(since);
-	/* the op at since itself gives the first prev_hash */
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT o.seq, o.hash, o.ts, o.client, o.nonce, o.op, o.coll, o.id,"
-									   "       o.payload, o.idem, o.caused_by, o.evidence, o.confidence,"
-									   "       o.valid_from, o.valid_to, o.body, v.doc"
-									   "  FROM nedb.ops o"
-									   "  LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq"
-									   " WHERE o.seq >= $1 ORDER BY o.seq",
-									   1, &argtype, &arg, NULL, true, CURSOR_OPT_NO_SCROLL);
+	args[0] = Int64GetDatum(since);
+	/* the op at since itself (if any) gives the first prev_hash: one row more */
+	args[1] = Int64GetDatum(since >= 0 ? max + 1 : max);
+	if (!has_max || max == PG_INT64_MAX)
+		nulls[1] = 'n';
+	/* prepared once per backend: followers ask for a batch many times a second */
+	if (export_plan == NULL)
+	{
+		/* the doc as a subquery: no join to plan at each call */
+		SPIPlanPtr	p = SPI_prepare_cursor("SELECT o.seq, o.hash, o.ts, o.client, o.nonce, o.op, o.coll, o.id,"
+										   "       o.payload, o.idem, o.caused_by, o.evidence, o.confidence,"
+										   "       o.valid_from, o.valid_to, o.body,"
+										   "       (SELECT v.doc FROM nedb.versions v"
+										   "         WHERE o.op = 'put' AND v.seq_from = o.seq)"
+										   "  FROM nedb.ops o"
+										   " WHERE o.seq >= $1 ORDER BY o.seq LIMIT $2",
+										   2, argtypes, CURSOR_OPT_NO_SCROLL);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		export_plan = p;
+	}
+	portal = SPI_cursor_open(NULL, export_plan, args, nulls, true);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 1000);
@@ -266,7 +293,7 @@ node_seq_list(CanonNode *n)
 }
 
 static void
-import_line(CanonNode *line)
+import_line(CanonNode *line, double *ts)
 {
 	StringInfoData body;
 	StringInfoData rebuilt;
@@ -381,6 +408,8 @@ import_line(CanonNode *line)
 	if (op.idem && chain_idem_seq(op.idem) >= 0)
 		bad_line("idempotency key \"%s\" is used twice", op.idem);
 	(void) chain_take_nonce(op.client, true, op.nonce);
+	/* the hash of prev (the head) and this body, checked above */
+	op.hash = got;
 	chain_append(&op);
 
 	if (is_put)
@@ -392,6 +421,22 @@ import_line(CanonNode *line)
 				 node_str(payload, "frm", true), node_str(payload, "rel", true),
 				 node_str(payload, "to", true));
 	/* put_file and checkpoint ops carry no state we can rebuild */
+	*ts = op.ts;
+}
+
+/*
+ * Check one AOF line against the chain (its seq follows the head, its
+ * prev_hash is the head, its hash is its body's) and append it with its
+ * original seq, ts, client, nonce and hash.  Needs a storage session and the
+ * chain lock.  Returns the op's seq; *ts gets its ts.
+ */
+int64
+aof_apply_line(const char *line, int len, double *ts)
+{
+	int64		seq = chain_next_seq();
+
+	import_line(canon_parse(line, len, "the line"), ts);
+	return seq;
 }
 
 /* nedb.import_aof(lines): replay reference AOF lines; returns the count */
@@ -441,8 +486,10 @@ nedb_import_aof(PG_FUNCTION_ARGS)
 			len--;
 		if (len > 0)
 		{
+			double		ts;
+
 			old = MemoryContextSwitchTo(linecxt);
-			import_line(canon_parse(p, len, "the line"));
+			(void) aof_apply_line(p, len, &ts);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(linecxt);
 			count++;

@@ -779,12 +779,80 @@ canon_member(CanonNode *obj, const char *key)
 	return NULL;
 }
 
+/* push node as jsonb_in would have read its canonical text */
+static JsonbValue *
+node_push(JsonbParseState **st, CanonNode *node, JsonbIteratorToken scalar_tok)
+{
+	JsonbValue	v;
+
+	check_stack_depth();
+	switch (node->kind)
+	{
+		case CN_OBJECT:
+			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+			for (int i = 0; i < node->n; i++)
+			{
+				v.type = jbvString;
+				v.val.string.val = node->keys[i];
+				v.val.string.len = strlen(node->keys[i]);
+				pushJsonbValue(st, WJB_KEY, &v);
+				node_push(st, node->items[i], WJB_VALUE);
+			}
+			/* duplicated keys: the last one stays, as in jsonb_in */
+			return pushJsonbValue(st, WJB_END_OBJECT, NULL);
+		case CN_ARRAY:
+			pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+			for (int i = 0; i < node->n; i++)
+				node_push(st, node->items[i], WJB_ELEM);
+			return pushJsonbValue(st, WJB_END_ARRAY, NULL);
+		case CN_NULL:
+			v.type = jbvNull;
+			break;
+		case CN_TRUE:
+		case CN_FALSE:
+			v.type = jbvBool;
+			v.val.boolean = node->kind == CN_TRUE;
+			break;
+		case CN_INT:
+		case CN_FLOAT:
+			{
+				StringInfoData num;
+
+				initStringInfo(&num);
+				canon_numeric_text(&num, node->str);
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(num.data),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+				pfree(num.data);
+			}
+			break;
+		case CN_STRING:
+			v.type = jbvString;
+			v.val.string.val = node->str;
+			v.val.string.len = node->len;
+			break;
+	}
+	return pushJsonbValue(st, scalar_tok, &v);
+}
+
+/*
+ * The jsonb of a parsed object or array: what jsonb_in makes of its
+ * canonical text, built from the tree without printing and parsing it.
+ */
 Jsonb *
 canon_node_to_jsonb(CanonNode *node)
 {
-	StringInfoData s;
+	JsonbParseState *st = NULL;
 
-	initStringInfo(&s);
-	canon_node(&s, node, false);
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+	if (node->kind != CN_OBJECT && node->kind != CN_ARRAY)
+	{
+		StringInfoData s;
+
+		initStringInfo(&s);
+		canon_node(&s, node, false);
+		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+	}
+	return JsonbValueToJsonb(node_push(&st, node, WJB_VALUE));
 }

@@ -14,11 +14,16 @@
  * under us, so they are cached for the rest of the transaction; a
  * subtransaction abort throws the cache away (and may have released the
  * lock), and the next write reads both again.
+ *
+ * A database that follows another (nedb.subscribe) refuses local writes: only
+ * its apply worker appends.  Every writing transaction NOTIFYs the channel
+ * nedb_ops at commit, which wakes the apply workers that follow this one.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/async.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -30,6 +35,8 @@
 #include "utils/syscache.h"
 
 #include "chain.h"
+#include "log_tree.h"
+#include "repl.h"
 #include "store.h"
 
 /* lock tag: advisory lock space, our own field4 so user advisory locks never collide */
@@ -80,12 +87,14 @@ static const PlanDef plan_defs[NEDB_NUM_PLANS] = {
 		"       o.caused_by, o.evidence, o.confidence, o.valid_from, o.valid_to, o.body, v.doc"
 		"  FROM nedb.ops o LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq"
 		" WHERE o.seq = $1", 1, {INT8OID}},
+	[PLAN_SUBSCRIPTION] = {"SELECT name FROM nedb.subscription LIMIT 1", 0},
 };
 
 static SPIPlanPtr plans[NEDB_NUM_PLANS];
 
 /* per-transaction chain state */
 static bool chain_valid = false;
+static bool chain_notified = false;
 static int64 chain_seq;
 static char chain_head[NEDB_HEX_LEN + 1];
 /*
@@ -229,7 +238,6 @@ chain_read_head(char *hex)
 void
 chain_lock(void)
 {
-	LOCKTAG		tag;
 	uint8		h[NEDB_HASH_LEN];
 	TransactionId xmin;
 	char	   *last_client;
@@ -248,8 +256,23 @@ chain_lock(void)
 	/* whatever needs no lock is done before waiting for it */
 	store_prepare();
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	chain_wait_writers();
+
+	/* after the lock: a subscription committed before it is seen */
+	if (!nedb_repl_applying &&
+		nedb_exec(PLAN_SUBSCRIPTION, NULL, NULL, false, 1) > 0)
+	{
+		bool		isnull;
+		char	   *name = TextDatumGetCString(nedb_col(0, 1, &isnull));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot write to a NEDB database that follows another"),
+				 errdetail("This database follows the subscription \"%s\"; only its apply worker appends ops.",
+						   name),
+				 errhint("Write on the primary, or call nedb.unsubscribe('%s') to make this database writable.",
+						 name)));
+	}
 
 	/* the latest snapshot sees every op committed before we got the lock */
 	if (store_last_op(&chain_seq, h, &xmin, &last_client, &last_nonce))
@@ -282,6 +305,19 @@ chain_lock(void)
 						   (long long) chain_seq),
 				 errhint("Retry the transaction.")));
 	chain_valid = true;
+}
+
+/*
+ * Take the chain lock (to the end of the transaction) without reading the
+ * head: whoever holds it has committed or rolled back when this returns.
+ */
+void
+chain_wait_writers(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 int64
@@ -363,12 +399,18 @@ chain_append(NedbOp *op)
 
 	Assert(chain_valid && op->seq == chain_seq + 1);
 
-	initStringInfo(&body);
-	if (op->body)
-		appendStringInfoString(&body, op->body);
+	if (op->hash)
+		memcpy(hash, op->hash, NEDB_HASH_LEN);	/* checked against our head */
 	else
-		op_build_body(&body, op);
-	op_hash(chain_head, body.data, body.len, hash);
+	{
+		initStringInfo(&body);
+		if (op->body)
+			appendStringInfoString(&body, op->body);
+		else
+			op_build_body(&body, op);
+		op_hash(chain_head, body.data, body.len, hash);
+		pfree(body.data);
+	}
 
 	hb = palloc(VARHDRSZ + NEDB_HASH_LEN);
 	SET_VARSIZE(hb, VARHDRSZ + NEDB_HASH_LEN);
@@ -396,10 +438,16 @@ chain_append(NedbOp *op)
 	v[15] = text_or_null(op->body, &n[15]);
 
 	store_append_op(v, n);
+	log_tree_append(op->seq, chain_head, hash);
+	if (!chain_notified && nedb_notify)
+	{
+		/* followers wake at our commit; nothing is sent if we roll back */
+		Async_Notify(NEDB_NOTIFY_CHANNEL, NULL);
+		chain_notified = true;
+	}
 
 	chain_seq = op->seq;
 	hash_to_hex(hash, chain_head);
-	pfree(body.data);
 }
 
 static void
@@ -407,6 +455,7 @@ chain_xact_callback(XactEvent event, void *arg)
 {
 	/* the lock and the cache end with the transaction */
 	chain_valid = false;
+	chain_notified = false;
 	nonces_forget();
 }
 
@@ -416,7 +465,9 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
+		/* the subtransaction's pending notification is gone with it */
 		chain_valid = false;
+		chain_notified = false;
 		nonces_forget();
 	}
 }

@@ -24,6 +24,7 @@ typedef enum NedbPlanId
 	PLAN_INBOUND_AS_OF,
 	PLAN_HISTORY,
 	PLAN_OP_ROW,
+	PLAN_SUBSCRIPTION,
 	NEDB_NUM_PLANS
 } NedbPlanId;
 
@@ -53,6 +54,7 @@ extern Datum nedb_col(uint64 row, int col, bool *isnull);
 
 /* the chain (writers) */
 extern void chain_lock(void);
+extern void chain_wait_writers(void);
 extern int64 chain_next_seq(void);
 extern const char *chain_head_hex(void);
 extern int64 chain_take_nonce(const char *client, bool given, int64 nonce);

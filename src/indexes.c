@@ -71,6 +71,12 @@ index_name(const char *coll, const char *field, const char *kind)
 	return s.data;
 }
 
+char *
+nedb_index_relname(const char *coll, const char *field, const char *kind)
+{
+	return index_name(coll, field, kind);
+}
+
 static void
 run(const char *sql)
 {

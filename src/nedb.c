@@ -3,8 +3,7 @@
  *	  Module entry: NEDB, a hash-chained, time-traveling document store.
  *
  * The core needs only CREATE EXTENSION nedb; loading the library through
- * shared_preload_libraries works as well (it is how later background
- * workers start).
+ * shared_preload_libraries also starts the replication launcher.
  */
 #include "postgres.h"
 
@@ -14,7 +13,11 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "cascade.h"
 #include "chain.h"
+#include "fdw.h"
+#include "log_tree.h"
+#include "repl.h"
 #include "store.h"
 
 PG_MODULE_MAGIC;
@@ -33,6 +36,15 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	nedb_chain_init();
 	nedb_store_init();
+	nedb_fdw_init();
+	nedb_log_tree_init();
+	DefineCustomIntVariable("nedb.cascade_warm_level",
+							"zstd level of the warm Cascade tier.",
+							"The cold tier uses the maximum level with long-distance matching, or this level when that compresses a chunk better.",
+							&cascade_warm_level, 3, 1, 19,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	nedb_repl_init();
+	repl_sql_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("nedb");
 #else

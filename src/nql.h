@@ -6,6 +6,7 @@
 #define NEDB_NQL_H
 
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 
 typedef enum NqlOp
 {
@@ -73,5 +74,14 @@ typedef struct NqlQuery
 
 /* parse; a syntax error is ERRCODE_SYNTAX_ERROR with the reference's text */
 extern NqlQuery *nql_parse(const char *text);
+
+/* ORDER BY a field through its index, without SQL (nql_scan.c) */
+typedef struct NqlScan NqlScan;
+
+extern NqlScan *nql_scan_begin(const char *coll, const char *field, bool desc,
+							   List *bounds, bool has_as_of, int64 as_of,
+							   char **index_name, bool *exact);
+extern bool nql_scan_next(NqlScan *s, char **id, Jsonb **doc);
+extern void nql_scan_end(NqlScan *s);
 
 #endif

@@ -51,6 +51,8 @@ typedef struct Exec
 	Numeric    *lit_num;		/* numeric literals of q->where, by position */
 	List	   *search_terms;	/* tokens of SEARCH (char *) */
 	List	   *search_fields;	/* the collection's search-indexed fields */
+	bool	   *bound;			/* q->where conditions that are index quals */
+	bool	   *done;			/* ... and exact: not checked again */
 	double		now;
 } Exec;
 
@@ -1110,6 +1112,80 @@ emit(Tuplestorestate *ts, TupleDesc desc, Jsonb *doc)
 	tuplestore_putvalues(ts, desc, &d, &isnull);
 }
 
+/*
+ * Where candidates come from: a direct index scan in ORDER BY order, or the
+ * planned SQL statement through a cursor.
+ */
+typedef struct Source
+{
+	NqlScan    *scan;			/* the direct path, or NULL */
+	Portal		portal;
+	uint64		k;				/* the next row of the fetched batch */
+	uint64		n;
+} Source;
+
+/*
+ * The direct path: a query that wants its rows in the order of a field's
+ * index and nothing that needs SQL (SEARCH needs the GIN index) or the
+ * whole set.  Range and equality conditions on that field with number
+ * values become index quals.
+ */
+static NqlScan *
+direct_scan(Exec *ex, char **index_name)
+{
+	NqlQuery   *q = ex->q;
+	List	   *bounds = NIL;
+	ListCell   *lc;
+	NqlScan    *scan;
+	bool		exact;
+	int			i = 0;
+
+	if (!q->order_by || q->search || q->traverse || q->trace || q->group_by ||
+		(q->has_limit && q->limit < 0))
+		return NULL;
+	ex->bound = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
+	ex->done = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
+	foreach(lc, q->where)
+	{
+		NqlPred    *p = lfirst(lc);
+
+		if (strcmp(p->field, q->order_by) == 0 && is_number(&p->value) && p->op != NQL_NE)
+		{
+			bounds = lappend(bounds, p);
+			ex->bound[i] = true;
+		}
+		i++;
+	}
+	scan = nql_scan_begin(q->from, q->order_by, q->order_desc, bounds,
+						  q->has_as_of, q->as_of, index_name, &exact);
+	if (scan && exact)
+		memcpy(ex->done, ex->bound, sizeof(bool) * list_length(q->where));
+	return scan;
+}
+
+static bool
+source_next(Source *src, char **id, Jsonb **doc)
+{
+	bool		isnull;
+
+	if (src->scan)
+		return nql_scan_next(src->scan, id, doc);
+	if (src->k >= src->n)
+	{
+		if (src->n > 0)
+			SPI_freetuptable(SPI_tuptable);
+		SPI_cursor_fetch(src->portal, true, 1000);
+		src->n = SPI_processed;
+		src->k = 0;
+		if (src->n == 0)
+			return false;
+	}
+	*id = TextDatumGetCString(nedb_col(src->k, 1, &isnull));
+	*doc = DatumGetJsonbP(nedb_col(src->k, 2, &isnull));
+	src->k++;
+	return true;
+}
+
 Datum
 nedb_nql(PG_FUNCTION_ARGS)
 {
@@ -1118,8 +1194,8 @@ nedb_nql(PG_FUNCTION_ARGS)
 	NedbSession s;
 	TupleDesc	desc;
 	Tuplestorestate *ts;
-	Portal		portal;
-	NqlPlan		pl;
+	Source		src = {0};
+	NqlPlan		pl = {0};
 	bool		whole_set;
 	Row		  **rows;
 	int			n = 0;
@@ -1128,6 +1204,8 @@ nedb_nql(PG_FUNCTION_ARGS)
 	int			i;
 	ListCell   *lc;
 	MemoryContext rowcxt;
+	char	   *id;
+	Jsonb	   *doc;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -1157,72 +1235,71 @@ nedb_nql(PG_FUNCTION_ARGS)
 
 	nedb_begin(&s);
 
-	plan_query(&ex, &pl);
-	whole_set = (q->order_by && !pl.index_order) || q->traverse || q->trace || q->group_by ||
-		(q->has_limit && q->limit < 0);
+	src.scan = direct_scan(&ex, NULL);
+	if (src.scan == NULL)
+	{
+		plan_query(&ex, &pl);
+		/* rows are consumed in order and often not all: plan for a fast start */
+		src.portal = SPI_cursor_open(NULL, cached_plan(pl.sql.data, pl.nparams, pl.types,
+													   CURSOR_OPT_FAST_PLAN),
+									 pl.values, NULL, true);
+	}
+	whole_set = (q->order_by && !src.scan && !pl.index_order) || q->traverse || q->trace ||
+		q->group_by || (q->has_limit && q->limit < 0);
 	rows = palloc(sizeof(Row *) * cap);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nql row", ALLOCSET_DEFAULT_SIZES);
 
-	/* rows are consumed in order and often not all: plan for a fast start */
-	portal = SPI_cursor_open(NULL, cached_plan(pl.sql.data, pl.nparams, pl.types, CURSOR_OPT_FAST_PLAN),
-							 pl.values, NULL, true);
 	for (;;)
 	{
-		bool		done = false;
+		bool		keep = true;
+		MemoryContext old;
 
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 k = 0; k < SPI_processed && !done; k++)
+		CHECK_FOR_INTERRUPTS();
+		/* a row's detoasted copy and its checks live until the next row */
+		MemoryContextReset(rowcxt);
+		old = MemoryContextSwitchTo(rowcxt);
+		if (!source_next(&src, &id, &doc))
 		{
-			bool		isnull;
-			Jsonb	   *doc;
-			bool		keep = true;
-			MemoryContext old;
-
-			CHECK_FOR_INTERRUPTS();
-			old = MemoryContextSwitchTo(rowcxt);
-			doc = DatumGetJsonbP(nedb_col(k, 2, &isnull));
-			/* at HEAD an expired document is gone, as for nedb.get */
-			if (!q->has_as_of && doc_expired(doc, ex.now))
-				keep = false;
-			i = 0;
-			foreach(lc, q->where)
-			{
-				if (keep && !pred_holds(&ex, i, lfirst(lc), doc))
-					keep = false;
-				i++;
-			}
-			if (keep)
-				keep = search_holds(&ex, doc);
-			if (keep && !whole_set && q->valid_as_of)
-				keep = valid_at(doc, q->valid_as_of);
 			MemoryContextSwitchTo(old);
-			if (keep)
-			{
-				if (!whole_set)
-				{
-					emit(ts, desc, doc);
-					if (q->has_limit && ++emitted >= q->limit)
-						done = true;
-				}
-				else
-				{
-					if (n == cap)
-					{
-						cap *= 2;
-						rows = repalloc(rows, sizeof(Row *) * cap);
-					}
-					rows[n++] = new_row(q->from, TextDatumGetCString(nedb_col(k, 1, &isnull)), doc);
-				}
-			}
-			MemoryContextReset(rowcxt);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		if (done)
 			break;
+		}
+		/* at HEAD an expired document is gone, as for nedb.get */
+		if (!q->has_as_of && doc_expired(doc, ex.now))
+			keep = false;
+		i = 0;
+		foreach(lc, q->where)
+		{
+			if (keep && !(ex.done && ex.done[i]) && !pred_holds(&ex, i, lfirst(lc), doc))
+				keep = false;
+			i++;
+		}
+		if (keep)
+			keep = search_holds(&ex, doc);
+		if (keep && !whole_set && q->valid_as_of)
+			keep = valid_at(doc, q->valid_as_of);
+		MemoryContextSwitchTo(old);
+		if (!keep)
+			continue;
+		if (!whole_set)
+		{
+			emit(ts, desc, doc);
+			if (q->has_limit && ++emitted >= q->limit)
+				break;
+		}
+		else
+		{
+			if (n == cap)
+			{
+				cap *= 2;
+				rows = repalloc(rows, sizeof(Row *) * cap);
+			}
+			rows[n++] = new_row(q->from, id, doc);
+		}
 	}
-	SPI_cursor_close(portal);
+	if (src.scan)
+		nql_scan_end(src.scan);
+	else
+		SPI_cursor_close(src.portal);
 
 	if (whole_set)
 	{
@@ -1264,21 +1341,79 @@ nedb_nql(PG_FUNCTION_ARGS)
 /* nedb.explain(query): the access path nql() takes, and Postgres's plan of it */
 PG_FUNCTION_INFO_V1(nedb_explain);
 
+static void
+put_line(Tuplestorestate *ts, TupleDesc desc, const char *line)
+{
+	Datum		d = CStringGetTextDatum(line);
+	bool		isnull = false;
+
+	tuplestore_putvalues(ts, desc, &d, &isnull);
+}
+
 Datum
 nedb_explain(PG_FUNCTION_ARGS)
 {
 	Exec		ex = {0};
+	NqlQuery   *q;
 	NedbSession s;
 	TupleDesc	desc;
 	Tuplestorestate *ts;
 	NqlPlan		pl;
+	NqlScan    *scan;
+	char	   *index_name;
 	uint64		n;
 	char	  **lines;
 
-	ex.q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	q = ex.q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	ex.now = op_now();
 	ts = nedb_srf_begin(fcinfo, &desc);
 	nedb_begin(&s);
+
+	scan = direct_scan(&ex, &index_name);
+	if (scan)
+	{
+		StringInfoData cond;
+		StringInfoData filter;
+		ListCell   *lc;
+		int			i = 0;
+
+		nql_scan_end(scan);
+		nedb_end(&s);
+		put_line(ts, desc, q->has_limit
+				 ? psprintf("NQL: ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
+							q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
+				 : psprintf("NQL: ORDER BY %s %s through its index",
+							q->order_by, q->order_desc ? "DESC" : "ASC"));
+		put_line(ts, desc, psprintf("Index Scan%s using %s on nedb.versions (direct, no SQL)",
+									q->order_desc ? " Backward" : "", index_name));
+		initStringInfo(&cond);
+		initStringInfo(&filter);
+		if (q->has_as_of)
+			appendStringInfo(&filter, "the version live at seq " INT64_FORMAT, q->as_of);
+		else
+			appendStringInfoString(&filter, "the live version, not expired");
+		foreach(lc, q->where)
+		{
+			NqlPred    *p = lfirst(lc);
+			const char *op = p->op == NQL_EQ ? "=" : p->op == NQL_NE ? "!=" :
+				p->op == NQL_LT ? "<" : p->op == NQL_LE ? "<=" :
+				p->op == NQL_GT ? ">" : ">=";
+
+			if (ex.bound[i])
+				appendStringInfo(&cond, "%s%s %s %s", cond.len ? " AND " : "",
+								 p->field, op, p->value.text);
+			if (!ex.done[i])
+				appendStringInfo(&filter, " AND %s %s %s", p->field, op, p->value.text);
+			i++;
+		}
+		if (q->valid_as_of)
+			appendStringInfo(&filter, " AND VALID AS OF %s", q->valid_as_of);
+		if (cond.len)
+			put_line(ts, desc, psprintf("  Index Cond: %s", cond.data));
+		put_line(ts, desc, psprintf("  Filter: %s", filter.data));
+		return (Datum) 0;
+	}
+
 	plan_query(&ex, &pl);
 	if (SPI_execute_with_args(psprintf("EXPLAIN (COSTS OFF) %s", pl.sql.data), pl.nparams, pl.types,
 							  pl.values, NULL, false, 0) != SPI_OK_UTILITY)
@@ -1289,24 +1424,9 @@ nedb_explain(PG_FUNCTION_ARGS)
 		lines[k] = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
 	nedb_end(&s);
 
-	{
-		const char *head[] = {"NQL: ", "SQL: "};
-		const char *vals[] = {pl.note, pl.sql.data};
-
-		for (int k = 0; k < 2; k++)
-		{
-			Datum		d = CStringGetTextDatum(psprintf("%s%s", head[k], vals[k]));
-			bool		isnull = false;
-
-			tuplestore_putvalues(ts, desc, &d, &isnull);
-		}
-	}
+	put_line(ts, desc, psprintf("NQL: %s", pl.note));
+	put_line(ts, desc, psprintf("SQL: %s", pl.sql.data));
 	for (uint64 k = 0; k < n; k++)
-	{
-		Datum		d = CStringGetTextDatum(lines[k]);
-		bool		isnull = false;
-
-		tuplestore_putvalues(ts, desc, &d, &isnull);
-	}
+		put_line(ts, desc, lines[k]);
 	return (Datum) 0;
 }

@@ -38,6 +38,7 @@ typedef struct NedbOp
 	const char *valid_from;
 	const char *valid_to;
 	const char *body;			/* exact canonical body when not rebuildable */
+	const uint8 *hash;			/* its hash, when already computed and checked */
 } NedbOp;
 
 /*

@@ -22,6 +22,9 @@ extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc)
 extern JsonbValue *nedb_member(JsonbContainer *obj, const char *key);
 extern void nedb_push_key(JsonbParseState **st, const char *key);
 
+/* the relation name of the index nedb.create_index makes (indexes.c) */
+extern char *nedb_index_relname(const char *coll, const char *field, const char *kind);
+
 /* the reference's search tokens of a string (char *, sorted, unique) */
 extern List *search_tokens(const char *str, int len);
 

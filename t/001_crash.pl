@@ -25,6 +25,21 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep);
+
+# wait for a reinitializing server to answer; psql meeting it half-way can
+# fail with a broken pipe, which poll_query_until does not survive: retry
+sub server_back
+{
+	my ($node) = @_;
+	for my $try (1 .. 20)
+	{
+		my $ok = eval { $node->poll_query_until('postgres', 'SELECT 1', '1') };
+		return 1 if $ok;
+		note "waiting for the server: $@" if $@;
+		usleep(500_000);
+	}
+	return 0;
+}
 use FindBin;
 use lib $FindBin::RealBin;
 use NedbTest;
@@ -420,7 +435,7 @@ for my $r (1 .. scalar(@modes))
 	{
 		# the postmaster reinitializes by itself (restart_after_crash = on)
 		$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
-		$node->poll_query_until('postgres', 'SELECT 1', '1')
+		server_back($node)
 		  or die "$label: the server did not come back after the backend crash";
 		ok($node->log_contains(qr/terminated by signal 9/), "$label: the server log shows the backend crash");
 	}

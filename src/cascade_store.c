@@ -1,0 +1,253 @@
+/*
+ * cascade_store.c
+ *	  The chunk store: one row per (tier, chunk id) in nedb.chunks.
+ *
+ * A chunk is stored once per tier, compressed with zstd (warm: a fast level,
+ * nedb.cascade_warm_level; cold: the maximum level with long-distance
+ * matching) or raw when compression does not make it smaller.  The data
+ * column is STORAGE EXTERNAL, so Postgres does not try to compress it again.
+ * Reads decompress straight into the caller's buffer and check the bytes
+ * against the chunk id: a tampered chunk is an error, never wrong bytes.
+ *
+ * The zstd contexts live as long as the backend (allocated once, reused), so
+ * an error in the middle of a file leaks nothing.
+ */
+#include "postgres.h"
+
+#include <zstd.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "cascade.h"
+
+#define CODEC_RAW	0
+#define CODEC_ZSTD	1
+
+int			cascade_warm_level = 3;
+
+static ZSTD_CCtx *cctx = NULL;
+static ZSTD_DCtx *dctx = NULL;
+static uint8 *cbuf = NULL;		/* ZSTD_compressBound(CDC_MAX) bytes */
+
+typedef enum ChunkPlan
+{
+	CP_EXISTS,
+	CP_INSERT,
+	CP_FETCH,
+	CP_NUM
+} ChunkPlan;
+
+static const char *const plan_sql[CP_NUM] = {
+	[CP_EXISTS] = "SELECT 1 FROM nedb.chunks WHERE tier = $1 AND id = $2",
+	[CP_INSERT] = "INSERT INTO nedb.chunks (tier, id, codec, raw_len, data)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tier, id) DO NOTHING",
+	[CP_FETCH] = "SELECT codec, raw_len, data FROM nedb.chunks WHERE tier = $1 AND id = $2",
+};
+static const int plan_nargs[CP_NUM] = {2, 5, 2};
+static const Oid plan_types[5] = {TEXTOID, BYTEAOID, INT2OID, INT4OID, BYTEAOID};
+static SPIPlanPtr plans[CP_NUM];
+
+/*
+ * Run a plan.  SPI returns in its procedure context, which lives until
+ * SPI_finish: switch back, so per-chunk allocations stay in the caller's
+ * short-lived context (else a large file would pile up in SPI's).
+ */
+static void
+run_plan(ChunkPlan p, Datum *values, bool read_only)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc;
+
+	if (plans[p] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(plan_sql[p], plan_nargs[p], (Oid *) plan_types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", plan_sql[p],
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		plans[p] = plan;
+	}
+	rc = SPI_execute_plan(plans[p], values, NULL, read_only, 1);
+	MemoryContextSwitchTo(cxt);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+CascadeTier
+cascade_tier(const char *name)
+{
+	if (strcmp(name, "warm") == 0)
+		return TIER_WARM;
+	if (strcmp(name, "cold") == 0)
+		return TIER_COLD;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown Cascade tier \"%s\"", name),
+			 errhint("The tiers are 'warm' (fast zstd) and 'cold' (maximum zstd ratio).")));
+	return TIER_WARM;			/* keep compiler quiet */
+}
+
+const char *
+cascade_tier_name(CascadeTier tier)
+{
+	return tier == TIER_COLD ? "cold" : "warm";
+}
+
+static bytea *
+bytea_of(const uint8 *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+static void
+zstd_check(size_t rc, const char *what)
+{
+	if (ZSTD_isError(rc))
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("zstd %s failed: %s", what, ZSTD_getErrorName(rc))));
+}
+
+/* one zstd pass over raw into cbuf; its size */
+static size_t
+zstd_pass(const uint8 *raw, size_t len, int level, bool long_distance)
+{
+	size_t		rc;
+
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+	zstd_check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level), "setup");
+	if (long_distance)
+		zstd_check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1), "setup");
+	/* raw_len is stored beside the data: the frame need not repeat it */
+	zstd_check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0), "setup");
+	rc = ZSTD_compress2(cctx, cbuf, ZSTD_compressBound(CDC_MAX), raw, len);
+	zstd_check(rc, "compression");
+	return rc;
+}
+
+/*
+ * Compress into cbuf; the compressed size, or 0 if it does not pay.  Cold
+ * keeps the smaller of the maximum level with long-distance matching and the
+ * warm level: on some inputs (long runs of counters, say) the optimal
+ * parser of the top levels loses to the fast ones, and cold is about ratio.
+ */
+static size_t
+compress_chunk(CascadeTier tier, const uint8 *raw, size_t len)
+{
+	size_t		size;
+
+	if (cctx == NULL)
+	{
+		cbuf = MemoryContextAlloc(TopMemoryContext, ZSTD_compressBound(CDC_MAX));
+		cctx = ZSTD_createCCtx();
+		if (cctx == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a zstd compression context")));
+	}
+	if (tier == TIER_COLD)
+	{
+		size_t		fast = zstd_pass(raw, len, cascade_warm_level, false);
+
+		size = zstd_pass(raw, len, ZSTD_maxCLevel(), true);
+		if (fast < size)
+			size = zstd_pass(raw, len, cascade_warm_level, false);
+	}
+	else
+		size = zstd_pass(raw, len, cascade_warm_level, false);
+	return size < len ? size : 0;
+}
+
+bool
+chunk_put(CascadeTier tier, const uint8 *id, const uint8 *raw, size_t len)
+{
+	Datum		v[5];
+	size_t		clen;
+
+	Assert(len <= CDC_MAX);
+	v[0] = CStringGetTextDatum(cascade_tier_name(tier));
+	v[1] = PointerGetDatum(bytea_of(id, NEDB_HASH_LEN));
+	run_plan(CP_EXISTS, v, false);
+	SPI_freetuptable(SPI_tuptable);
+	if (SPI_processed > 0)
+		return true;
+
+	clen = compress_chunk(tier, raw, len);
+	v[2] = Int16GetDatum(clen ? CODEC_ZSTD : CODEC_RAW);
+	v[3] = Int32GetDatum((int32) len);
+	v[4] = PointerGetDatum(clen ? bytea_of(cbuf, clen) : bytea_of(raw, len));
+	/* a concurrent upload of the same chunk may have won: then it is a hit */
+	run_plan(CP_INSERT, v, false);
+	return SPI_processed == 0;
+}
+
+static void
+corrupted(const uint8 *id, const char *file, int32 version, int64 index, const char *why)
+{
+	char		hex[NEDB_HEX_LEN + 1];
+
+	hash_to_hex(id, hex);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("chunk %s of file \"%s\" version %d is corrupted", hex, file, version),
+			 errdetail("Chunk #" INT64_FORMAT ": %s.", index, why),
+			 errhint("The stored chunk no longer matches its BLAKE2b-256 id; restore it from a backup.")));
+}
+
+void
+chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
+		  const char *file, int32 version, int64 index)
+{
+	Datum		v[2];
+	bool		isnull;
+	int16		codec;
+	int32		raw_len;
+	bytea	   *data;
+	size_t		dlen;
+	uint8		check[NEDB_HASH_LEN];
+
+	v[0] = CStringGetTextDatum(cascade_tier_name(tier));
+	v[1] = PointerGetDatum(bytea_of(id, NEDB_HASH_LEN));
+	run_plan(CP_FETCH, v, true);
+	if (SPI_processed == 0)
+		corrupted(id, file, version, index, "it is missing from nedb.chunks");
+	codec = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	raw_len = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	data = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	dlen = VARSIZE_ANY_EXHDR(data);
+	if (raw_len < 0 || (size_t) raw_len != len)
+		corrupted(id, file, version, index, "its stored length differs from the file's");
+	if (codec == CODEC_RAW)
+	{
+		if (dlen != len)
+			corrupted(id, file, version, index, "its raw data has the wrong length");
+		memcpy(dst, VARDATA_ANY(data), len);
+	}
+	else if (codec == CODEC_ZSTD)
+	{
+		size_t		rc;
+
+		if (dctx == NULL && (dctx = ZSTD_createDCtx()) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a zstd decompression context")));
+		rc = ZSTD_decompressDCtx(dctx, dst, len, VARDATA_ANY(data), dlen);
+		if (ZSTD_isError(rc) || rc != len)
+			corrupted(id, file, version, index, "it does not decompress to its length");
+	}
+	else
+		corrupted(id, file, version, index, "its codec is unknown");
+	SPI_freetuptable(SPI_tuptable);
+
+	blake2b256(dst, len, check);
+	if (memcmp(check, id, NEDB_HASH_LEN) != 0)
+		corrupted(id, file, version, index, "its bytes do not hash to its id");
+}

@@ -1,0 +1,100 @@
+// orm.test.js - node-postgres and knex using a nedb foreign table like any
+// table: create, read with filter and order, update, delete, prepared
+// statements, and a rolled-back transaction that leaves no trace.
+// Connection from the usual PG* environment variables.
+'use strict';
+const assert = require('node:assert/strict');
+const { Client } = require('pg');
+const knexFactory = require('knex');
+
+async function main() {
+  const pg = new Client();
+  await pg.connect();
+  const q = async (text, values) => (await pg.query(text, values)).rows;
+
+  await q('DROP EXTENSION IF EXISTS nedb CASCADE');
+  await q('CREATE EXTENSION nedb');
+  await q(`CREATE FOREIGN TABLE users (_id text, _seq bigint, name text, age bigint,
+           city text OPTIONS (field 'address.city'), doc jsonb)
+           SERVER nedb OPTIONS (collection 'users')`);
+  await q("SELECT nedb.create_index('users', 'age', 'sorted')");
+
+  // node-postgres: parameterized statements (extended protocol)
+  let rows = await q('INSERT INTO users (_id, name, age, city) VALUES ($1, $2, $3, $4) RETURNING _id, _seq, doc',
+    ['alice', 'Alice', 30, 'Paris']);
+  assert.equal(rows[0]._id, 'alice');
+  assert.equal(rows[0]._seq, '0');          // bigint comes as a string
+  assert.deepEqual(rows[0].doc, { _id: 'alice', _seq: 0, name: 'Alice', age: 30, address: { city: 'Paris' } });
+  for (const [id, name, age] of [['bob', 'Bob', 25], ['carol', 'Carol', 35], ['dave', 'Dave', 19]]) {
+    await q('INSERT INTO users (_id, name, age) VALUES ($1, $2, $3)', [id, name, age]);
+  }
+  rows = await q('SELECT _id, age FROM users WHERE age > $1 ORDER BY age DESC LIMIT $2', [20, 2]);
+  assert.deepEqual(rows.map((r) => r._id), ['carol', 'alice']);
+  // a named prepared statement, run twice
+  const byId = { name: 'user-by-id', text: 'SELECT name, city FROM users WHERE _id = $1' };
+  assert.deepEqual((await pg.query({ ...byId, values: ['alice'] })).rows, [{ name: 'Alice', city: 'Paris' }]);
+  assert.deepEqual((await pg.query({ ...byId, values: ['bob'] })).rows, [{ name: 'Bob', city: null }]);
+  rows = await q('UPDATE users SET age = age + 1 WHERE _id = $1 RETURNING age, _seq', ['bob']);
+  assert.equal(rows[0].age, '26');
+  assert.equal(rows[0]._seq, '4');
+  rows = await q('DELETE FROM users WHERE _id = $1 RETURNING _id', ['dave']);
+  assert.equal(rows.length, 1);
+  assert.equal((await q("SELECT nedb.get('users', 'dave') AS d"))[0].d, null);
+  // a rolled-back transaction leaves no trace
+  const seqBefore = (await q('SELECT nedb.seq() AS s'))[0].s;
+  await q('BEGIN');
+  await q("INSERT INTO users (_id, name, age) VALUES ('temp', 'Temp', 1)");
+  assert.equal((await q("SELECT count(*)::int AS n FROM users WHERE _id = 'temp'"))[0].n, 1);
+  await q('ROLLBACK');
+  assert.equal((await q("SELECT count(*)::int AS n FROM users WHERE _id = 'temp'"))[0].n, 0);
+  assert.equal((await q('SELECT nedb.seq() AS s'))[0].s, seqBefore);
+  // a type error names the document and the field
+  await q(`SELECT nedb.put('users', 'odd', '{"age": "old"}')`);
+  await assert.rejects(q('SELECT sum(age) FROM users'),
+    (e) => e.code === '42804' && /field "age" of document "odd"/.test(e.message));
+  await q("SELECT nedb.delete('users', 'odd')");
+
+  // knex: the query builder's create / read / update / delete / transaction
+  const knex = knexFactory({ client: 'pg', connection: {}, pool: { min: 1, max: 2 } });
+  try {
+    const ins = await knex('users').insert([{ _id: 'erin', name: 'Erin', age: 41, city: 'Oslo' },
+      { _id: 'frank', name: 'Frank', age: 22 }]).returning(['_id', 'age']);
+    assert.deepEqual(ins.map((r) => r._id), ['erin', 'frank']);
+    const old = await knex('users').select('_id', 'name', 'age').where('age', '>=', 30)
+      .orderBy('age', 'desc');
+    assert.deepEqual(old.map((r) => r._id), ['erin', 'carol', 'alice']);
+    const some = await knex('users').select('_id').whereIn('_id', ['alice', 'carol', 'nobody'])
+      .orderBy('_id');
+    assert.deepEqual(some.map((r) => r._id), ['alice', 'carol']);
+    const byCity = await knex('users').first('name').where({ city: 'Oslo' });
+    assert.equal(byCity.name, 'Erin');
+    const n = await knex('users').where({ _id: 'frank' }).update({ name: 'Franklin', age: 23 });
+    assert.equal(n, 1);
+    const frank = await knex('users').first('name', 'age', 'doc').where('_id', 'frank');
+    assert.equal(frank.name, 'Franklin');
+    assert.equal(frank.doc.age, 23);
+    assert.equal(await knex('users').where('_id', 'erin').del(), 1);
+    await assert.rejects(knex.transaction(async (trx) => {
+      await trx('users').insert({ _id: 'ghost', name: 'Ghost', age: 99 });
+      const seen = await trx('users').count({ n: '*' }).where('_id', 'ghost');
+      assert.equal(Number(seen[0].n), 1);
+      throw new Error('roll back');
+    }), /roll back/);
+    assert.equal((await knex('users').where('_id', 'ghost')).length, 0);
+    const names = (await knex('users').select('_id').orderBy('_id')).map((r) => r._id);
+    assert.deepEqual(names, ['alice', 'bob', 'carol', 'frank']);
+  } finally {
+    await knex.destroy();
+  }
+
+  assert.equal((await q('SELECT nedb.verify() AS ok'))[0].ok, true);
+  const ops = await q('SELECT op, count(*)::int AS n FROM nedb.log GROUP BY op ORDER BY op');
+  assert.deepEqual(ops, [{ op: 'delete', n: 3 }, { op: 'put', n: 9 }]);
+  await pg.end();
+  console.log('orm test: node-postgres and knex passed');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
