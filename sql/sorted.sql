@@ -89,6 +89,20 @@ SELECT count(*) FROM t WHERE k = 17;
 SELECT count(*) FROM t WHERE k = NULL;
 SELECT s FROM t WHERE s < 'xxxxxxxxxxxx' ORDER BY s DESC LIMIT 1;
 
+-- IS NULL and IS NOT NULL are index conditions (NULLs sort last)
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE k IS NULL;
+EXPLAIN (COSTS OFF) SELECT k FROM t WHERE k IS NOT NULL ORDER BY k DESC LIMIT 3;
+RESET enable_bitmapscan;
+RESET enable_seqscan;
+SELECT k FROM t WHERE k IS NOT NULL ORDER BY k DESC LIMIT 3;
+SELECT pg_temp.same('SELECT id FROM t WHERE k IS NULL ORDER BY k, id') AS is_null,
+       pg_temp.same('SELECT id FROM t WHERE k IS NULL ORDER BY k DESC, id') AS is_null_desc;
+SELECT pg_temp.same('SELECT k FROM t WHERE k IS NOT NULL AND k >= 4990 ORDER BY k DESC') AS not_null_desc,
+       pg_temp.same('SELECT k FROM t WHERE k IS NOT NULL AND k < 3 ORDER BY k') AS not_null_asc;
+SELECT count(*) AS contradiction FROM t WHERE k IS NULL AND k > 5;
+
 -- index-only scan: the value comes from the index
 SET enable_seqscan = off;
 VACUUM t;

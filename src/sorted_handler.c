@@ -156,7 +156,7 @@ nedb_sorted_handler(PG_FUNCTION_ARGS)
 	am->amcanmulticol = false;
 	am->amoptionalkey = true;
 	am->amsearcharray = false;
-	am->amsearchnulls = false;
+	am->amsearchnulls = true;
 	am->amstorage = false;
 	am->amclusterable = true;
 	am->ampredlocks = false;

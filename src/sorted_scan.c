@@ -99,7 +99,8 @@ note_bound(SortedScanOpaque so, ScanKey k, FmgrInfo *proc, bool lower, bool stri
 		/* a cross-type bound is not compared with others: the first will do */
 		if (proc || b->cross)
 			return;
-		c = sorted_compare_datums(&so->cmp, k->sk_argument, false, b->value, false);
+		c = sorted_compare_datums(&so->cmp, k->sk_argument, (k->sk_flags & SK_ISNULL) != 0,
+								  b->value, b->isnull);
 		if (lower ? c < 0 : c > 0)
 			return;
 		if (c == 0 && !strict)
@@ -108,7 +109,7 @@ note_bound(SortedScanOpaque so, ScanKey k, FmgrInfo *proc, bool lower, bool stri
 	*has = true;
 	*cur_strict = strict;
 	b->value = k->sk_argument;
-	b->isnull = false;
+	b->isnull = (k->sk_flags & SK_ISNULL) != 0;
 	b->inf = 0;
 	b->cross = proc;
 }
@@ -130,6 +131,18 @@ sorted_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		Relation	index = scan->indexRelation;
 		FmgrInfo   *proc = NULL;
 
+		/* IS NULL: NULLs sort last, so it is "= NULL"; IS NOT NULL "< NULL" */
+		if (k->sk_flags & SK_SEARCHNULL)
+		{
+			note_bound(so, k, NULL, true, false);
+			note_bound(so, k, NULL, false, false);
+			continue;
+		}
+		if (k->sk_flags & SK_SEARCHNOTNULL)
+		{
+			note_bound(so, k, NULL, false, true);
+			continue;
+		}
 		if (k->sk_flags & SK_ISNULL)
 		{
 			so->qual_ok = false;	/* our operators are strict */
@@ -194,9 +207,6 @@ check_item(IndexScanDesc scan, IndexTuple itup)
 	if (scan->numberOfKeys == 0)
 		return ITEM_MATCH;
 	d = index_getattr(itup, 1, scan->xs_itupdesc, &isnull);
-	/* NULLs sort last and match no operator */
-	if (isnull)
-		return so->backward ? ITEM_SKIP : ITEM_STOP;
 	for (int i = 0; i < scan->numberOfKeys; i++)
 	{
 		ScanKey		k = &scan->keyData[i];
@@ -204,6 +214,17 @@ check_item(IndexScanDesc scan, IndexTuple itup)
 		bool		ok;
 		bool		upper_kind;
 
+		/* NULLs sort last: IS NULL is a lower bound, IS NOT NULL an upper */
+		if (k->sk_flags & SK_SEARCHNULL)
+		{
+			if (isnull)
+				continue;
+			return so->backward ? ITEM_STOP : ITEM_SKIP;
+		}
+		if (isnull)				/* beyond every value: no operator matches */
+			return so->backward ? ITEM_SKIP : ITEM_STOP;
+		if (k->sk_flags & SK_SEARCHNOTNULL)
+			continue;
 		if (OidIsValid(so->keyprocs[i].fn_oid))
 		{
 			int32		r = DatumGetInt32(FunctionCall2Coll(&so->keyprocs[i],
