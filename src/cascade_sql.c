@@ -627,19 +627,6 @@ nedb_file_proof(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(res);
 }
 
-/* a 64-hex string member of a JSON value, into hash; false if not one */
-static bool
-json_member_hash(JsonbValue *v, uint8 *hash)
-{
-	char		hex[NEDB_HEX_LEN + 1];
-
-	if (v == NULL || v->type != jbvString || v->val.string.len != NEDB_HEX_LEN)
-		return false;
-	memcpy(hex, v->val.string.val, NEDB_HEX_LEN);
-	hex[NEDB_HEX_LEN] = '\0';
-	return hex_to_hash(hex, hash);
-}
-
 /*
  * Fold the leaf with the proof and compare with the root: a pure function of
  * its argument, as the reference's verify_proof (any malformed proof is
@@ -658,8 +645,8 @@ nedb_verify_file_proof(PG_FUNCTION_ARGS)
 
 	if (!JB_ROOT_IS_OBJECT(proof) || JB_ROOT_IS_SCALAR(proof))
 		PG_RETURN_BOOL(false);
-	if (!json_member_hash(nedb_member(&proof->root, "leaf"), h) ||
-		!json_member_hash(nedb_member(&proof->root, "root"), root))
+	if (!nedb_json_hash(nedb_member(&proof->root, "leaf"), h) ||
+		!nedb_json_hash(nedb_member(&proof->root, "root"), root))
 		PG_RETURN_BOOL(false);
 	path = nedb_member(&proof->root, "proof");
 	if (path == NULL || path->type != jbvBinary ||
@@ -682,7 +669,7 @@ nedb_verify_file_proof(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(false);
 		sib = getIthJsonbValueFromContainer(v.val.binary.data, 0);
 		side = getIthJsonbValueFromContainer(v.val.binary.data, 1);
-		if (!json_member_hash(sib, s) || side->type != jbvString || side->val.string.len != 1 ||
+		if (!nedb_json_hash(sib, s) || side->type != jbvString || side->val.string.len != 1 ||
 			(side->val.string.val[0] != 'L' && side->val.string.val[0] != 'R'))
 			PG_RETURN_BOOL(false);
 		merkle_fold(h, s, side->val.string.val[0]);

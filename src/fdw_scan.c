@@ -33,7 +33,9 @@
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
+#include "nql.h"
 #include "util.h"
+#include "write.h"
 
 /* ------------------------------------------------------------------------
  * The storage statement
@@ -139,6 +141,24 @@ nulls_in_index_order(NedbTable *t, List *quals, int order_attno, int order_flags
 	return sort_meets_nulls(t, quals, order_attno) &&
 		nedb_order_field(t, &t->cols[order_attno - 1]) &&
 		((order_flags & NEDB_ORDER_DESC) != 0) == ((order_flags & NEDB_ORDER_NULLS_FIRST) != 0);
+}
+
+/*
+ * A scan in the order of a number field's sorted index whose conditions are
+ * all ranges on that field: NQL's direct index scan (nql_scan.c) reads it
+ * without a statement, when the field's values are all numbers.
+ */
+static bool
+direct_scan_ok(NedbTable *t, List *quals, int order_attno, int order_flags)
+{
+	if (order_attno <= 0 || !nedb_order_field(t, &t->cols[order_attno - 1]))
+		return false;
+	for (int i = 0; i + 1 < list_length(quals); i += 2)
+		if (list_nth_int(quals, i) != order_attno ||
+			list_nth_int(quals, i + 1) == NEDB_STRATEGY_ANY)
+			return false;
+	return !sort_meets_nulls(t, quals, order_attno) ||
+		nulls_in_index_order(t, quals, order_attno, order_flags);
 }
 
 /* the scan's parts: 0 the sorted or only one, 1 the rows without a sort value */
@@ -381,6 +401,11 @@ typedef struct NedbScan
 	int64		seen;			/* rows passed (for OFFSET and LIMIT) */
 	int			fetch;			/* next batch size */
 
+	bool		direct_ok;		/* direct_scan_ok() */
+	NqlScan    *direct;			/* the direct index scan, if it serves */
+	bool		direct_done;
+	double		now;			/* at HEAD: expiry time */
+
 	MemoryContext param_cxt;	/* the values of one (re)scan */
 	MemoryContext batch_cxt;
 	MemoryContext row_cxt;
@@ -413,6 +438,86 @@ nedb_fdw_begin_scan(ForeignScanState *node, int eflags)
 	sc->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "nedb scan row",
 										ALLOCSET_DEFAULT_SIZES);
 	sc->nparts = nedb_scan_parts(sc->t, sc->quals, sc->order_attno, sc->order_flags, sc->parts);
+	sc->direct_ok = direct_scan_ok(sc->t, sc->quals, sc->order_attno, sc->order_flags);
+}
+
+static void
+end_direct(NedbScan *sc)
+{
+	if (sc->direct)
+		nql_scan_end(sc->direct);
+	sc->direct = NULL;
+}
+
+/* start the direct index scan, if the index's order serves (else SQL) */
+static void
+begin_direct(NedbScan *sc)
+{
+	NedbColumn *c = &sc->t->cols[sc->order_attno - 1];
+	MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(sc));
+	List	   *bounds = NIL;
+	bool		exact;
+
+	for (int i = 0; i + 1 < list_length(sc->quals); i += 2)
+	{
+		NqlBound   *b = palloc(sizeof(NqlBound));
+
+		b->strategy = list_nth_int(sc->quals, i + 1);
+		b->value = DatumGetJsonbPCopy(sc->params[i / 2 + 1]);
+		bounds = lappend(bounds, b);
+	}
+	sc->direct = nql_scan_begin(sc->t->coll, linitial(c->path),
+								(sc->order_flags & NEDB_ORDER_DESC) != 0, bounds,
+								sc->has_as_of, sc->as_of, NULL, &exact);
+	sc->direct_done = false;
+	MemoryContextSwitchTo(old);
+}
+
+/* the next batch from the direct scan: live, unexpired, with a value if bounded */
+static bool
+fetch_direct(NedbScan *sc)
+{
+	const char *field = linitial(sc->t->cols[sc->order_attno - 1].path);
+	MemoryContext old;
+	char	   *id;
+	Jsonb	   *doc;
+	int			n = 0;
+
+	MemoryContextReset(sc->batch_cxt);
+	sc->nrows = sc->next = 0;
+	if (sc->direct_done)
+		return false;
+	old = MemoryContextSwitchTo(sc->batch_cxt);
+	sc->ids = palloc(sizeof(char *) * sc->fetch);
+	sc->seqs = palloc(sizeof(int64) * sc->fetch);
+	sc->docs = palloc(sizeof(Jsonb *) * sc->fetch);
+	while (n < sc->fetch)
+	{
+		JsonbValue *v;
+
+		if (!nql_scan_next(sc->direct, &id, &doc))
+		{
+			sc->direct_done = true;
+			break;
+		}
+		if (!sc->has_as_of && doc_expired(doc, sc->now))
+			continue;
+		/* a condition holds for no row without a value (JSON null sorts in range) */
+		v = nedb_member(&doc->root, field);
+		if (sc->quals != NIL && (v == NULL || v->type == jbvNull))
+			continue;
+		v = nedb_member(&doc->root, "_seq");
+		sc->seqs[n] = v && v->type == jbvNumeric
+			? DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric))) : -1;
+		sc->ids[n] = pstrdup(id);
+		sc->docs[n] = palloc(VARSIZE(doc));
+		memcpy(sc->docs[n], doc, VARSIZE(doc));
+		n++;
+	}
+	MemoryContextSwitchTo(old);
+	sc->fetch = Min(sc->fetch * 2, 10000);
+	sc->nrows = n;
+	return n > 0 || !sc->direct_done;
 }
 
 /* the parameter values, AS OF and the cursor of the first part */
@@ -430,8 +535,9 @@ start_scan(ForeignScanState *node, NedbScan *sc)
 	sc->nparams = list_length(sc->quals) / 2 + 1;
 	sc->params = palloc(sizeof(Datum) * sc->nparams);
 	sc->types = param_types(sc->t, sc->quals, sc->has_as_of);
+	sc->now = op_now();
 	sc->params[0] = sc->has_as_of ? Int64GetDatum(sc->as_of)
-		: DirectFunctionCall1(float8_numeric, Float8GetDatum(op_now()));
+		: DirectFunctionCall1(float8_numeric, Float8GetDatum(sc->now));
 	sc->empty = false;
 	foreach(lc, sc->value_states)
 	{
@@ -464,6 +570,8 @@ start_scan(ForeignScanState *node, NedbScan *sc)
 	sc->fetch = Max(sc->fetch, 1);
 	sc->nrows = sc->next = 0;
 	sc->started = true;
+	if (sc->direct_ok && !sc->empty)
+		begin_direct(sc);
 }
 
 static void
@@ -583,7 +691,7 @@ nedb_fdw_iterate_scan(ForeignScanState *node)
 			return slot;
 		if (sc->next >= sc->nrows)
 		{
-			if (!fetch_batch(sc))
+			if (!(sc->direct ? fetch_direct(sc) : fetch_batch(sc)))
 				return slot;
 			continue;
 		}
@@ -608,6 +716,7 @@ nedb_fdw_rescan(ForeignScanState *node)
 	NedbScan   *sc = node->fdw_state;
 
 	close_cursor(sc);
+	end_direct(sc);
 	sc->started = false;
 	sc->nrows = sc->next = 0;
 }
@@ -618,7 +727,10 @@ nedb_fdw_end_scan(ForeignScanState *node)
 	NedbScan   *sc = node->fdw_state;
 
 	if (sc)
+	{
 		close_cursor(sc);
+		end_direct(sc);
+	}
 }
 
 /* EXPLAIN: the collection, and with VERBOSE the storage statements */
@@ -642,6 +754,12 @@ nedb_fdw_explain_scan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("NEDB Limit", NULL, sc->limit, es);
 	if (sc->offset > 0)
 		ExplainPropertyInteger("NEDB Offset", NULL, sc->offset, es);
+	if (sc->direct_ok)
+		ExplainPropertyText("NEDB Direct Scan",
+							psprintf("%s of the sorted index on %s, without a statement, while its values are all numbers",
+									 (sc->order_flags & NEDB_ORDER_DESC) ? "backward" : "forward",
+									 sc->t->cols[sc->order_attno - 1].field),
+							es);
 	if (es->verbose)
 	{
 		for (int p = 0; p < sc->nparts; p++)

@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/stratnum.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -1151,7 +1152,14 @@ direct_scan(Exec *ex, char **index_name)
 
 		if (strcmp(p->field, q->order_by) == 0 && is_number(&p->value) && p->op != NQL_NE)
 		{
-			bounds = lappend(bounds, p);
+			NqlBound   *b = palloc(sizeof(NqlBound));
+
+			b->strategy = p->op == NQL_LT ? BTLessStrategyNumber :
+				p->op == NQL_LE ? BTLessEqualStrategyNumber :
+				p->op == NQL_GT ? BTGreaterStrategyNumber :
+				p->op == NQL_GE ? BTGreaterEqualStrategyNumber : BTEqualStrategyNumber;
+			b->value = DatumGetJsonbP(jsonb_value(&p->value));
+			bounds = lappend(bounds, b);
 			ex->bound[i] = true;
 		}
 		i++;

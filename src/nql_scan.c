@@ -329,8 +329,8 @@ end_class(NqlScan *s, ScanDirection dir, bool nedb_order)
 
 /*
  * Begin "ORDER BY field" over coll's live versions (at as_of if has_as_of)
- * through field's sorted or eq index, with bounds (NqlPred * on field,
- * number values, no !=) as index quals.  NULL when no index orders like NQL.
+ * through field's sorted or eq index, with bounds (NqlBound *: numbers)
+ * as index quals.  NULL when no index orders like NQL.
  * *exact: the quals select exactly the rows the bounds hold for (no recheck).
  */
 NqlScan *
@@ -386,16 +386,11 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	keys = palloc(sizeof(ScanKeyData) * Max(list_length(bounds), 1));
 	foreach(lc, bounds)
 	{
-		NqlPred    *p = lfirst(lc);
-		StrategyNumber st = p->op == NQL_LT ? BTLessStrategyNumber :
-			p->op == NQL_LE ? BTLessEqualStrategyNumber :
-			p->op == NQL_GT ? BTGreaterStrategyNumber :
-			p->op == NQL_GE ? BTGreaterEqualStrategyNumber : BTEqualStrategyNumber;
-		Oid			opr = get_opfamily_member(opfamily, intype, intype, st);
+		NqlBound   *b = lfirst(lc);
+		Oid			opr = get_opfamily_member(opfamily, intype, intype, b->strategy);
 
-		ScanKeyEntryInitialize(&keys[nkeys++], 0, 1, st, intype, s->collation,
-							   get_opcode(opr),
-							   DirectFunctionCall1(jsonb_in, CStringGetDatum(p->value.text)));
+		ScanKeyEntryInitialize(&keys[nkeys++], 0, 1, b->strategy, intype, s->collation,
+							   get_opcode(opr), JsonbPGetDatum(b->value));
 	}
 
 	s->field = field;
@@ -422,9 +417,10 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	{
 		foreach(lc, bounds)
 		{
-			NqlOp		op = ((NqlPred *) lfirst(lc))->op;
+			StrategyNumber st = ((NqlBound *) lfirst(lc))->strategy;
 
-			if (op == NQL_LT || op == NQL_LE || op == NQL_EQ)
+			if (st == BTLessStrategyNumber || st == BTLessEqualStrategyNumber ||
+				st == BTEqualStrategyNumber)
 				*exact = true;
 		}
 	}

@@ -580,18 +580,6 @@ text_hash(text *t, uint8 *out)
 	return hex_to_hash(hex, out);
 }
 
-static bool
-jv_hash(JsonbValue *v, uint8 *out)
-{
-	char		hex[NEDB_HEX_LEN + 1];
-
-	if (v == NULL || v->type != jbvString || v->val.string.len != NEDB_HEX_LEN)
-		return false;
-	memcpy(hex, v->val.string.val, NEDB_HEX_LEN);
-	hex[NEDB_HEX_LEN] = '\0';
-	return hex_to_hash(hex, out);
-}
-
 /* an integral JSON number that fits int64 (no fraction, no exponent games) */
 static bool
 jv_int64(JsonbValue *v, int64 *out)
@@ -624,7 +612,7 @@ jv_path(Jsonb *proof, uint8 *path, int *len)
 	if (n > MAX_PATH)
 		return false;
 	for (int i = 0; i < n; i++)
-		if (!jv_hash(getIthJsonbValueFromContainer(arr->val.binary.data, i),
+		if (!nedb_json_hash(getIthJsonbValueFromContainer(arr->val.binary.data, i),
 					 path + i * NEDB_HASH_LEN))
 			return false;
 	*len = n;
@@ -755,7 +743,7 @@ nedb_verify_inclusion(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	if (!jv_int64(nedb_member(&proof->root, "seq"), &seq) ||
 		!jv_int64(nedb_member(&proof->root, "tree_seq"), &proof_tree_seq) ||
-		!jv_hash(nedb_member(&proof->root, "hash"), hash) ||
+		!nedb_json_hash(nedb_member(&proof->root, "hash"), hash) ||
 		!jv_path(proof, path, &len))
 		PG_RETURN_BOOL(false);
 	if (proof_tree_seq != tree_seq || tree_seq < 0 || tree_seq == PG_INT64_MAX)
@@ -898,9 +886,9 @@ nedb_verify_fold_proof(PG_FUNCTION_ARGS)
 	int			n;
 
 	if (!proof_object(proof) ||
-		!jv_hash(nedb_member(&proof->root, "prev_head"), h) ||
-		!jv_hash(nedb_member(&proof->root, "hash"), x) ||
-		!jv_hash(nedb_member(&proof->root, "head"), head) ||
+		!nedb_json_hash(nedb_member(&proof->root, "prev_head"), h) ||
+		!nedb_json_hash(nedb_member(&proof->root, "hash"), x) ||
+		!nedb_json_hash(nedb_member(&proof->root, "head"), head) ||
 		!jv_int64(nedb_member(&proof->root, "seq"), &seq) || seq < 0)
 		PG_RETURN_BOOL(false);
 	sub = nedb_member(&proof->root, "subsequent");
@@ -911,7 +899,7 @@ nedb_verify_fold_proof(PG_FUNCTION_ARGS)
 	n = JsonContainerSize(sub->val.binary.data);
 	for (int i = 0; i < n; i++)
 	{
-		if (!jv_hash(getIthJsonbValueFromContainer(sub->val.binary.data, i), x))
+		if (!nedb_json_hash(getIthJsonbValueFromContainer(sub->val.binary.data, i), x))
 			PG_RETURN_BOOL(false);
 		fold_step(h, x);
 	}

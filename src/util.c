@@ -93,3 +93,15 @@ nedb_push_key(JsonbParseState **st, const char *key)
 	k.val.string.len = strlen(key);
 	pushJsonbValue(st, WJB_KEY, &k);
 }
+
+bool
+nedb_json_hash(JsonbValue *v, uint8 *hash)
+{
+	char		hex[NEDB_HEX_LEN + 1];
+
+	if (v == NULL || v->type != jbvString || v->val.string.len != NEDB_HEX_LEN)
+		return false;
+	memcpy(hex, v->val.string.val, NEDB_HEX_LEN);
+	hex[NEDB_HEX_LEN] = '\0';
+	return hex_to_hash(hex, hash);
+}

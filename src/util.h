@@ -22,6 +22,9 @@ extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc)
 extern JsonbValue *nedb_member(JsonbContainer *obj, const char *key);
 extern void nedb_push_key(JsonbParseState **st, const char *key);
 
+/* a JSON string of 64 hex digits into a 32-byte hash; false if not one */
+extern bool nedb_json_hash(JsonbValue *v, uint8 *hash);
+
 /* the relation name of the index nedb.create_index makes (indexes.c) */
 extern char *nedb_index_relname(const char *coll, const char *field, const char *kind);
 
