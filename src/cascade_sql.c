@@ -529,30 +529,6 @@ nedb_file_root(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(hex_text(fv.root));
 }
 
-static void
-push_str(JsonbParseState **st, const char *k, const char *s)
-{
-	JsonbValue	v;
-
-	/* the value is referenced, not copied, until the Jsonb is built */
-	nedb_push_key(st, k);
-	v.type = jbvString;
-	v.val.string.val = pstrdup(s);
-	v.val.string.len = strlen(s);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-push_int(JsonbParseState **st, const char *k, int64 i)
-{
-	JsonbValue	v;
-
-	nedb_push_key(st, k);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(i);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 /*
  * {name, tier, version, chunk_index, leaf, proof: [[sibling, "L"|"R"], ...],
  * root}: the reference's (leaf, proof, root) with what identifies them.
@@ -597,12 +573,12 @@ nedb_file_proof(PG_FUNCTION_ARGS)
 	k = merkle_path(ids, n, index, sibs, sides);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_str(&st, "name", name);
-	push_str(&st, "tier", cascade_tier_name(tier));
-	push_int(&st, "version", fv.version);
-	push_int(&st, "chunk_index", index);
+	nedb_push_string(&st, "name", name);
+	nedb_push_string(&st, "tier", cascade_tier_name(tier));
+	nedb_push_int(&st, "version", fv.version);
+	nedb_push_int(&st, "chunk_index", index);
 	hash_to_hex(ids + index * NEDB_HASH_LEN, hex);
-	push_str(&st, "leaf", hex);
+	nedb_push_string(&st, "leaf", hex);
 	nedb_push_key(&st, "proof");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < k; i++)
@@ -622,7 +598,7 @@ nedb_file_proof(PG_FUNCTION_ARGS)
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	hash_to_hex(fv.root, hex);
-	push_str(&st, "root", hex);
+	nedb_push_string(&st, "root", hex);
 	res = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 	PG_RETURN_JSONB_P(res);
 }
@@ -711,12 +687,12 @@ nedb_compression_stats(PG_FUNCTION_ARGS)
 	StaticAssertStmt(RECIPE_ENTRY == 36, "recipe entry size is spelled out in the query");
 	ratio = stored > 0 ? round((double) logical / stored * 100) / 100 : 0.0;
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_str(&st, "tier", cascade_tier_name(tier));
-	push_int(&st, "unique_chunks", unique);
+	nedb_push_string(&st, "tier", cascade_tier_name(tier));
+	nedb_push_int(&st, "unique_chunks", unique);
 	/* every chunk reference beyond a chunk's first was a dedup hit */
-	push_int(&st, "dedup_hits", Max(refs - unique, 0));
-	push_int(&st, "logical_bytes", logical);
-	push_int(&st, "stored_bytes", stored);
+	nedb_push_int(&st, "dedup_hits", Max(refs - unique, 0));
+	nedb_push_int(&st, "logical_bytes", logical);
+	nedb_push_int(&st, "stored_bytes", stored);
 	nedb_push_key(&st, "ratio");
 	jv.type = jbvNumeric;
 	jv.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(ratio)));

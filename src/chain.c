@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/hsearch.h"
 #include "utils/syscache.h"
 
 #include "chain.h"
@@ -140,6 +141,52 @@ nonces_forget(void)
 {
 	nonces = NULL;				/* freed with TopTransactionContext */
 	n_nonces = max_nonces = 0;
+}
+
+
+#define PLAN_KEY_LEN 2048
+#define PLAN_CACHE_MAX 256
+
+typedef struct TextPlan
+{
+	char		sql[PLAN_KEY_LEN];
+	SPIPlanPtr	plan;
+} TextPlan;
+
+static HTAB *text_plans = NULL;
+
+SPIPlanPtr
+nedb_plan_by_text(const char *sql, int nargs, Oid *types, int cursor_options)
+{
+	TextPlan   *e;
+	bool		found;
+	SPIPlanPtr	plan;
+	bool		keep = strlen(sql) < PLAN_KEY_LEN;
+
+	if (text_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = PLAN_KEY_LEN;
+		ctl.entrysize = sizeof(TextPlan);
+		text_plans = hash_create("nedb statements", 64, &ctl, HASH_ELEM | HASH_STRINGS);
+	}
+	if (keep)
+	{
+		e = hash_search(text_plans, sql, HASH_FIND, NULL);
+		if (e)
+			return e->plan;
+	}
+	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (keep && hash_get_num_entries(text_plans) < PLAN_CACHE_MAX)
+	{
+		SPI_keepplan(plan);
+		e = hash_search(text_plans, sql, HASH_ENTER, &found);
+		e->plan = plan;
+	}
+	return plan;
 }
 
 /* ------------------------------------------------------------------------

@@ -49,6 +49,14 @@ extern Datum nedb_copy_out(NedbSession *s, Jsonb *jb);
 extern uint64 nedb_exec(NedbPlanId id, Datum *values, const char *nulls,
 						bool read_only, long limit);
 
+/*
+ * A prepared plan for a statement text, kept for the backend (NQL's and the
+ * foreign tables' statements: values are parameters, so the text depends
+ * only on the query's shape).  The plan cache revalidates them after DDL.
+ */
+extern SPIPlanPtr nedb_plan_by_text(const char *sql, int nargs, Oid *types,
+									int cursor_options);
+
 /* column value of row 0 (or row r) of the last result */
 extern Datum nedb_col(uint64 row, int col, bool *isnull);
 

@@ -25,7 +25,6 @@
 #include "nodes/nodeFuncs.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -280,55 +279,11 @@ param_types(NedbTable *t, List *quals, bool has_as_of)
 	return types;
 }
 
-/*
- * Prepared storage statements by text, kept for the backend (the plan cache
- * revalidates them after DDL such as nedb.create_index).
- */
-#define SQL_KEY_LEN 2048
-#define SQL_CACHE_MAX 256
-
-typedef struct CachedSql
-{
-	char		sql[SQL_KEY_LEN];
-	SPIPlanPtr	plan;
-} CachedSql;
-
-static HTAB *sql_cache = NULL;
-
+/* sorted rows are often not all consumed: plan those for a fast start */
 static SPIPlanPtr
 storage_plan(const char *sql, int nargs, Oid *types, bool fast)
 {
-	CachedSql  *e;
-	bool		found;
-	SPIPlanPtr	plan;
-	bool		keep = strlen(sql) < SQL_KEY_LEN;
-
-	if (sql_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = SQL_KEY_LEN;
-		ctl.entrysize = sizeof(CachedSql);
-		sql_cache = hash_create("nedb foreign-table statements", 64, &ctl,
-								HASH_ELEM | HASH_STRINGS);
-	}
-	if (keep)
-	{
-		e = hash_search(sql_cache, sql, HASH_FIND, NULL);
-		if (e)
-			return e->plan;
-	}
-	/* sorted rows are often not all consumed: plan those for a fast start */
-	plan = SPI_prepare_cursor(sql, nargs, types, fast ? CURSOR_OPT_FAST_PLAN : 0);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (keep && hash_get_num_entries(sql_cache) < SQL_CACHE_MAX)
-	{
-		SPI_keepplan(plan);
-		e = hash_search(sql_cache, sql, HASH_ENTER, &found);
-		e->plan = plan;
-	}
-	return plan;
+	return nedb_plan_by_text(sql, nargs, types, fast ? CURSOR_OPT_FAST_PLAN : 0);
 }
 
 /*

@@ -22,7 +22,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -838,60 +837,11 @@ typedef struct NqlPlan
 	char	   *note;			/* what the planner chose, for explain */
 } NqlPlan;
 
-/*
- * Prepared plans by SQL text, kept for the backend: a query's text depends
- * only on its shape and names (values are parameters), so repeated queries
- * are not planned again.  Plans follow DDL (the plan cache revalidates).
- */
-#define PLAN_KEY_LEN 2048
-#define PLAN_CACHE_MAX 256
-
-typedef struct NqlCachedPlan
-{
-	char		sql[PLAN_KEY_LEN];
-	SPIPlanPtr	plan;
-} NqlCachedPlan;
-
-static HTAB *plan_cache = NULL;
-
-static SPIPlanPtr
-cached_plan(const char *sql, int nargs, Oid *types, int cursor_options)
-{
-	NqlCachedPlan *e;
-	bool		found;
-	SPIPlanPtr	plan;
-
-	if (plan_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = PLAN_KEY_LEN;
-		ctl.entrysize = sizeof(NqlCachedPlan);
-		plan_cache = hash_create("nql plans", 64, &ctl, HASH_ELEM | HASH_STRINGS);
-	}
-	if (strlen(sql) < PLAN_KEY_LEN)
-	{
-		e = hash_search(plan_cache, sql, HASH_FIND, NULL);
-		if (e)
-			return e->plan;
-	}
-	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (strlen(sql) < PLAN_KEY_LEN && hash_get_num_entries(plan_cache) < PLAN_CACHE_MAX)
-	{
-		SPI_keepplan(plan);
-		e = hash_search(plan_cache, sql, HASH_ENTER, &found);
-		e->plan = plan;
-	}
-	return plan;
-}
-
 /* run a cached plan; returns SPI_processed */
 static uint64
 run_cached(const char *sql, int nargs, Oid *types, Datum *values, long limit)
 {
-	if (SPI_execute_plan(cached_plan(sql, nargs, types, 0), values, NULL, true, limit) != SPI_OK_SELECT)
+	if (SPI_execute_plan(nedb_plan_by_text(sql, nargs, types, 0), values, NULL, true, limit) != SPI_OK_SELECT)
 		elog(ERROR, "query failed: %s", sql);
 	return SPI_processed;
 }
@@ -1248,7 +1198,7 @@ nedb_nql(PG_FUNCTION_ARGS)
 	{
 		plan_query(&ex, &pl);
 		/* rows are consumed in order and often not all: plan for a fast start */
-		src.portal = SPI_cursor_open(NULL, cached_plan(pl.sql.data, pl.nparams, pl.types,
+		src.portal = SPI_cursor_open(NULL, nedb_plan_by_text(pl.sql.data, pl.nparams, pl.types,
 													   CURSOR_OPT_FAST_PLAN),
 									 pl.values, NULL, true);
 	}

@@ -371,17 +371,6 @@ push_hex(JsonbParseState **st, const char *k, const uint8 *hash)
 }
 
 static void
-push_int(JsonbParseState **st, const char *k, int64 i)
-{
-	JsonbValue	v;
-
-	nedb_push_key(st, k);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(i);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
 push_path(JsonbParseState **st, const uint8 *path, int len)
 {
 	nedb_push_key(st, "path");
@@ -488,9 +477,9 @@ nedb_proof(PG_FUNCTION_ARGS)
 				 errmsg("the log tree's leaf for op " INT64_FORMAT " does not match the op's hash", seq)));
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_int(&st, "seq", seq);
+	nedb_push_int(&st, "seq", seq);
 	push_hex(&st, "hash", hash);
-	push_int(&st, "tree_seq", tree_seq);
+	nedb_push_int(&st, "tree_seq", tree_seq);
 	push_path(&st, path, len);
 	push_hex(&st, "root", root);
 	res = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
@@ -555,8 +544,8 @@ nedb_consistency(PG_FUNCTION_ARGS)
 	lt_bound_root(tree_seq + 1, root, root);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_int(&st, "old_seq", old_seq);
-	push_int(&st, "tree_seq", tree_seq);
+	nedb_push_int(&st, "old_seq", old_seq);
+	nedb_push_int(&st, "tree_seq", tree_seq);
 	push_hex(&st, "old_root", old_root);
 	push_hex(&st, "root", root);
 	push_path(&st, path, len);
@@ -866,7 +855,7 @@ nedb_fold_proof(PG_FUNCTION_ARGS)
 				 errdetail("The log holds " INT64_FORMAT " ops.", n)));
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	push_hex(&st, "hash", hash);
-	push_int(&st, "seq", seq);
+	nedb_push_int(&st, "seq", seq);
 	push_hex(&st, "prev_head", prev);
 	push_hex(&st, "head", h);
 	res = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));

@@ -7,6 +7,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/numeric.h"
 
 #include "op.h"
 #include "util.h"
@@ -92,6 +93,30 @@ nedb_push_key(JsonbParseState **st, const char *key)
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+void
+nedb_push_string(JsonbParseState **st, const char *key, const char *s)
+{
+	JsonbValue	v;
+
+	/* pushJsonbValue keeps a reference until the Jsonb is built: copy */
+	nedb_push_key(st, key);
+	v.type = jbvString;
+	v.val.string.val = pstrdup(s);
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+void
+nedb_push_int(JsonbParseState **st, const char *key, int64 i)
+{
+	JsonbValue	v;
+
+	nedb_push_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(i);
+	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
 bool

@@ -21,6 +21,9 @@ extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc)
 /* a member of a JSON object (NULL if absent), and pushing a key */
 extern JsonbValue *nedb_member(JsonbContainer *obj, const char *key);
 extern void nedb_push_key(JsonbParseState **st, const char *key);
+/* a member key: string (copied) or integer value */
+extern void nedb_push_string(JsonbParseState **st, const char *key, const char *s);
+extern void nedb_push_int(JsonbParseState **st, const char *key, int64 i);
 
 /* a JSON string of 64 hex digits into a 32-byte hash; false if not one */
 extern bool nedb_json_hash(JsonbValue *v, uint8 *hash);

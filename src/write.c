@@ -38,18 +38,6 @@ PG_FUNCTION_INFO_V1(nedb_sweep);
  * ------------------------------------------------------------------------ */
 
 static void
-push_string(JsonbParseState **st, const char *k, const char *s)
-{
-	JsonbValue	v;
-
-	nedb_push_key(st, k);
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = strlen(s);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
 push_numeric(JsonbParseState **st, const char *k, Datum num)
 {
 	JsonbValue	v;
@@ -93,7 +81,7 @@ build_doc(PutArgs *a, double now, int64 seq)
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	push_members(&st, a->doc);
 	if (!has_member(a->doc, "_id"))
-		push_string(&st, "_id", a->id);
+		nedb_push_string(&st, "_id", a->id);
 	if (a->has_ttl)
 		push_numeric(&st, "_expires_at", canon_float_numeric(now + a->ttl_s));
 	if (a->caused_by)
@@ -117,13 +105,13 @@ build_doc(PutArgs *a, double now, int64 seq)
 		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	}
 	if (a->evidence)
-		push_string(&st, "_evidence", a->evidence);
+		nedb_push_string(&st, "_evidence", a->evidence);
 	if (a->has_confidence)
 		push_numeric(&st, "_confidence", canon_float_numeric(a->confidence));
 	if (a->valid_from)
-		push_string(&st, "_valid_from", a->valid_from);
+		nedb_push_string(&st, "_valid_from", a->valid_from);
 	if (a->valid_to)
-		push_string(&st, "_valid_to", a->valid_to);
+		nedb_push_string(&st, "_valid_to", a->valid_to);
 	if (seq >= 0)
 		push_numeric(&st, "_seq", NumericGetDatum(int64_to_numeric(seq)));
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
@@ -269,9 +257,9 @@ write_link(bool link, const char *frm, const char *rel, const char *to,
 	op.op = link ? "link" : "unlink";
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "frm", frm);
-	push_string(&st, "rel", rel);
-	push_string(&st, "to", to);
+	nedb_push_string(&st, "frm", frm);
+	nedb_push_string(&st, "rel", rel);
+	nedb_push_string(&st, "to", to);
 	op.payload = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 
 	chain_append(&op);
