@@ -283,6 +283,13 @@ CREATE OPERATOR CLASS nedb.nedb_text_ops DEFAULT FOR TYPE text USING nedb_sorted
 CREATE FUNCTION nedb.sorted_check(index regclass)
     RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_sorted_check' LANGUAGE C STRICT;
 
+-- page counts by kind, as pgstattuple's pgstatindex gives them for btree
+CREATE FUNCTION nedb.sorted_stats(index regclass,
+    OUT levels int, OUT pages bigint, OUT internal_pages bigint,
+    OUT leaf_pages bigint, OUT empty_leaf_pages bigint,
+    OUT deleted_pages bigint, OUT free_pages bigint, OUT entries bigint)
+    AS 'MODULE_PATHNAME', 'nedb_sorted_stats' LANGUAGE C STRICT;
+
 -- ---------------------------------------------------------------------------
 -- Interchange with the reference (AOF lines)
 -- ---------------------------------------------------------------------------

@@ -130,6 +130,43 @@ INSERT INTO t SELECT g, g, g, g::text FROM generate_series(1, 3000) g;
 SELECT nedb.sorted_check('t_k') AS refilled;
 SELECT pg_temp.same('SELECT k FROM t WHERE k > 2990 ORDER BY k') AS refilled_scan;
 
+-- VACUUM deletes emptied leaves (not a parent's rightmost child), and a
+-- later VACUUM, once no snapshot predates the deletion, recycles them
+CREATE TABLE pd (k int8, d int8, s text);
+INSERT INTO pd SELECT g, g / 5000, lpad((g / 50)::text, 200, 'x') FROM generate_series(1, 30000) g;
+CREATE INDEX pd_k ON pd USING nedb_sorted (k);
+CREATE INDEX pd_d ON pd USING nedb_sorted (d);	-- runs of equal keys over many leaves
+CREATE INDEX pd_s ON pd USING nedb_sorted (s);	-- three levels
+CREATE VIEW pd_stats AS
+  SELECT i, s.* FROM unnest(ARRAY['pd_k', 'pd_d', 'pd_s']) i, nedb.sorted_stats(i::regclass) s;
+SELECT * FROM pd_stats;
+DELETE FROM pd WHERE k BETWEEN 3000 AND 27000;
+VACUUM (INDEX_CLEANUP on) pd;
+SELECT * FROM pd_stats;
+SELECT nedb.sorted_check('pd_k') AS k, nedb.sorted_check('pd_d') AS d, nedb.sorted_check('pd_s') AS s;
+SELECT pg_temp.same('SELECT k FROM pd ORDER BY k') AS k_asc,
+       pg_temp.same('SELECT k FROM pd ORDER BY k DESC') AS k_desc,
+       pg_temp.same('SELECT k FROM pd WHERE k BETWEEN 2990 AND 27010 ORDER BY k DESC') AS k_gap_desc,
+       pg_temp.same('SELECT d FROM pd WHERE d BETWEEN 0 AND 5 ORDER BY d DESC') AS d_desc,
+       pg_temp.same('SELECT s FROM pd ORDER BY s DESC') AS s_desc,
+       pg_temp.same('SELECT s FROM pd WHERE s > lpad(''59'', 200, ''x'') ORDER BY s') AS s_asc;
+-- an xid taken after the deletion: no snapshot can still hold a link
+SELECT txid_current() > 0 AS xid_taken;
+VACUUM pd;
+SELECT i, deleted_pages, free_pages FROM pd_stats;
+-- splits take the recycled pages: the index does not grow until they are used up
+CREATE TEMP TABLE pd_size AS SELECT i, pg_relation_size(i::regclass) AS bytes FROM unnest(ARRAY['pd_k', 'pd_d', 'pd_s']) i;
+INSERT INTO pd SELECT g, g / 5000, lpad((g / 50)::text, 200, 'x') FROM generate_series(3000, 9000) g;
+SELECT i, pg_relation_size(i::regclass) = bytes AS same_size FROM pd_size ORDER BY i;
+SELECT i, free_pages, entries FROM pd_stats;
+INSERT INTO pd SELECT g, g / 5000, lpad((g / 50)::text, 200, 'x') FROM generate_series(9001, 27000) g;
+SELECT * FROM pd_stats;
+SELECT nedb.sorted_check('pd_k') AS k, nedb.sorted_check('pd_d') AS d, nedb.sorted_check('pd_s') AS s;
+SELECT pg_temp.same('SELECT k FROM pd ORDER BY k DESC') AS k_desc,
+       pg_temp.same('SELECT d FROM pd WHERE d >= 2 ORDER BY d') AS d_asc,
+       pg_temp.same('SELECT s FROM pd ORDER BY s DESC') AS s_desc;
+DROP TABLE pd CASCADE;
+
 -- REINDEX
 REINDEX INDEX t_s;
 SELECT nedb.sorted_check('t_s') AS reindexed;
@@ -209,6 +246,8 @@ SELECT pg_temp.err('INSERT INTO t (s) SELECT string_agg(md5(g::text), '''') FROM
 CREATE INDEX t_plain ON t (k);
 SELECT pg_temp.err('SELECT nedb.sorted_check(''t_plain'')');
 SELECT pg_temp.err('SELECT nedb.sorted_check(''t'')');
+SELECT pg_temp.err('SELECT nedb.sorted_stats(''t_plain'')');
+SELECT pg_temp.err('SELECT nedb.sorted_stats(''t'')');
 SELECT nedb.sorted_check(NULL);
 -- leave no objects that depend on the extension behind for the next test
 SET client_min_messages = warning;

@@ -23,9 +23,16 @@
  * page, its new right sibling, the parent's new downlink and the old right
  * sibling's left-link (a root split: old root, new sibling, new root,
  * metapage).  There is never an incomplete split to finish after a crash,
- * and the tree is always exactly what sorted_check expects.  Pages are never
- * deleted (VACUUM removes entries, not pages), so a left-link stays left of
- * its page forever and backward scans step left by moving right from it.
+ * and the tree is always exactly what sorted_check expects.
+ *
+ * Deletion (sorted_vacuum.c) is a structure change too: under the same
+ * lock, an empty leaf that is not its parent's rightmost child is unlinked
+ * in one generic WAL record (the leaf, its two siblings, the parent) and its
+ * key range merged into its right sibling, so a reader that arrives at it
+ * through a stale link moves right, as it would after a split.  The deleted
+ * page keeps its links and the next transaction id of the moment; it is
+ * recycled (through the free space map) only once every snapshot that could
+ * still hold a link to it is gone.  Internal pages are never deleted.
  *
  * Keys: one column compared by the opclass's support function 1 (a btree
  * style 3-way comparison); SQL NULLs sort after every value.  The jsonb
@@ -39,6 +46,7 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/itup.h"
+#include "access/transam.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
@@ -54,6 +62,7 @@
 /* page flags */
 #define SORTED_META			(1 << 0)
 #define SORTED_LEAF			(1 << 1)
+#define SORTED_DELETED		(1 << 2)	/* unlinked leaf, see sorted_vacuum.c */
 
 typedef struct SortedPageOpaqueData
 {
@@ -72,6 +81,7 @@ typedef SortedPageOpaqueData *SortedPageOpaque;
 #define SortedPageGetOpaque(page) ((SortedPageOpaque) PageGetSpecialPointer(page))
 #define SortedPageIsLeaf(page)	((SortedPageGetOpaque(page)->flags & SORTED_LEAF) != 0)
 #define SortedPageIsRightmost(page) (SortedPageGetOpaque(page)->right == InvalidBlockNumber)
+#define SortedPageIsDeleted(page) ((SortedPageGetOpaque(page)->flags & SORTED_DELETED) != 0)
 /* the high key is item 1 on all but the rightmost page */
 #define SORTED_HIKEY		((OffsetNumber) 1)
 #define SortedFirstData(page) \
@@ -83,7 +93,16 @@ typedef struct SortedMetaData
 	uint32		version;
 	BlockNumber root;
 	uint32		level;			/* the root's level */
+	uint32		vacuum_active;	/* a bulk delete is walking: do not reuse pages */
 } SortedMetaData;
+
+/* the contents of a deleted page */
+typedef struct SortedDeletedData
+{
+	FullTransactionId safexid;	/* recyclable once no snapshot precedes it */
+} SortedDeletedData;
+
+#define SortedPageGetDeleted(page) ((SortedDeletedData *) PageGetContents(page))
 
 #define SortedPageGetMeta(page) ((SortedMetaData *) PageGetContents(page))
 
@@ -126,6 +145,9 @@ extern int	sorted_compare_tuples(Relation index, SortedCmp *cmp,
 extern void sorted_init_page(Page page, uint16 flags, uint16 level);
 extern void sorted_init_metapage(Page page, BlockNumber root, uint32 level);
 extern Buffer sorted_new_buffer(Relation index);
+extern Buffer sorted_alloc_buffer(Relation index);
+extern bool sorted_page_recyclable(Page page);
+extern bool sorted_vacuum_active(Relation index);
 extern IndexTuple sorted_form_tuple(Relation index, SortedCmp *cmp,
 									Datum value, bool isnull, ItemPointer tid);
 extern BlockNumber sorted_downlink(IndexTuple itup);

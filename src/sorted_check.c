@@ -7,10 +7,14 @@
  * each page and across pages (every key within [left sibling's high key,
  * own high key]), that the downlinks of a level name exactly the pages of
  * the level below in sibling order with matching bounds (the child's high
- * key is the next separator), and that every leaf entry's heap TID is a
- * used line pointer of the table.  The first violation is an error with
+ * key is the next separator), that every leaf entry's heap TID is a
+ * used line pointer of the table, and that every block no chain reaches is
+ * free (deleted or never initialized).  The first violation is an error with
  * SQLSTATE XX002 (index_corrupted).  Takes ShareLock on the table and the
  * index (writers wait; readers do not), so the walk sees a still tree.
+ *
+ * nedb.sorted_stats(index) counts pages by kind in one pass over the
+ * blocks, under the ordinary read lock: a snapshot of a moving index.
  */
 #include "postgres.h"
 
@@ -18,6 +22,7 @@
 #include "access/table.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
@@ -26,6 +31,7 @@
 #include "sorted.h"
 
 PG_FUNCTION_INFO_V1(nedb_sorted_check);
+PG_FUNCTION_INFO_V1(nedb_sorted_stats);
 
 typedef struct CheckState
 {
@@ -34,6 +40,7 @@ typedef struct CheckState
 	BlockNumber heap_blocks;
 	SortedCmp	cmp;
 	int64		entries;
+	Bitmapset  *reached;		/* tree pages on the sibling chains */
 } CheckState;
 
 static void
@@ -110,6 +117,9 @@ check_level(CheckState *cs, uint32 level, List *expected, List *bounds,
 		op = SortedPageGetOpaque(page);
 		if (PageIsNew(page) || op->page_id != SORTED_PAGE_ID || (op->flags & SORTED_META))
 			corrupt(cs, blkno, 0, "not a tree page");
+		if (SortedPageIsDeleted(page))
+			corrupt(cs, blkno, 0, "link to a deleted page");
+		cs->reached = bms_add_member(cs->reached, (int) blkno);
 		if (op->level != level || SortedPageIsLeaf(page) != (level == 0))
 			corrupt(cs, blkno, 0, psprintf("page at level %u where level %u is expected", op->level, level));
 		if (op->left != prev)
@@ -173,29 +183,45 @@ check_level(CheckState *cs, uint32 level, List *expected, List *bounds,
 	pfree(page);
 }
 
+static Oid
+heap_of_index(Oid indexoid)
+{
+	Oid			heapoid = IndexGetRelation(indexoid, true);
+
+	if (!OidIsValid(heapoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an index", get_rel_name(indexoid))));
+	return heapoid;
+}
+
+static Relation
+open_sorted_index(Oid indexoid, LOCKMODE mode)
+{
+	Relation	index = index_open(indexoid, mode);
+
+	if (index->rd_indam->ambuild != sorted_build)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a nedb_sorted index", RelationGetRelationName(index))));
+	return index;
+}
+
 Datum
 nedb_sorted_check(PG_FUNCTION_ARGS)
 {
 	Oid			indexoid = PG_GETARG_OID(0);
-	Oid			heapoid = IndexGetRelation(indexoid, true);
 	CheckState	cs;
 	Buffer		metabuf;
 	SortedMetaData meta;
 	List	   *expected;
 	List	   *bounds;
 
-	if (!OidIsValid(heapoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not an index", get_rel_name(indexoid))));
-	cs.heap = table_open(heapoid, ShareLock);
-	cs.index = index_open(indexoid, ShareLock);
-	if (cs.index->rd_indam->ambuild != sorted_build)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a nedb_sorted index", RelationGetRelationName(cs.index))));
+	cs.heap = table_open(heap_of_index(indexoid), ShareLock);
+	cs.index = open_sorted_index(indexoid, ShareLock);
 	cs.heap_blocks = RelationGetNumberOfBlocks(cs.heap);
 	cs.entries = 0;
+	cs.reached = NULL;
 	sorted_cmp_init(cs.index, &cs.cmp);
 
 	metabuf = ReadBuffer(cs.index, SORTED_METAPAGE_BLKNO);
@@ -217,7 +243,91 @@ nedb_sorted_check(PG_FUNCTION_ARGS)
 		bounds = child_bounds;
 	}
 
+	/* every other block is free: deleted (unlinked) or never initialized */
+	for (BlockNumber blkno = SORTED_METAPAGE_BLKNO + 1;
+		 blkno < RelationGetNumberOfBlocks(cs.index); blkno++)
+	{
+		Buffer		buf;
+		bool		free_page;
+
+		if (bms_is_member((int) blkno, cs.reached))
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(cs.index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		free_page = PageIsNew(BufferGetPage(buf)) || SortedPageIsDeleted(BufferGetPage(buf));
+		UnlockReleaseBuffer(buf);
+		if (!free_page)
+			corrupt(&cs, blkno, 0, "a live page no sibling chain reaches");
+	}
+
 	index_close(cs.index, ShareLock);
 	table_close(cs.heap, ShareLock);
 	PG_RETURN_INT64(cs.entries);
+}
+
+Datum
+nedb_sorted_stats(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	Relation	heap = table_open(heap_of_index(indexoid), AccessShareLock);
+	Relation	index = open_sorted_index(indexoid, AccessShareLock);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int64		internal = 0,
+				leaves = 0,
+				empty = 0,
+				deleted = 0,
+				free = 0,
+				entries = 0;
+	uint32		level;
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	Buffer		buf;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	buf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	level = SortedPageGetMeta(BufferGetPage(buf))->level;
+	UnlockReleaseBuffer(buf);
+
+	for (BlockNumber blkno = SORTED_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (sorted_page_recyclable(page))
+			free++;
+		else if (SortedPageIsDeleted(page))
+			deleted++;
+		else if (!SortedPageIsLeaf(page))
+			internal++;
+		else
+		{
+			int			n = PageGetMaxOffsetNumber(page) - SortedFirstData(page) + 1;
+
+			leaves++;
+			entries += n;
+			if (n == 0)
+				empty++;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	values[0] = Int32GetDatum(level + 1);
+	values[1] = Int64GetDatum(nblocks);
+	values[2] = Int64GetDatum(internal);
+	values[3] = Int64GetDatum(leaves);
+	values[4] = Int64GetDatum(empty);
+	values[5] = Int64GetDatum(deleted);
+	values[6] = Int64GetDatum(free);
+	values[7] = Int64GetDatum(entries);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -154,7 +154,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 	s = choose_split(items, n, oldhikey, append);
 	sep = CopyIndexTuple(items[s]);
 
-	rbuf = sorted_new_buffer(index);
+	rbuf = sorted_alloc_buffer(index);
 	rblkno = BufferGetBlockNumber(rbuf);
 	if (oldright != InvalidBlockNumber)
 	{
@@ -163,7 +163,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 	}
 	if (!BufferIsValid(parentbuf))
 	{
-		rootbuf = sorted_new_buffer(index);
+		rootbuf = sorted_alloc_buffer(index);
 		metabuf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	}

@@ -8,9 +8,11 @@
 
 #include "access/relscan.h"
 #include "catalog/pg_type.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "sorted.h"
 
@@ -107,6 +109,61 @@ sorted_new_buffer(Relation index)
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	UnlockRelationForExtension(index, ExclusiveLock);
 	return buf;
+}
+
+/* is a bulk delete walking the index (the metapage's mark)? */
+bool
+sorted_vacuum_active(Relation index)
+{
+	Buffer		metabuf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+	bool		active;
+
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	active = SortedPageGetMeta(BufferGetPage(metabuf))->vacuum_active != 0;
+	UnlockReleaseBuffer(metabuf);
+	return active;
+}
+
+/* may a free page (all zeros, or deleted long enough ago) be used again? */
+bool
+sorted_page_recyclable(Page page)
+{
+	if (PageIsNew(page))
+		return true;
+	return SortedPageGetOpaque(page)->page_id == SORTED_PAGE_ID &&
+		SortedPageIsDeleted(page) &&
+		GlobalVisCheckRemovableFullXid(NULL, SortedPageGetDeleted(page)->safexid);
+}
+
+/*
+ * A page for a split, exclusively locked: a recycled one from the free space
+ * map, or a new one.  Called under the structure lock, so no other split or
+ * deletion runs; the free space map is only a hint, so the page itself must
+ * say it is free.  While a bulk delete walks the index in block order, a
+ * split must not move entries to a block it has passed: new pages only then.
+ */
+Buffer
+sorted_alloc_buffer(Relation index)
+{
+	bool		vacuum_active = sorted_vacuum_active(index);
+
+	while (!vacuum_active)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		Buffer		buf;
+
+		if (blkno == InvalidBlockNumber)
+			break;
+		buf = ReadBuffer(index, blkno);
+		if (ConditionalLockBuffer(buf))
+		{
+			if (sorted_page_recyclable(BufferGetPage(buf)))
+				return buf;
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buf);
+	}
+	return sorted_new_buffer(index);
 }
 
 static void
@@ -261,6 +318,8 @@ sorted_move_right(Relation index, SortedCmp *cmp, Page page, const SortedKey *ke
 	IndexTuple	hikey;
 	int			c;
 
+	if (SortedPageIsDeleted(page))
+		return true;				/* its key range went right */
 	if (SortedPageIsRightmost(page))
 		return false;
 	hikey = (IndexTuple) PageGetItem(page, PageGetItemId(page, SORTED_HIKEY));

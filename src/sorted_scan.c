@@ -8,9 +8,11 @@
  * VACUUM (which takes a cleanup lock on every leaf) cannot remove an entry
  * the scan is about to return.  Going right follows the saved right-link:
  * anything that moved right of it since was on the page when it was read.
- * Going left starts at the saved left-link and moves right until the page
- * whose right-link is the one just read: a page that split in between has
- * its new half in between, and pages are never deleted.  Quals are
+ * A deleted page it meets on the way is passed on the right: its key range
+ * went there.  Going left keeps the pin on the page just read, so VACUUM
+ * cannot delete it, reads its current left-link and moves right from there
+ * to the page whose right-link is it (a page that split in between has its
+ * new half in between).  Quals are
  * reduced to the tightest lower and upper bound: the scan starts at one and
  * stops at the first entry beyond the other, so ORDER BY ... LIMIT k reads
  * O(log n + k) entries.
@@ -357,6 +359,64 @@ first_page(IndexScanDesc scan)
 	read_page(scan, buf, off);
 }
 
+/* the page right of buf's (a locked page), locked; buf is released */
+static Buffer
+step_right(Relation index, Buffer buf)
+{
+	BlockNumber right = SortedPageGetOpaque(BufferGetPage(buf))->right;
+
+	UnlockReleaseBuffer(buf);
+	buf = ReadBuffer(index, right);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	return buf;
+}
+
+/*
+ * The live page left of the pinned page cur, share-locked; InvalidBuffer if
+ * cur is the leftmost.  cur's left-link is current under its lock (splits
+ * and deletions update it), and cur cannot be deleted while we hold its pin
+ * (deletion needs a cleanup lock).  The page it names may split before we
+ * get there (move right to the page whose right-link is cur) or be deleted
+ * (read cur's left-link again).
+ */
+static Buffer
+live_left_of(Relation index, Buffer cur)
+{
+	BlockNumber curblk = BufferGetBlockNumber(cur);
+
+	for (int tries = 0;; tries++)
+	{
+		BlockNumber left;
+		Buffer		buf;
+		Page		page;
+
+		LockBuffer(cur, BUFFER_LOCK_SHARE);
+		left = SortedPageGetOpaque(BufferGetPage(cur))->left;
+		LockBuffer(cur, BUFFER_LOCK_UNLOCK);
+		if (left == InvalidBlockNumber)
+			return InvalidBuffer;
+		buf = ReadBuffer(index, left);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		while (!SortedPageIsDeleted(page) &&
+			   SortedPageGetOpaque(page)->right != curblk &&
+			   SortedPageGetOpaque(page)->right != InvalidBlockNumber)
+		{
+			CHECK_FOR_INTERRUPTS();
+			buf = step_right(index, buf);
+			page = BufferGetPage(buf);
+		}
+		if (!SortedPageIsDeleted(page) && SortedPageGetOpaque(page)->right == curblk)
+			return buf;
+		UnlockReleaseBuffer(buf);
+		if (!SortedPageIsDeleted(page) || tries >= 100)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\": block %u is not reachable from its left-link",
+							RelationGetRelationName(index), curblk)));
+	}
+}
+
 /* the next page in the scan's direction; false at the end */
 static bool
 next_page(IndexScanDesc scan)
@@ -369,31 +429,27 @@ next_page(IndexScanDesc scan)
 	if (so->done)
 		return false;
 	CHECK_FOR_INTERRUPTS();
+	if (so->backward)
+	{
+		/* keep the pin on the page read until its left neighbour is found */
+		buf = live_left_of(index, so->buf);
+		release_page(so);
+		if (!BufferIsValid(buf))
+			return false;
+		read_page(scan, buf, PageGetMaxOffsetNumber(BufferGetPage(buf)));
+		return true;
+	}
 	release_page(so);
 	buf = ReadBuffer(index, so->nextblk);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	if (so->backward)
+	/* deleted since its left neighbour was read: its key range went right */
+	while (SortedPageIsDeleted(page))
 	{
-		/* the page left of the one read: it may have split since */
-		while (SortedPageGetOpaque(page)->right != so->curblk)
-		{
-			BlockNumber right = SortedPageGetOpaque(page)->right;
-
-			if (right == InvalidBlockNumber)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("index \"%s\": block %u is not reachable from its left-link",
-								RelationGetRelationName(index), so->curblk)));
-			UnlockReleaseBuffer(buf);
-			buf = ReadBuffer(index, right);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-		}
-		read_page(scan, buf, PageGetMaxOffsetNumber(page));
+		buf = step_right(index, buf);
+		page = BufferGetPage(buf);
 	}
-	else
-		read_page(scan, buf, SortedFirstData(page));
+	read_page(scan, buf, SortedFirstData(page));
 	return true;
 }
 

@@ -1,27 +1,285 @@
 /*
  * sorted_vacuum.c
- *	  nedb_sorted: VACUUM.
+ *	  nedb_sorted: VACUUM, page deletion and recycling.
  *
  * Bulk delete walks the index in block order, takes a cleanup lock on each
  * leaf (waiting for scans that still hold the page's pin, so none can return
  * a removed entry's TID after the heap reuses it) and removes the dead
- * entries in one generic WAL record per page.  Splits only ever add pages
- * at the end of the relation, so re-reading the length until it stops
- * growing visits every entry that moved right during the walk.  Empty leaves
- * stay linked and are refilled by later inserts in their key range; pages
- * are not unlinked or recycled.
+ * entries in one generic WAL record per page.  While it walks, the metapage
+ * says so and splits take new pages at the end of the relation instead of
+ * recycled ones, so re-reading the length until it stops growing visits
+ * every entry that moved right during the walk.
+ *
+ * Then it deletes the leaves it found empty.  Under the structure lock (no
+ * split or other deletion runs), a leaf that is not its parent's rightmost
+ * child, and that no scan has pinned, is unlinked in one generic WAL record
+ * of four pages: its left sibling's right-link and its right sibling's
+ * left-link skip it, the parent's downlink to it now names the right
+ * sibling and the right sibling's own downlink goes, so the right sibling
+ * takes over its key range (child j keeps separator j).  A reader holding a
+ * stale link to the page finds it marked deleted and moves right.  The
+ * rightmost child of a parent stays (it would take the parent with it, and
+ * internal pages are never deleted), so an emptied index keeps about one
+ * leaf per parent.
+ *
+ * The deleted page records the next transaction id of the moment.  A later
+ * VACUUM hands it to the free space map once no snapshot can precede that
+ * id (GlobalVisCheckRemovableFullXid), i.e. once no scan that might hold a
+ * link to it can still be running, as nbtree does; a split then reuses it.
+ * On a hot standby the same guarantee needs hot_standby_feedback, since
+ * generic WAL cannot carry nbtree's recovery conflict.
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/transam.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "sorted.h"
 
-/* visit every tree page; remove dead leaf entries when callback is given */
+/* set or clear the metapage's "bulk delete walking" mark */
+static void
+set_vacuum_active(Relation index, bool active)
+{
+	Buffer		metabuf;
+	GenericXLogState *state;
+	Page		page;
+
+	/* splits in flight finish first; later ones see the mark */
+	LockPage(index, SORTED_METAPAGE_BLKNO, ExclusiveLock);
+	metabuf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, metabuf, 0);
+	SortedPageGetMeta(page)->vacuum_active = active ? 1 : 0;
+	/* a metapage written before the field existed: cover it */
+	((PageHeader) page)->pd_lower =
+		Max(((PageHeader) page)->pd_lower,
+			(char *) SortedPageGetMeta(page) + sizeof(SortedMetaData) - (char *) page);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(metabuf);
+	UnlockPage(index, SORTED_METAPAGE_BLKNO, ExclusiveLock);
+}
+
+static bool
+leaf_is_empty(Page page)
+{
+	return SortedFirstData(page) > PageGetMaxOffsetNumber(page);
+}
+
+/*
+ * Under the structure lock: the level-1 page and offset of the downlink to
+ * leaf blkno, whose high key is hikey.  Internal pages only change under
+ * that lock, so the walk sees a still level.  False if there is none.
+ */
+static bool
+find_parent(Relation index, SortedCmp *cmp, BlockNumber blkno, IndexTuple hikey,
+			BlockNumber *parent, OffsetNumber *parent_off)
+{
+	Buffer		metabuf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+	SortedMetaData meta;
+	SortedKey	key;
+	BlockNumber cur;
+
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	meta = *SortedPageGetMeta(BufferGetPage(metabuf));
+	UnlockReleaseBuffer(metabuf);
+	if (meta.level == 0)
+		return false;
+
+	key.inf = 0;
+	key.cross = NULL;
+	key.value = index_getattr(hikey, 1, RelationGetDescr(index), &key.isnull);
+	cur = meta.root;
+	for (uint32 level = meta.level;; level--)
+	{
+		Buffer		buf = ReadBuffer(index, cur);
+		Page		page;
+		OffsetNumber off;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		/* the last downlink whose separator is < hikey: the leaf's or left of it */
+		off = sorted_binsearch(index, cmp, page, &key, false);
+		if (level > 1)
+		{
+			cur = sorted_downlink((IndexTuple) PageGetItem(page, PageGetItemId(page, off)));
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		/* equal separators may put it further right, even on a right sibling */
+		for (;;)
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			for (; off <= maxoff; off++)
+			{
+				IndexTuple	it = (IndexTuple) PageGetItem(page, PageGetItemId(page, off));
+
+				if (sorted_downlink(it) == blkno)
+				{
+					*parent = BufferGetBlockNumber(buf);
+					*parent_off = off;
+					UnlockReleaseBuffer(buf);
+					return true;
+				}
+				if (off > SortedFirstData(page) &&
+					sorted_compare_key(index, cmp, &key, it) < 0)
+				{
+					UnlockReleaseBuffer(buf);
+					return false;
+				}
+			}
+			if (SortedPageIsRightmost(page))
+			{
+				UnlockReleaseBuffer(buf);
+				return false;
+			}
+			cur = SortedPageGetOpaque(page)->right;
+			UnlockReleaseBuffer(buf);
+			buf = ReadBuffer(index, cur);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			off = SortedFirstData(page);
+		}
+	}
+}
+
+static void
+corrupt_links(Relation index, BlockNumber blkno, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" is corrupted", RelationGetRelationName(index)),
+			 errdetail("Deleting block %u: %s.", blkno, what)));
+}
+
+/*
+ * Unlink the empty leaf blkno if it may go (see the file header).  Takes
+ * the cleanup lock on the leaf first, holding no other page: the only
+ * processes that hold a page while locking another are splitters and
+ * deleters, and the structure lock keeps them out.  True if deleted.
+ */
+static bool
+delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
+{
+	Buffer		buf;
+	Page		page;
+	IndexTuple	hikey;
+	BlockNumber parent;
+	OffsetNumber parent_off;
+	BlockNumber left,
+				right;
+	Buffer		lbuf = InvalidBuffer,
+				rbuf,
+				pbuf;
+	Page		ppage;
+	IndexTuple	next;
+	GenericXLogState *state;
+	bool		deleted = false;
+
+	LockPage(index, SORTED_METAPAGE_BLKNO, ExclusiveLock);
+
+	/* its high key names it in the parent */
+	buf = ReadBuffer(index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) || !SortedPageIsLeaf(page) || SortedPageIsDeleted(page) ||
+		SortedPageIsRightmost(page) || !leaf_is_empty(page))
+	{
+		UnlockReleaseBuffer(buf);
+		goto out;
+	}
+	hikey = CopyIndexTuple((IndexTuple) PageGetItem(page, PageGetItemId(page, SORTED_HIKEY)));
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	if (!find_parent(index, cmp, blkno, hikey, &parent, &parent_off))
+		corrupt_links(index, blkno, "no downlink to the page");
+	pfree(hikey);
+
+	if (!ConditionalLockBufferForCleanup(buf))
+	{
+		ReleaseBuffer(buf);		/* a scan is on it: next VACUUM */
+		goto out;
+	}
+	/* an insert may have come in meanwhile (splits cannot: we hold the lock) */
+	if (!leaf_is_empty(page))
+	{
+		UnlockReleaseBuffer(buf);
+		goto out;
+	}
+	left = SortedPageGetOpaque(page)->left;
+	right = SortedPageGetOpaque(page)->right;
+
+	pbuf = ReadBuffer(index, parent);
+	LockBuffer(pbuf, BUFFER_LOCK_EXCLUSIVE);
+	ppage = BufferGetPage(pbuf);
+	if (parent_off >= PageGetMaxOffsetNumber(ppage))
+	{
+		/* the parent's rightmost child: stays */
+		UnlockReleaseBuffer(pbuf);
+		UnlockReleaseBuffer(buf);
+		goto out;
+	}
+	next = (IndexTuple) PageGetItem(ppage, PageGetItemId(ppage, OffsetNumberNext(parent_off)));
+	if (sorted_downlink(next) != right)
+		corrupt_links(index, blkno, "the parent's next downlink is not the right sibling");
+	if (left != InvalidBlockNumber)
+	{
+		lbuf = ReadBuffer(index, left);
+		LockBuffer(lbuf, BUFFER_LOCK_EXCLUSIVE);
+		if (SortedPageGetOpaque(BufferGetPage(lbuf))->right != blkno)
+			corrupt_links(index, blkno, "the left sibling does not link to it");
+	}
+	rbuf = ReadBuffer(index, right);
+	LockBuffer(rbuf, BUFFER_LOCK_EXCLUSIVE);
+	if (SortedPageGetOpaque(BufferGetPage(rbuf))->left != blkno)
+		corrupt_links(index, blkno, "the right sibling does not link back to it");
+
+	state = GenericXLogStart(index);
+	{
+		Page		dpage = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+		Page		rpage = GenericXLogRegisterBuffer(state, rbuf, 0);
+		Page		gpage = GenericXLogRegisterBuffer(state, pbuf, 0);
+		IndexTuple	down;
+
+		if (BufferIsValid(lbuf))
+			SortedPageGetOpaque(GenericXLogRegisterBuffer(state, lbuf, 0))->right = right;
+		SortedPageGetOpaque(rpage)->left = left;
+		/* the right sibling takes over the key range: separator j, its block */
+		down = (IndexTuple) PageGetItem(gpage, PageGetItemId(gpage, parent_off));
+		sorted_set_downlink(down, right);
+		PageIndexTupleDelete(gpage, OffsetNumberNext(parent_off));
+		/* the deleted page keeps its links for readers still on the way */
+		sorted_init_page(dpage, SORTED_LEAF | SORTED_DELETED, 0);
+		SortedPageGetOpaque(dpage)->left = left;
+		SortedPageGetOpaque(dpage)->right = right;
+		SortedPageGetDeleted(dpage)->safexid = ReadNextFullTransactionId();
+		((PageHeader) dpage)->pd_lower += sizeof(SortedDeletedData);
+	}
+	GenericXLogFinish(state);
+	deleted = true;
+
+	if (BufferIsValid(lbuf))
+		UnlockReleaseBuffer(lbuf);
+	UnlockReleaseBuffer(rbuf);
+	UnlockReleaseBuffer(pbuf);
+	UnlockReleaseBuffer(buf);
+out:
+	UnlockPage(index, SORTED_METAPAGE_BLKNO, ExclusiveLock);
+	return deleted;
+}
+
+/*
+ * Visit every page: remove dead leaf entries when callback is given, count
+ * the rest, note empty leaves, and give recyclable pages to the free space
+ * map.  Then delete the empty leaves.
+ */
 static void
 vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			IndexBulkDeleteCallback callback, void *callback_state)
@@ -29,8 +287,14 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	Relation	index = info->index;
 	BlockNumber blkno = SORTED_METAPAGE_BLKNO + 1;
 	BlockNumber nblocks;
+	BlockNumber *empty = NULL;
+	int			nempty = 0;
+	int			maxempty = 0;
+	SortedCmp	cmp;
 
 	stats->num_index_tuples = 0;
+	stats->pages_deleted = 0;
+	stats->pages_free = 0;
 	for (;;)
 	{
 		nblocks = RelationGetNumberOfBlocks(index);
@@ -52,7 +316,19 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			else
 				LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
-			if (PageIsNew(page) || !SortedPageIsLeaf(page))
+			if (PageIsNew(page) || SortedPageIsDeleted(page))
+			{
+				if (!PageIsNew(page))
+					stats->pages_deleted++;
+				if (sorted_page_recyclable(page))
+				{
+					RecordFreeIndexPage(index, blkno);
+					stats->pages_free++;
+				}
+				UnlockReleaseBuffer(buf);
+				continue;
+			}
+			if (!SortedPageIsLeaf(page))
 			{
 				UnlockReleaseBuffer(buf);
 				continue;
@@ -76,11 +352,36 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				GenericXLogFinish(state);
 				stats->tuples_removed += ndead;
 			}
+			if (leaf_is_empty(page) && !SortedPageIsRightmost(page))
+			{
+				if (nempty == maxempty)
+				{
+					maxempty = Max(64, maxempty * 2);
+					empty = empty ? repalloc(empty, sizeof(BlockNumber) * maxempty)
+						: palloc(sizeof(BlockNumber) * maxempty);
+				}
+				empty[nempty++] = blkno;
+			}
 			UnlockReleaseBuffer(buf);
 		}
 	}
 	stats->num_pages = nblocks;
 	stats->estimated_count = false;
+
+	if (nempty > 0)
+	{
+		sorted_cmp_init(index, &cmp);
+		for (int i = 0; i < nempty; i++)
+		{
+			vacuum_delay_point();
+			if (delete_leaf(index, &cmp, empty[i]))
+			{
+				stats->pages_deleted++;
+				stats->pages_newly_deleted++;
+			}
+		}
+		pfree(empty);
+	}
 }
 
 IndexBulkDeleteResult *
@@ -89,7 +390,9 @@ sorted_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 {
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	set_vacuum_active(info->index, true);
 	vacuum_scan(info, stats, callback, callback_state);
+	set_vacuum_active(info->index, false);
 	return stats;
 }
 
@@ -98,11 +401,15 @@ sorted_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	if (info->analyze_only)
 		return stats;
-	/* no bulk delete ran: count the entries */
+	/* no bulk delete ran: count the entries, delete and recycle pages */
 	if (stats == NULL)
 	{
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 		vacuum_scan(info, stats, NULL, NULL);
 	}
+	/* a bulk delete that failed left its mark: none runs now (we have the table) */
+	if (sorted_vacuum_active(info->index))
+		set_vacuum_active(info->index, false);
+	IndexFreeSpaceMapVacuum(info->index);
 	return stats;
 }

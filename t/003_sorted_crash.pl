@@ -3,9 +3,14 @@
 # Writers insert random keys (page splits all over the tree, the root
 # included) into a plain table with nedb_sorted indexes on an int8 column and
 # on a jsonb field, a third writes documents through nedb.put into a
-# collection with a 'sorted' index, and a fourth deletes and VACUUMs in a
-# loop, when the server is stopped in immediate mode (no checkpoint: redo of
-# the generic WAL records rebuilds the pages).  After restart every index
+# collection with a 'sorted' index, a fourth deletes and VACUUMs in a loop,
+# a fifth keeps a queue of keys (appends at the right end, prunes the left)
+# that a sixth VACUUMs, so that leaves empty, are deleted and then recycled
+# by the splits, and a seventh scans the index both
+# ways under one snapshot and checks order and counts, when the server is
+# stopped in immediate mode (no checkpoint: redo of the generic WAL records
+# rebuilds the pages).  The scans must never have seen a wrong order, a
+# missing or doubled entry, or an error.  After restart every index
 # must pass nedb.sorted_check, hold exactly the live rows once VACUUM has
 # run, and return through index scans, both directions, the same ordered
 # values as a sequential scan.  Last, a key altered on disk must make
@@ -41,6 +46,30 @@ q1(q{CREATE INDEX s_k ON s USING nedb_sorted (k)});
 q1(q{CREATE INDEX s_v ON s USING nedb_sorted ((d -> 'v'))});
 q1(q{SELECT nedb.create_index('c', 'h', 'sorted')});
 my $cidx = q1(q{SELECT 'nedb.' || index_name FROM nedb.indexes WHERE coll = 'c'});
+# both directions through the index, the same snapshot: order and counts
+q1(q{CREATE SEQUENCE scan_checks});
+q1(q{CREATE SEQUENCE band START 2000000});
+q1(q{CREATE FUNCTION scan_check() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE asc_n bigint := 0; desc_n bigint := 0; seq_n bigint; prev int8; r record;
+BEGIN
+  SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;
+  FOR r IN EXECUTE 'SELECT k FROM s WHERE k IS NOT NULL ORDER BY k' LOOP
+    IF r.k < prev THEN RAISE EXCEPTION 'SCAN MISMATCH: % after % ascending', r.k, prev; END IF;
+    prev := r.k; asc_n := asc_n + 1;
+  END LOOP;
+  prev := NULL;
+  FOR r IN EXECUTE 'SELECT k FROM s WHERE k IS NOT NULL ORDER BY k DESC' LOOP
+    IF r.k > prev THEN RAISE EXCEPTION 'SCAN MISMATCH: % after % descending', r.k, prev; END IF;
+    prev := r.k; desc_n := desc_n + 1;
+  END LOOP;
+  SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off;
+  EXECUTE 'SELECT count(k) FROM s' INTO seq_n;
+  IF asc_n <> seq_n OR desc_n <> seq_n THEN
+    RAISE EXCEPTION 'SCAN MISMATCH: % ascending, % descending, % in the table', asc_n, desc_n, seq_n;
+  END IF;
+  PERFORM nextval('scan_checks');
+  RETURN 'ok';
+END $$});
 q1(q{CREATE FUNCTION chk(r regclass) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   RETURN nedb.sorted_check(r)::text;
@@ -105,14 +134,41 @@ for my $round (1 .. 2)
 	push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $fv ],
 		'>', '/dev/null', '2>', '/dev/null');
 
-	# let them split and vacuum for a while, then pull the plug
+	# a queue above 2e6: appended at its right end, pruned from its left
+	my $fq = script("queue", sub {
+		"INSERT INTO s SELECT nextval('band'), '{}' FROM generate_series(1, 200);\n"
+		  . "DELETE FROM s WHERE k >= 2000000 AND k < (SELECT min(k) FROM s WHERE k >= 2000000) + 150;\n"
+	}, 4000);
+	push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $fq ],
+		'>', '/dev/null', '2>', '/dev/null');
+	my $fr = script("prune", sub { "VACUUM s;\nSELECT txid_current();\nSELECT pg_sleep(0.1);\n" }, 2000);
+	push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $fr ],
+		'>', '/dev/null', '2>', '/dev/null');
+	my $fs = script("scan", sub {
+		"BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT scan_check();\nCOMMIT;\n"
+	}, 2000);
+	my $scan_log = "$scratch/scan$round.log";
+	push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $fs ],
+		'>', '/dev/null', '2>', $scan_log);
+
+	# let them split, delete and vacuum for a while, then pull the plug
+	my $checked = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM scan_checks";
+	my $checks0 = q1($checked);
 	my $before = q1("SELECT count(*) FROM s");
-	sleep(4);
+	sleep(6);
 	my $after = q1("SELECT count(*) FROM s");
-	cmp_ok($after, '>', $before, "round $round: the writers were inserting ($before -> $after rows)");
+	my $pages = q1("SELECT deleted_pages + free_pages FROM nedb.sorted_stats('s_k')");
+	cmp_ok($after, '!=', $before, "round $round: the writers were writing ($before -> $after rows)");
+	my $checks = q1($checked);
+	cmp_ok($pages, '>', 0, "round $round: VACUUM deleted leaves meanwhile ($pages deleted or free)");
+	cmp_ok($checks, '>', $checks0, "round $round: the scanner checked meanwhile (sequence $checks0 -> $checks)");
 	$node->stop('immediate');
 	$_->kill_kill for @h;
+	my @scan_errors = grep { /ERROR/ } split /\n/, slurp_file($scan_log);
+	is(scalar(@scan_errors), 0, "round $round: concurrent scans saw the right order and counts")
+	  or diag(join("\n", @scan_errors[0 .. ($#scan_errors < 4 ? $#scan_errors : 4)]));
 	$node->start;
+	is(q1("SELECT scan_check()"), 'ok', "round $round: after recovery both directions agree with the table");
 
 	is(q1("SELECT chk('ul_k') || '/' || (SELECT count(*) FROM ul)"), '0/0',
 		"round $round: the unlogged table's index is its init fork again (empty, sound)");

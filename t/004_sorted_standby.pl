@@ -1,6 +1,7 @@
 # A physical streaming standby replays nedb_sorted's WAL (the build's page
 # images, then generic WAL records for inserts, splits, VACUUM) and answers
-# ordered queries through the index exactly as the primary does, as
+# ordered queries through the index exactly as the primary does (page
+# deletion and reuse included), as
 # contrib/bloom's and pgvector's WAL tests check for theirs.
 
 use strict;
@@ -72,6 +73,32 @@ my $levels = $primary->safe_psql('postgres',
 cmp_ok($levels, '>=', 1, 'the index grew a level above the leaves');
 is($primary->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k') = (SELECT count(*) FROM s)}),
 	't', 'the primary\'s index passes sorted_check');
+
+# a key range emptied: VACUUM deletes its leaves; after a later VACUUM the
+# splits of new inserts reuse them; the standby follows every step
+$primary->safe_psql('postgres', q{
+DELETE FROM s WHERE k BETWEEN 100000 AND 700000;
+VACUUM (INDEX_CLEANUP on) s;
+});
+# (deleted or free: which one depends on each server's own xmin horizon)
+my $stats = q{SELECT deleted_pages + free_pages, leaf_pages, entries FROM nedb.sorted_stats('s_k')};
+my ($deleted) = split /\|/, $primary->safe_psql('postgres', $stats);
+cmp_ok($deleted, '>', 10, "VACUUM deleted the emptied leaves ($deleted)");
+compare('after page deletion');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is($standby->safe_psql('postgres', $stats), $primary->safe_psql('postgres', $stats),
+	'the standby has the same deleted and leaf pages');
+$primary->safe_psql('postgres', 'SELECT txid_current()');
+$primary->safe_psql('postgres', 'VACUUM s');
+my $size = $primary->safe_psql('postgres', q{SELECT pg_relation_size('s_k')});
+$primary->safe_psql('postgres', q{
+INSERT INTO s SELECT 100000 + (g * 7919) % 600000, '{"v": 2}' FROM generate_series(1, 3000) g;
+});
+is($primary->safe_psql('postgres', q{SELECT pg_relation_size('s_k')}), $size,
+	'inserts into the emptied range reuse the deleted pages');
+compare('after page reuse');
+is($standby->safe_psql('postgres', $stats), $primary->safe_psql('postgres', $stats),
+	'the standby has the same pages after reuse');
 
 # the promoted standby is a sound primary of its own
 $standby->promote;
