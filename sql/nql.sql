@@ -113,3 +113,17 @@ SELECT * FROM nedb.explain('FROM d AS OF 10 WHERE k != 2 ORDER BY h');
 SELECT nedb.put('d', 'strh', '{"h": "7"}') ->> '_id' AS id;
 SELECT * FROM nedb.explain('FROM d ORDER BY h DESC LIMIT 3') l WHERE l LIKE 'NQL:%';
 SELECT ids('FROM d ORDER BY h DESC LIMIT 3') AS str_sorts_as_str;
+-- the probes read the index's two ends: all strings, or numbers with
+-- booleans (0 and 1), keep the direct path; an array (or object) ends it
+SELECT nedb.create_index('e', 'h', 'sorted'), nedb.create_index('e2', 'h', 'sorted');
+SELECT count(nedb.put('e', 'e' || g, jsonb_build_object('h', 's' || (g % 5)))) FROM generate_series(1, 12) g;
+SELECT count(nedb.put('e2', 'e' || g, jsonb_build_object('h', CASE WHEN g % 4 = 0 THEN to_jsonb(g % 8 = 0) ELSE to_jsonb(g % 3) END)))
+  FROM generate_series(1, 12) g;
+SELECT nedb.put('e2', 'nullh', '{"h": null}') ->> '_id' AS id, nedb.put('e2', 'noh', '{}') ->> '_id' AS id;
+SELECT c, (SELECT bool_or(l ~ '^Index Scan.*\(direct, no SQL\)$') FROM nedb.explain('FROM ' || c || ' ORDER BY h DESC LIMIT 4') l) AS direct,
+       ids('FROM ' || c || ' ORDER BY h DESC LIMIT 4') AS top4, ids('FROM ' || c || ' ORDER BY h LIMIT 4') AS bottom4
+  FROM unnest(ARRAY['e', 'e2']) c;
+SELECT nedb.put('e', 'arr', '{"h": [1]}') ->> '_id' AS id, nedb.put('e2', 'obj', '{"h": {"a": 1}}') ->> '_id' AS id;
+SELECT c, (SELECT bool_or(l ~ '^Index Scan.*\(direct, no SQL\)$') FROM nedb.explain('FROM ' || c || ' ORDER BY h DESC LIMIT 4') l) AS direct,
+       ids('FROM ' || c || ' ORDER BY h DESC LIMIT 4') AS top4
+  FROM unnest(ARRAY['e', 'e2']) c;

@@ -55,6 +55,7 @@ typedef struct NedbColumn
 	bool		in_ready;		/* in_fn looked up */
 	FmgrInfo	in_fn;			/* the type's input function */
 	Oid			in_ioparam;
+	int8		sorted_index;	/* the field has a sorted index: -1 not yet looked up */
 } NedbColumn;
 
 typedef struct NedbTable

@@ -334,6 +334,7 @@ nedb_table(Oid relid)
 		c->typmod = att->atttypmod;
 		c->tclass = nedb_type_class(att->atttypid);
 		c->dropped = att->attisdropped;
+		c->sorted_index = -1;
 		if (c->dropped)
 			continue;
 		foreach(lc, GetForeignColumnOptions(relid, att->attnum))

@@ -103,8 +103,12 @@ nedb_order_field(NedbTable *t, NedbColumn *c)
 	if (c->kind != NEDB_COL_FIELD || list_length(c->path) != 1 ||
 		(c->tclass != NEDB_TC_INT && c->tclass != NEDB_TC_NUMERIC))
 		return false;
-	return OidIsValid(get_relname_relid(nedb_index_relname(t->coll, linitial(c->path), "sorted"),
-										get_namespace_oid("nedb", false)));
+	/* looked up once per NedbTable (one planning, one scan) */
+	if (c->sorted_index < 0)
+		c->sorted_index =
+			OidIsValid(get_relname_relid(nedb_index_relname(t->coll, linitial(c->path), "sorted"),
+										 get_namespace_oid("nedb", false)));
+	return c->sorted_index != 0;
 }
 
 /* AND the column's key has a value (not missing, not JSON null) */

@@ -18,8 +18,8 @@
  * values are all numbers (booleans as 0 and 1) or all strings; a btree over
  * jsonb only while they are all numbers (jsonb ranks booleans above numbers
  * and compares strings by collation).  Two one-row probes, the keys at each
- * end of the index, check this on every query; otherwise the caller sorts
- * in memory.
+ * end of the index (for nedb_sorted, the index entries alone), check this
+ * on every query; otherwise the caller sorts in memory.
  */
 #include "postgres.h"
 
@@ -42,6 +42,7 @@
 #include "utils/snapmgr.h"
 
 #include "nql.h"
+#include "sorted.h"
 #include "util.h"
 
 /* nedb.versions (seq_from, seq_to, coll, id, doc) */
@@ -246,41 +247,26 @@ typedef enum KeyClass
 	KEYS_NONE,					/* no value (missing or null) */
 	KEYS_NUMBERS,				/* numbers (and booleans, under NEDB order) */
 	KEYS_STRINGS,
-	KEYS_OTHER,
-	KEYS_UNKNOWN
+	KEYS_OTHER
 } KeyClass;
 
 /*
- * The class of the first key with a value in direction dir.  Under NEDB
- * order (nedb_sorted) a JSON null sorts with the missing values, as NQL's
- * None; under jsonb's order it is a value of its own.  With no scan key the
- * walk gives up after max_skip entries without a value (KEYS_UNKNOWN).
+ * The class of the first key with a value in direction dir of a btree over
+ * jsonb, read through the rows the snapshot sees.  Under jsonb's order a
+ * JSON null is a value of its own (not a number).
  */
 static KeyClass
-edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
-		   TupleTableSlot *slot, bool nedb_order, bool keyed, int max_skip)
+btree_end_class(Relation heap, Relation index, const char *field, ScanDirection dir,
+				TupleTableSlot *slot)
 {
 	ScanKeyData key;
 	IndexScanDesc scan;
 	KeyClass	c = KEYS_NONE;
-	int			skipped = 0;
 
-	if (keyed && nedb_order)
-	{
-		/* below JSON null, the top of NEDB order: the values (no NULLs) */
-		Oid			intype = index->rd_opcintype[0];
-		Oid			lt = get_opfamily_member(index->rd_opfamily[0], intype, intype,
-											 BTLessStrategyNumber);
-
-		ScanKeyEntryInitialize(&key, 0, 1, BTLessStrategyNumber, intype,
-							   index->rd_indcollation[0], get_opcode(lt),
-							   DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
-	}
-	else if (keyed)
-		ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNOTNULL, 1,
-							   InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
-	scan = index_beginscan(heap, index, GetActiveSnapshot(), keyed ? 1 : 0, 0);
-	index_rescan(scan, keyed ? &key : NULL, keyed ? 1 : 0, NULL, 0);
+	ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNOTNULL, 1,
+						   InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
+	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
 	while (index_getnext_slot(scan, dir, slot))
 	{
 		bool		isnull;
@@ -289,21 +275,9 @@ edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
 
 		CHECK_FOR_INTERRUPTS();
 		v = isnull ? NULL : nedb_member(&DatumGetJsonbP(d)->root, field);
-		if (v == NULL || (nedb_order && v->type == jbvNull))
-		{
-			if (!keyed && ++skipped > max_skip)
-			{
-				c = KEYS_UNKNOWN;
-				break;
-			}
+		if (v == NULL)
 			continue;
-		}
-		if (v->type == jbvNumeric || (nedb_order && v->type == jbvBool))
-			c = KEYS_NUMBERS;
-		else if (nedb_order && v->type == jbvString)
-			c = KEYS_STRINGS;
-		else
-			c = KEYS_OTHER;
+		c = (v->type == jbvNumeric) ? KEYS_NUMBERS : KEYS_OTHER;
 		break;
 	}
 	index_endscan(scan);
@@ -311,20 +285,55 @@ edge_class(Relation heap, Relation index, const char *field, ScanDirection dir,
 }
 
 /*
- * The class of the keys at one end.  nedb_sorted checks every entry of a
- * page against a scan key, so a short walk without one comes first: the
- * missing values it may have to step over are at the top end only.
+ * The class of the keys at one end of a nedb_sorted index, read off the
+ * index entries alone: at the bottom the first entry, at the top the last
+ * below JSON null.  Entries of rows the snapshot does not see (dead, not
+ * yet committed, history) count too; that can only make the verdict say
+ * "mixed", never hide a class.
  */
+static KeyClass
+sorted_end_class(Relation index, ScanDirection dir)
+{
+	static Datum null = (Datum) 0;	/* JSON null, made once */
+	Datum		d;
+	bool		isnull;
+	Jsonb	   *jb;
+	JsonbValue	v;
+
+	if (null == (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		null = DirectFunctionCall1(jsonb_in, CStringGetDatum("null"));
+		MemoryContextSwitchTo(old);
+	}
+	if (!sorted_edge_key(index, ScanDirectionIsBackward(dir) ? &null : NULL, &d, &isnull) ||
+		isnull)
+		return KEYS_NONE;
+	jb = DatumGetJsonbP(d);
+	if (!JB_ROOT_IS_SCALAR(jb) || !JsonbExtractScalar(&jb->root, &v))
+		return KEYS_OTHER;		/* an array or object placeholder */
+	switch (v.type)
+	{
+		case jbvNull:
+			return KEYS_NONE;
+		case jbvNumeric:
+		case jbvBool:
+			return KEYS_NUMBERS;
+		case jbvString:
+			return KEYS_STRINGS;
+		default:
+			return KEYS_OTHER;
+	}
+}
+
+/* The class of the keys at one end */
 static KeyClass
 end_class(NqlScan *s, ScanDirection dir, bool nedb_order)
 {
-	KeyClass	c = KEYS_UNKNOWN;
-
 	if (nedb_order)
-		c = edge_class(s->heap, s->index, s->field, dir, s->slot, true, false, 16);
-	if (c == KEYS_UNKNOWN)
-		c = edge_class(s->heap, s->index, s->field, dir, s->slot, nedb_order, true, 0);
-	return c;
+		return sorted_end_class(s->index, dir);
+	return btree_end_class(s->heap, s->index, s->field, dir, s->slot);
 }
 
 /*

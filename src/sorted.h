@@ -178,6 +178,8 @@ extern void sorted_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 extern bool sorted_gettuple(IndexScanDesc scan, ScanDirection dir);
 extern int64 sorted_getbitmap(IndexScanDesc scan, TIDBitmap *tbm);
 extern void sorted_endscan(IndexScanDesc scan);
+extern bool sorted_edge_key(Relation index, const Datum *below, Datum *value,
+							bool *isnull);
 
 /* sorted_vacuum.c */
 extern IndexBulkDeleteResult *sorted_bulkdelete(IndexVacuumInfo *info,

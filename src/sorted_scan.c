@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "nodes/tidbitmap.h"
 #include "pgstat.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -502,4 +503,82 @@ sorted_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 	} while (next_page(scan));
 	release_page(so);
 	return ntids;
+}
+
+/* a copy of the key of item off of the locked leaf in buf, which is released */
+static void
+take_key(Relation index, Buffer buf, OffsetNumber off, Datum *value, bool *isnull)
+{
+	Page		page = BufferGetPage(buf);
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(index), 0);
+	Datum		d = index_getattr((IndexTuple) PageGetItem(page, PageGetItemId(page, off)),
+								  1, RelationGetDescr(index), isnull);
+
+	*value = *isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * The key of the lowest entry (below is NULL) or of the highest entry below
+ * *below, whether its row is visible or not, copied into the caller's
+ * memory context; false if there is none.  For callers that only ask what
+ * kind of keys an end of the index holds (nql_scan.c): one descent, no
+ * table access, no scan.
+ */
+bool
+sorted_edge_key(Relation index, const Datum *below, Datum *value, bool *isnull)
+{
+	SortedCmp	cmp;
+	SortedKey	key;
+	Buffer		buf;
+
+	sorted_cmp_init(index, &cmp);
+	key.cross = NULL;
+	key.isnull = false;
+	if (below == NULL)
+	{
+		key.inf = -1;
+		key.value = (Datum) 0;
+		buf = sorted_descend(index, &cmp, &key, false, BUFFER_LOCK_SHARE);
+		for (;;)
+		{
+			Page		page = BufferGetPage(buf);
+
+			if (!SortedPageIsDeleted(page) && SortedFirstData(page) <= PageGetMaxOffsetNumber(page))
+			{
+				take_key(index, buf, SortedFirstData(page), value, isnull);
+				return true;
+			}
+			if (SortedPageIsRightmost(page))
+			{
+				UnlockReleaseBuffer(buf);
+				return false;
+			}
+			CHECK_FOR_INTERRUPTS();
+			buf = step_right(index, buf);
+		}
+	}
+	key.inf = 0;
+	key.value = *below;
+	buf = sorted_descend(index, &cmp, &key, false, BUFFER_LOCK_SHARE);
+	for (;;)
+	{
+		Page		page = BufferGetPage(buf);
+		OffsetNumber off = sorted_binsearch(index, &cmp, page, &key, false);
+		Buffer		left;
+
+		if (off > SortedFirstData(page))
+		{
+			take_key(index, buf, OffsetNumberPrev(off), value, isnull);
+			return true;
+		}
+		/* nothing below it here: the live page to the left */
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		left = live_left_of(index, buf);
+		ReleaseBuffer(buf);
+		if (!BufferIsValid(left))
+			return false;
+		buf = left;
+	}
 }
