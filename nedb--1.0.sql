@@ -165,16 +165,19 @@ SELECT o.seq,
        o.client,
        o.nonce,
        o.op,
-       CASE o.op
-         WHEN 'put' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
-                              'coll', o.coll, 'id', o.id, 'doc', v.doc - '_seq')
-         WHEN 'delete' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
+       CASE
+         WHEN o.body IS NOT NULL THEN (o.body::jsonb) -> 'payload'
+         WHEN o.op = 'put' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
+                              'coll', o.coll, 'id', o.id,
+                              'doc', (SELECT v.doc - '_seq' FROM nedb.versions v WHERE v.seq_from = o.seq))
+         WHEN o.op = 'delete' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
                               'coll', o.coll, 'id', o.id)
          ELSE o.payload
        END AS payload,
        o.ts,
        o.idem,
-       pg_catalog.encode(COALESCE(p.hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea), 'hex') AS prev_hash,
+       pg_catalog.encode(COALESCE((SELECT p.hash FROM nedb.ops p WHERE p.seq = o.seq - 1),
+                                  '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea), 'hex') AS prev_hash,
        pg_catalog.encode(o.hash, 'hex') AS hash,
        o.caused_by,
        o.evidence,
@@ -182,18 +185,17 @@ SELECT o.seq,
        o.valid_from,
        o.valid_to
   FROM nedb.ops o
-  LEFT JOIN nedb.ops p ON p.seq = o.seq - 1
-  LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq;
+ ORDER BY o.seq;
 
 -- ---------------------------------------------------------------------------
 -- NQL: callable unqualified (schema public), as the reference's query text
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION public.nql(query text)
-    RETURNS SETOF jsonb AS 'MODULE_PATHNAME', 'nedb_nql' LANGUAGE C STABLE;
+    RETURNS SETOF jsonb AS 'MODULE_PATHNAME', 'nedb_nql' LANGUAGE C STABLE STRICT;
 
 -- the access path nql() takes for a query, and Postgres's plan of it
 CREATE FUNCTION nedb.explain(query text)
-    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_explain' LANGUAGE C VOLATILE;
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_explain' LANGUAGE C VOLATILE STRICT;
 
 -- ---------------------------------------------------------------------------
 -- Indexes

@@ -16,6 +16,8 @@ SELECT nedb.seq();
 SELECT try(format('SELECT nedb.import_aof(%L)', :'l1'));
 SELECT try(format('SELECT nedb.import_aof(%L)', :'l0' || E'\n' || replace(:'l1', '"prev_hash": "068e', '"prev_hash": "168e')));
 SELECT try(format('SELECT nedb.import_aof(%L)', :'l0' || E'\n{"seq": 1, "client": '));
+-- valid JSON that no PostgreSQL text can hold: named as such
+SELECT try(format('SELECT nedb.import_aof(%L)', :'l0' || E'\n{"seq": 1, "client": "x", "payload": {"s": "a\\u0000b"}}'));
 SELECT try($$SELECT nedb.import_aof('{"enc": 1, "ct": "AAAA"}')$$);
 SELECT try($$SELECT nedb.import_aof('[1, 2]')$$);
 SELECT try(format('SELECT nedb.import_aof(%L)', replace(:'l0', '"seq": 0', '"seq": "0"')));

@@ -95,3 +95,12 @@ DELETE FROM nedb.ops WHERE seq = 2;
 SELECT ok, checked, first_bad_seq, detail FROM nedb.verify_report();
 ROLLBACK;
 SELECT nedb.verify();
+-- nedb.log is in seq order, and its payload is the hashed one: a caller's
+-- _seq stays in a put's payload (the stored version has its own)
+SELECT nedb.put('lv', 'a', '{"v": 1, "_seq": 77}') ->> '_seq' <> '77' AS stored_own_seq;
+SELECT payload -> 'doc' ->> '_seq' AS payload_seq,
+       payload = (nedb.op_body(seq)::jsonb -> 'payload') AS payload_is_hashed
+  FROM nedb.log WHERE seq = nedb.seq();
+SELECT bool_and(payload IS NOT DISTINCT FROM (nedb.op_body(seq)::jsonb -> 'payload')) AS every_payload_hashed,
+       array_agg(seq) = (SELECT array_agg(seq ORDER BY seq) FROM nedb.ops) AS in_seq_order
+  FROM (SELECT * FROM nedb.log) l;

@@ -127,3 +127,18 @@ SELECT nedb.put('e', 'arr', '{"h": [1]}') ->> '_id' AS id, nedb.put('e2', 'obj',
 SELECT c, (SELECT bool_or(l ~ '^Index Scan.*\(direct, no SQL\)$') FROM nedb.explain('FROM ' || c || ' ORDER BY h DESC LIMIT 4') l) AS direct,
        ids('FROM ' || c || ' ORDER BY h DESC LIMIT 4') AS top4
   FROM unnest(ARRAY['e', 'e2']) c;
+-- a SEARCH text without tokens: over a search index the intersection of no
+-- postings is empty (as the reference's); without one, all rows (no term
+-- fails); an empty text is no SEARCH at all
+SELECT nedb.put('sr', 'a', '{"bio": "rust fan"}') ->> '_id' AS a, nedb.put('sr', 'b', '{"bio": "c++"}') ->> '_id' AS b;
+SELECT (SELECT count(*) FROM nql('FROM sr SEARCH "!!!"')) AS no_index_tokenless,
+       (SELECT count(*) FROM nql('FROM sr SEARCH ""')) AS no_index_empty;
+SELECT nedb.create_index('sr', 'bio', 'search');
+SELECT (SELECT count(*) FROM nql('FROM sr SEARCH "!!!"')) AS index_tokenless,
+       (SELECT count(*) FROM nql('FROM sr SEARCH "é"')) AS index_non_ascii,
+       (SELECT count(*) FROM nql('FROM sr SEARCH ""')) AS index_empty,
+       (SELECT count(*) FROM nql('FROM sr SEARCH "rust!"')) AS index_rust,
+       (SELECT count(*) FROM nql('FROM sr SEARCH "!!!" ORDER BY bio LIMIT 1')) AS index_tokenless_ordered;
+-- a NULL query is no query (the function is strict)
+SELECT count(*) AS null_query FROM nql(NULL);
+SELECT count(*) AS null_explain FROM nedb.explain(NULL);

@@ -17,6 +17,15 @@ SELECT nedb.seq();
 SELECT nedb.expire('s', 'plain', '10 minutes') AS plain, nedb.expire('s', 'nope', '1 minute') AS nope,
        nedb.expire('s', 'dead', '1 minute') AS dead;
 SELECT nedb.get('s', 'plain') ->> 'v' AS v, nedb.get('s', 'plain') ? '_expires_at' AS has_expiry;
+-- the re-put carries the stored document as the reference's does: its
+-- _seq (the old one, hashed) and the new _expires_at; the stored version
+-- gets the new _seq
+SELECT nedb.op_body(nedb.seq())::jsonb -> 'payload' -> 'doc' ->> '_seq' AS payload_seq,
+       (nedb.op_body(nedb.seq())::jsonb -> 'payload' -> 'doc' ->> '_expires_at')::float8
+         = (nedb.get('s', 'plain') ->> '_expires_at')::float8 AS payload_expiry,
+       (nedb.get('s', 'plain') ->> '_seq')::bigint = nedb.seq() AS stored_seq,
+       (SELECT payload -> 'doc' ->> '_seq' FROM nedb.log WHERE seq = nedb.seq()) AS log_view_seq,
+       nedb.verify() AS verifies;
 SELECT nedb.expire('s', 'live', '-1 second');
 
 -- sweep(): logs a delete for every expired document, as client __ttl__

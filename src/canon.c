@@ -674,6 +674,12 @@ canon_parse(const char *json, int len, const char *what)
 	lex = makeJsonLexContextCstringLen((char *) json, len, PG_UTF8, true);
 #endif
 	err = pg_parse_json(lex, &sem);
+	/* valid JSON, and Python takes it, but no PostgreSQL text can hold it */
+	if (err == JSON_UNICODE_CODE_POINT_ZERO)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("%s contains \\u0000, which PostgreSQL cannot store", what),
+				 errhint("jsonb and text have no NUL character; such a document cannot be kept.")));
 	if (err != JSON_SUCCESS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),

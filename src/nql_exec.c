@@ -51,6 +51,7 @@ typedef struct Exec
 	Numeric    *lit_num;		/* numeric literals of q->where, by position */
 	List	   *search_terms;	/* tokens of SEARCH (char *) */
 	List	   *search_fields;	/* the collection's search-indexed fields */
+	bool		search_nothing; /* a SEARCH text without tokens, over indexes */
 	bool	   *bound;			/* q->where conditions that are index quals */
 	bool	   *done;			/* ... and exact: not checked again */
 	double		now;
@@ -249,6 +250,8 @@ search_holds(Exec *ex, Jsonb *doc)
 {
 	ListCell   *lc;
 
+	if (ex->search_nothing)
+		return false;
 	if (ex->search_terms == NIL)
 		return true;
 
@@ -945,6 +948,13 @@ plan_query(Exec *ex, NqlPlan *pl)
 		for (uint64 k = 0; k < n; k++)
 			ex->search_fields = lappend(ex->search_fields,
 										SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
+
+		/*
+		 * Over search indexes the result is the intersection of the terms'
+		 * postings, and of no terms the reference takes the empty set
+		 * (without an index, every document has all of no substrings).
+		 */
+		ex->search_nothing = (ex->search_fields != NIL && ex->search_terms == NIL);
 	}
 
 	initStringInfo(&pl->sql);
@@ -1000,6 +1010,8 @@ plan_query(Exec *ex, NqlPlan *pl)
 			pl_exact = false;
 	}
 
+	if (ex->search_nothing)
+		appendStringInfoString(&pl->sql, " AND false");
 	/* SEARCH through the GIN indexes: each term a token of some indexed field */
 	if (ex->search_terms != NIL && ex->search_fields != NIL)
 	{

@@ -400,7 +400,11 @@ nedb_unlink(PG_FUNCTION_ARGS)
 	return link_common(fcinfo, false);
 }
 
-/* the document without the fields a put adds again */
+/*
+ * The document a re-put carries: the stored version as it is, _seq
+ * included (hashed, as the reference puts store.get(key)), without the
+ * _expires_at the put sets anew.
+ */
 static Jsonb *
 strip_for_reput(Jsonb *doc)
 {
@@ -414,8 +418,7 @@ strip_for_reput(Jsonb *doc)
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
-			skip = (v.val.string.len == 4 && memcmp(v.val.string.val, "_seq", 4) == 0) ||
-				(v.val.string.len == 11 && memcmp(v.val.string.val, "_expires_at", 11) == 0);
+			skip = (v.val.string.len == 11 && memcmp(v.val.string.val, "_expires_at", 11) == 0);
 		if ((tok == WJB_KEY || tok == WJB_VALUE) && !skip)
 			pushJsonbValue(&st, tok, &v);
 	}
