@@ -125,12 +125,15 @@ check_meta(Relation index, Page page)
 /*
  * The root block and its level, as cached in the relcache entry.  A stale
  * root (split since) is still a page of the tree with a right-link: a
- * descent from it is correct (Lehman and Yao) and drops the cache.
+ * descent from it is correct (Lehman and Yao) and drops the cache.  Inserts
+ * also keep there the rightmost leaf when their last entry went to it (see
+ * sorted_insert.c); it is only a hint, checked under the page's lock.
  */
 typedef struct SortedRootCache
 {
 	BlockNumber root;
 	uint32		level;
+	BlockNumber rightmost;		/* InvalidBlockNumber: none */
 } SortedRootCache;
 
 static BlockNumber
@@ -149,6 +152,7 @@ get_root_level(Relation index, uint32 *level)
 		rc = MemoryContextAlloc(index->rd_indexcxt, sizeof(SortedRootCache));
 		rc->root = SortedPageGetMeta(page)->root;
 		rc->level = SortedPageGetMeta(page)->level;
+		rc->rightmost = InvalidBlockNumber;
 		UnlockReleaseBuffer(buf);
 		index->rd_amcache = rc;
 	}
@@ -162,6 +166,25 @@ forget_root(Relation index)
 	if (index->rd_amcache)
 		pfree(index->rd_amcache);
 	index->rd_amcache = NULL;
+}
+
+/* the rightmost leaf an insert last went to, InvalidBlockNumber if none */
+BlockNumber
+sorted_cached_rightmost(Relation index)
+{
+	SortedRootCache *rc = (SortedRootCache *) index->rd_amcache;
+
+	return rc ? rc->rightmost : InvalidBlockNumber;
+}
+
+/* remember (or, with InvalidBlockNumber, forget) the rightmost leaf */
+void
+sorted_cache_rightmost(Relation index, BlockNumber blkno)
+{
+	SortedRootCache *rc = (SortedRootCache *) index->rd_amcache;
+
+	if (rc)
+		rc->rightmost = blkno;
 }
 
 /*
