@@ -24,17 +24,17 @@
 # Bar: every figure within 1.2x of btree; no larger than btree on the jsonb
 # key.
 #
-# The server runs with shared_preload_libraries = 'nedb' for this benchmark
-# (restarted into it and back): that registers nedb_sorted's WAL resource
-# manager, so leaf inserts log the tuple and its offset as nbtree's do;
-# without it they fall back to generic WAL (src/sorted_xlog.c).
-# Knobs: SORTED_PRELOAD=0 measures the fallback instead; SORTED_PARTS
+# Leaf inserts are generic WAL records with a delta nedb_sorted writes
+# itself; SORTED_PRELOAD=1 restarts the server with shared_preload_libraries
+# = 'nedb' for this benchmark (and back after it), which registers
+# nedb_sorted's WAL resource manager: leaf inserts then log the tuple and
+# its offset as nbtree's do (src/sorted_xlog.c).  Other knobs: SORTED_PARTS
 # (default "reads inserts"; "inserts" alone skips build, size, top10 and
 # range); SORTED_KEYS (default "height rnd jheight") only some keys.
 
 SORTED_T=${SORTED_T:-5}
 SORTED_REPS=${SORTED_REPS:-3}
-SORTED_PRELOAD=${SORTED_PRELOAD:-1}
+SORTED_PRELOAD=${SORTED_PRELOAD:-0}
 SORTED_PARTS=${SORTED_PARTS:-reads inserts}
 SORTED_KEYS=${SORTED_KEYS:-height rnd jheight}
 

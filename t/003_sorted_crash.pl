@@ -6,9 +6,10 @@
 # collection with a 'sorted' index, and a fourth deletes and VACUUMs in a
 # loop, when the server is stopped in immediate mode (no checkpoint: redo of
 # the WAL records rebuilds the pages).  Rounds 1 and 2 run without nedb in
-# shared_preload_libraries (every record generic WAL), rounds 3 and 4 with
-# it (leaf inserts are nedb_sorted's own INSERT_LEAF records, which must be
-# in the WAL that recovery replays).  After restart every index
+# shared_preload_libraries (every record generic WAL, leaf inserts with a
+# delta nedb_sorted writes itself), rounds 3 and 4 with it (leaf inserts are
+# nedb_sorted's own INSERT_LEAF records, which must be in the WAL that
+# recovery replays).  After restart every index
 # must pass nedb.sorted_check, hold exactly the live rows once VACUUM has
 # run, and return through index scans, both directions, the same ordered
 # values as a sequential scan.  Last, a key altered on disk must make

@@ -2,10 +2,11 @@
 # images, then the records of inserts, splits, VACUUM) and answers ordered
 # queries through the index exactly as the primary does, as contrib/bloom's
 # and pgvector's WAL tests check for theirs.  Twice: without nedb in
-# shared_preload_libraries every record is generic WAL; with it, leaf
-# inserts are nedb_sorted's own resource manager's INSERT_LEAF records
-# (src/sorted_xlog.c), which must be in the WAL, and which
-# wal_consistency_checking compares page by page with the primary's.
+# shared_preload_libraries every record is generic WAL (leaf inserts with a
+# delta nedb_sorted writes itself); with it, leaf inserts are nedb_sorted's
+# own resource manager's INSERT_LEAF records (src/sorted_xlog.c), which must
+# be in the WAL.  Both kinds are also replayed under wal_consistency_checking,
+# which compares every page the standby replays with the primary's.
 
 use strict;
 use warnings;
