@@ -104,6 +104,7 @@ typedef struct SortedCmp
 	FmgrInfo	proc;
 	Oid			collation;
 	bool		jsonb;			/* the jsonb opclass: placeholders */
+	bool		int8;			/* support 1 is btint8cmp: compared inline */
 } SortedCmp;
 
 /* a search key: a value (possibly NULL, which sorts last) or an infinity */

@@ -9,6 +9,7 @@
 #include "access/relscan.h"
 #include "catalog/pg_type.h"
 #include "storage/lmgr.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
@@ -21,6 +22,7 @@ sorted_cmp_init(Relation index, SortedCmp *cmp)
 				   CurrentMemoryContext);
 	cmp->collation = index->rd_indcollation[0];
 	cmp->jsonb = (index->rd_opcintype[0] == JSONBOID);
+	cmp->int8 = (cmp->proc.fn_oid == F_BTINT8CMP);
 }
 
 /* a 3-way comparison of two key values; NULL sorts after every value */
@@ -31,6 +33,14 @@ sorted_compare_datums(SortedCmp *cmp, Datum a, bool anull, Datum b, bool bnull)
 
 	if (anull || bnull)
 		return (anull ? 1 : 0) - (bnull ? 1 : 0);
+	if (cmp->int8)
+	{
+		/* btint8cmp without the function call: every descent step needs it */
+		int64		x = DatumGetInt64(a);
+		int64		y = DatumGetInt64(b);
+
+		return (x > y) - (x < y);
+	}
 	r = DatumGetInt32(FunctionCall2Coll(&cmp->proc, cmp->collation, a, b));
 	return (r > 0) - (r < 0);
 }
