@@ -24,6 +24,7 @@ OBJS = \
 	src/sorted_page.o \
 	src/sorted_scan.o \
 	src/sorted_vacuum.o \
+	src/sorted_xlog.o \
 	src/fdw_options.o \
 	src/fdw_convert.o \
 	src/fdw_plan.o \

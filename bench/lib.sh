@@ -2,7 +2,7 @@
 # Everything here talks to the throwaway cluster run.sh started
 # ($NB_DIR, $NB_PORT); nothing touches any other server.
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-${NEDB_PGBIN:-/usr/lib/postgresql/15/bin}}
 BLOCKS_SQL=${BLOCKS_SQL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/demo/blocks.sql}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -179,6 +179,33 @@ INSERT INTO r SELECT (g * 104729::int8) % 30011 FROM generate_series(1, 30000) g
 SELECT nedb.sorted_check('r_k') AS random_inserts;
 SELECT pg_temp.same('SELECT k FROM r WHERE k >= 15000 ORDER BY k') AS random_scan;
 
+-- ascending inserts go straight to the rightmost leaf when the last insert
+-- went there (a hint checked under the leaf's lock): one row per statement,
+-- equal keys, keys below that leaf's first entry, NULLs (last), a rightmost
+-- leaf emptied by VACUUM, and a temporary table (no WAL)
+CREATE TABLE a (k int8);
+CREATE INDEX a_k ON a USING nedb_sorted (k);
+DO $$ BEGIN FOR i IN 1..3000 LOOP INSERT INTO a VALUES (i / 3); END LOOP; END $$;
+INSERT INTO a VALUES (NULL), (999), (500), (NULL), (1), (998);
+DO $$ BEGIN FOR i IN 1..600 LOOP INSERT INTO a VALUES (995 + i % 7); END LOOP; END $$;
+SELECT nedb.sorted_check('a_k') = (SELECT count(*) FROM a) AS ascending_sound,
+       (SELECT count(*) FROM a) AS ascending_rows;
+SELECT pg_temp.same('SELECT k FROM a ORDER BY k') AS ascending_scan;
+SELECT pg_temp.same('SELECT k FROM a WHERE k >= 997 AND k <= 1000 ORDER BY k DESC') AS ascending_range;
+SELECT count(*) AS nulls FROM a WHERE k IS NULL;
+DELETE FROM a WHERE k > 400;
+VACUUM (INDEX_CLEANUP on) a;
+DO $$ BEGIN FOR i IN 1..300 LOOP INSERT INTO a VALUES (300 + i); END LOOP; END $$;
+SELECT nedb.sorted_check('a_k') = (SELECT count(*) FROM a) AS after_vacuum_sound;
+SELECT pg_temp.same('SELECT k FROM a WHERE k >= 390 ORDER BY k') AS after_vacuum_scan;
+CREATE TEMP TABLE tt (k int8);
+CREATE INDEX tt_k ON tt USING nedb_sorted (k);
+DO $$ BEGIN FOR i IN 1..2000 LOOP INSERT INTO tt VALUES (i); END LOOP; END $$;
+INSERT INTO tt SELECT g FROM generate_series(1, 2000, 7) g;
+SELECT nedb.sorted_check('tt_k') AS temp_entries;
+SELECT pg_temp.same('SELECT k FROM tt WHERE k > 1990 ORDER BY k') AS temp_scan;
+DROP TABLE a, tt;
+
 -- CLUSTER through it: the table in key order
 CLUSTER r USING r_k;
 SELECT nedb.sorted_check('r_k') AS clustered;

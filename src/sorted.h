@@ -123,6 +123,7 @@ typedef struct SortedCmp
 	FmgrInfo	proc;
 	Oid			collation;
 	bool		jsonb;			/* the jsonb opclass: placeholders */
+	bool		int8;			/* support 1 is btint8cmp: compared inline */
 } SortedCmp;
 
 /* a search key: a value (possibly NULL, which sorts last) or an infinity */
@@ -159,6 +160,13 @@ extern bool sorted_move_right(Relation index, SortedCmp *cmp, Page page,
 extern Buffer sorted_descend(Relation index, SortedCmp *cmp,
 							 const SortedKey *key, bool nextkey, int leaf_lock);
 extern void sorted_page_add(Page page, IndexTuple itup, OffsetNumber off);
+extern BlockNumber sorted_cached_rightmost(Relation index);
+extern void sorted_cache_rightmost(Relation index, BlockNumber blkno);
+
+/* sorted_xlog.c */
+extern void sorted_xlog_init(void);
+extern void sorted_leaf_insert(Relation index, Buffer buf, IndexTuple itup,
+							   OffsetNumber off);
 
 /* sorted_insert.c */
 extern bool sorted_insert(Relation index, Datum *values, bool *isnull,

@@ -2,8 +2,10 @@
  * sorted_insert.c
  *	  nedb_sorted: inserting one entry, and page splits.
  *
- * An insert first tries the cheap way: descend as a reader does, lock the
- * leaf exclusively, add the entry if it fits (one generic WAL record).
+ * An insert first tries the cheap way: descend as a reader does (or, for
+ * ascending keys, go straight to the rightmost leaf), lock the leaf
+ * exclusively, add the entry if it fits (one WAL record: our own resource
+ * manager's when nedb is preloaded, generic WAL otherwise; sorted_xlog.c).
  * Otherwise it takes the structure lock (a heavyweight lock on block 0, so
  * splitters run one at a time while readers and other inserters go on) and
  * descends again holding the parent of the page it is on, splitting every
@@ -248,23 +250,72 @@ static void
 leaf_add(Relation index, SortedCmp *cmp, Buffer buf, const SortedKey *key,
 		 IndexTuple itup)
 {
-	GenericXLogState *state = GenericXLogStart(index);
-	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+	OffsetNumber off = sorted_binsearch(index, cmp, BufferGetPage(buf), key, true);
 
-	sorted_page_add(page, itup, sorted_binsearch(index, cmp, page, key, true));
-	GenericXLogFinish(state);
+	sorted_leaf_insert(index, buf, itup, off);
+}
+
+/*
+ * The rightmost-leaf fast path (nbtree's too): when this backend's last
+ * insert went to the rightmost leaf, and the key is not below that leaf's
+ * first entry and the leaf still is the rightmost with room, the entry
+ * belongs there: the leaf's key range is [its left neighbour's high key,
+ * +infinity] and its first entry is in it.  Ascending keys skip the descent.
+ * The block is only a hint: the page may have been deleted since (then it
+ * is not the rightmost), or recycled (then only as the true rightmost leaf
+ * does it pass); everything is checked under its lock, taken without
+ * waiting as nbtree does, and any doubt drops the hint.
+ */
+static bool
+insert_rightmost(Relation index, SortedCmp *cmp, const SortedKey *key,
+				 IndexTuple itup)
+{
+	BlockNumber blkno = sorted_cached_rightmost(index);
+	Buffer		buf;
+
+	if (blkno == InvalidBlockNumber)
+		return false;
+	buf = ReadBuffer(index, blkno);
+	if (ConditionalLockBuffer(buf))
+	{
+		Page		page = BufferGetPage(buf);
+
+		if (!PageIsNew(page) &&
+			SortedPageIsLeaf(page) && SortedPageIsRightmost(page) &&
+			PageGetMaxOffsetNumber(page) >= FirstOffsetNumber &&
+			PageGetFreeSpace(page) >= MAXALIGN(IndexTupleSize(itup)) &&
+			sorted_compare_key(index, cmp, key,
+							   (IndexTuple) PageGetItem(page, PageGetItemId(page, FirstOffsetNumber))) >= 0)
+		{
+			leaf_add(index, cmp, buf, key, itup);
+			UnlockReleaseBuffer(buf);
+			return true;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	else
+		ReleaseBuffer(buf);
+	sorted_cache_rightmost(index, InvalidBlockNumber);
+	return false;
 }
 
 static bool
 insert_optimistic(Relation index, SortedCmp *cmp, const SortedKey *key,
 				  IndexTuple itup)
 {
-	Buffer		buf = sorted_descend(index, cmp, key, true, BUFFER_LOCK_EXCLUSIVE);
+	Buffer		buf;
+	Page		page;
 	bool		done = false;
 
-	if (PageGetFreeSpace(BufferGetPage(buf)) >= MAXALIGN(IndexTupleSize(itup)))
+	if (insert_rightmost(index, cmp, key, itup))
+		return true;
+	buf = sorted_descend(index, cmp, key, true, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (PageGetFreeSpace(page) >= MAXALIGN(IndexTupleSize(itup)))
 	{
 		leaf_add(index, cmp, buf, key, itup);
+		if (SortedPageIsRightmost(page))
+			sorted_cache_rightmost(index, BufferGetBlockNumber(buf));
 		done = true;
 	}
 	UnlockReleaseBuffer(buf);

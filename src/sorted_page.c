@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -23,6 +24,7 @@ sorted_cmp_init(Relation index, SortedCmp *cmp)
 				   CurrentMemoryContext);
 	cmp->collation = index->rd_indcollation[0];
 	cmp->jsonb = (index->rd_opcintype[0] == JSONBOID);
+	cmp->int8 = (cmp->proc.fn_oid == F_BTINT8CMP);
 }
 
 /* a 3-way comparison of two key values; NULL sorts after every value */
@@ -33,6 +35,14 @@ sorted_compare_datums(SortedCmp *cmp, Datum a, bool anull, Datum b, bool bnull)
 
 	if (anull || bnull)
 		return (anull ? 1 : 0) - (bnull ? 1 : 0);
+	if (cmp->int8)
+	{
+		/* btint8cmp without the function call: every descent step needs it */
+		int64		x = DatumGetInt64(a);
+		int64		y = DatumGetInt64(b);
+
+		return (x > y) - (x < y);
+	}
 	r = DatumGetInt32(FunctionCall2Coll(&cmp->proc, cmp->collation, a, b));
 	return (r > 0) - (r < 0);
 }
@@ -182,12 +192,15 @@ check_meta(Relation index, Page page)
 /*
  * The root block and its level, as cached in the relcache entry.  A stale
  * root (split since) is still a page of the tree with a right-link: a
- * descent from it is correct (Lehman and Yao) and drops the cache.
+ * descent from it is correct (Lehman and Yao) and drops the cache.  Inserts
+ * also keep there the rightmost leaf when their last entry went to it (see
+ * sorted_insert.c); it is only a hint, checked under the page's lock.
  */
 typedef struct SortedRootCache
 {
 	BlockNumber root;
 	uint32		level;
+	BlockNumber rightmost;		/* InvalidBlockNumber: none */
 } SortedRootCache;
 
 static BlockNumber
@@ -206,6 +219,7 @@ get_root_level(Relation index, uint32 *level)
 		rc = MemoryContextAlloc(index->rd_indexcxt, sizeof(SortedRootCache));
 		rc->root = SortedPageGetMeta(page)->root;
 		rc->level = SortedPageGetMeta(page)->level;
+		rc->rightmost = InvalidBlockNumber;
 		UnlockReleaseBuffer(buf);
 		index->rd_amcache = rc;
 	}
@@ -219,6 +233,25 @@ forget_root(Relation index)
 	if (index->rd_amcache)
 		pfree(index->rd_amcache);
 	index->rd_amcache = NULL;
+}
+
+/* the rightmost leaf an insert last went to, InvalidBlockNumber if none */
+BlockNumber
+sorted_cached_rightmost(Relation index)
+{
+	SortedRootCache *rc = (SortedRootCache *) index->rd_amcache;
+
+	return rc ? rc->rightmost : InvalidBlockNumber;
+}
+
+/* remember (or, with InvalidBlockNumber, forget) the rightmost leaf */
+void
+sorted_cache_rightmost(Relation index, BlockNumber blkno)
+{
+	SortedRootCache *rc = (SortedRootCache *) index->rd_amcache;
+
+	if (rc)
+		rc->rightmost = blkno;
 }
 
 /*

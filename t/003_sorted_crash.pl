@@ -6,11 +6,15 @@
 # collection with a 'sorted' index, a fourth deletes and VACUUMs in a loop,
 # a fifth keeps a queue of keys (appends at the right end, prunes the left)
 # that a sixth VACUUMs, so that leaves empty, are deleted and then recycled
-# by the splits, and a seventh scans the index both
-# ways under one snapshot and checks order and counts, when the server is
-# stopped in immediate mode (no checkpoint: redo of the generic WAL records
-# rebuilds the pages).  The scans must never have seen a wrong order, a
-# missing or doubled entry, or an error.  After restart every index
+# by the splits, and a seventh scans the index both ways under one snapshot
+# and checks order and counts, when the server is stopped in immediate mode
+# (no checkpoint: redo of the WAL records rebuilds the pages).  The scans
+# must never have seen a wrong order, a missing or doubled entry, or an
+# error.  Rounds 1 and 2 run without nedb in shared_preload_libraries (every
+# record generic WAL, leaf inserts with a delta nedb_sorted writes itself),
+# rounds 3 and 4 with it (leaf inserts are nedb_sorted's own INSERT_LEAF
+# records, which must be in the WAL that recovery replays).  After restart
+# every index
 # must pass nedb.sorted_check, hold exactly the live rows once VACUUM has
 # run, and return through index scans, both directions, the same ordered
 # values as a sequential scan.  Last, a key altered on disk must make
@@ -39,6 +43,7 @@ autovacuum = off
 });
 $node->start;
 q1(q{CREATE EXTENSION nedb});
+q1(q{CREATE EXTENSION pg_walinspect});
 q1(q{CREATE TABLE s (k int8, d jsonb)});
 q1(q{INSERT INTO s SELECT (random() * 1e6)::int8, jsonb_build_object('v', random() * 1e6)
        FROM generate_series(1, 20000)});
@@ -109,8 +114,15 @@ sub same_order
 	is($idx, $seq, "$label: index scans return the seq scan's order, both directions");
 }
 
-for my $round (1 .. 2)
+for my $round (1 .. 4)
 {
+	my $preload = $round >= 3;
+	if ($round == 3)
+	{
+		$node->append_conf('postgresql.conf', "shared_preload_libraries = 'nedb'\n");
+		$node->restart;
+	}
+	my $lsn0 = q1("SELECT pg_current_wal_insert_lsn()");
 	my @h;
 	for my $w (1 .. 2)
 	{
@@ -162,6 +174,13 @@ for my $round (1 .. 2)
 	my $checks = q1($checked);
 	cmp_ok($pages, '>', 0, "round $round: VACUUM deleted leaves meanwhile ($pages deleted or free)");
 	cmp_ok($checks, '>', $checks0, "round $round: the scanner checked meanwhile (sequence $checks0 -> $checks)");
+	# what recovery will replay: generic WAL, and INSERT_LEAF when preloaded
+	my $kinds = q1(qq{SELECT string_agg(r, ',' ORDER BY r) FROM (
+	  SELECT DISTINCT "resource_manager/record_type" AS r
+	    FROM pg_get_wal_stats('$lsn0', pg_current_wal_flush_lsn(), true)
+	   WHERE count > 0 AND "resource_manager/record_type" ~ '^(Generic|nedb_sorted)/') x});
+	is($kinds, $preload ? 'Generic/Generic,nedb_sorted/INSERT_LEAF' : 'Generic/Generic',
+		"round $round: the WAL to replay holds " . ($preload ? 'INSERT_LEAF and generic records' : 'generic records only'));
 	$node->stop('immediate');
 	$_->kill_kill for @h;
 	my @scan_errors = grep { /ERROR/ } split /\n/, slurp_file($scan_log);
