@@ -151,20 +151,13 @@ find_parent(Relation index, SortedCmp *cmp, BlockNumber blkno, IndexTuple hikey,
 	}
 }
 
-static void
-corrupt_links(Relation index, BlockNumber blkno, const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INDEX_CORRUPTED),
-			 errmsg("index \"%s\" is corrupted", RelationGetRelationName(index)),
-			 errdetail("Deleting block %u: %s.", blkno, what)));
-}
-
 /*
  * Unlink the empty leaf blkno if it may go (see the file header).  Takes
  * the cleanup lock on the leaf first, holding no other page: the only
  * processes that hold a page while locking another are splitters and
- * deleters, and the structure lock keeps them out.  True if deleted.
+ * deleters, and the structure lock keeps them out.  Links that do not
+ * agree leave the page in place with a warning, so that a damaged index
+ * never stops VACUUM of its table.  True if deleted.
  */
 static bool
 delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
@@ -172,16 +165,18 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 	Buffer		buf;
 	Page		page;
 	IndexTuple	hikey;
+	bool		found;
 	BlockNumber parent;
 	OffsetNumber parent_off;
 	BlockNumber left,
 				right;
 	Buffer		lbuf = InvalidBuffer,
-				rbuf,
-				pbuf;
+				rbuf = InvalidBuffer,
+				pbuf = InvalidBuffer;
 	Page		ppage;
 	IndexTuple	next;
 	GenericXLogState *state;
+	const char *fault = NULL;
 	bool		deleted = false;
 
 	LockPage(index, SORTED_METAPAGE_BLKNO, ExclusiveLock);
@@ -198,9 +193,14 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 	}
 	hikey = CopyIndexTuple((IndexTuple) PageGetItem(page, PageGetItemId(page, SORTED_HIKEY)));
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-	if (!find_parent(index, cmp, blkno, hikey, &parent, &parent_off))
-		corrupt_links(index, blkno, "no downlink to the page");
+	found = find_parent(index, cmp, blkno, hikey, &parent, &parent_off);
 	pfree(hikey);
+	if (!found)
+	{
+		ReleaseBuffer(buf);
+		fault = "no downlink to the page";
+		goto out;
+	}
 
 	if (!ConditionalLockBufferForCleanup(buf))
 	{
@@ -209,10 +209,7 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 	}
 	/* an insert may have come in meanwhile (splits cannot: we hold the lock) */
 	if (!leaf_is_empty(page))
-	{
-		UnlockReleaseBuffer(buf);
-		goto out;
-	}
+		goto release;
 	left = SortedPageGetOpaque(page)->left;
 	right = SortedPageGetOpaque(page)->right;
 
@@ -220,26 +217,30 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 	LockBuffer(pbuf, BUFFER_LOCK_EXCLUSIVE);
 	ppage = BufferGetPage(pbuf);
 	if (parent_off >= PageGetMaxOffsetNumber(ppage))
-	{
-		/* the parent's rightmost child: stays */
-		UnlockReleaseBuffer(pbuf);
-		UnlockReleaseBuffer(buf);
-		goto out;
-	}
+		goto release;			/* the parent's rightmost child: stays */
 	next = (IndexTuple) PageGetItem(ppage, PageGetItemId(ppage, OffsetNumberNext(parent_off)));
 	if (sorted_downlink(next) != right)
-		corrupt_links(index, blkno, "the parent's next downlink is not the right sibling");
+	{
+		fault = "the parent's next downlink is not the right sibling";
+		goto release;
+	}
 	if (left != InvalidBlockNumber)
 	{
 		lbuf = ReadBuffer(index, left);
 		LockBuffer(lbuf, BUFFER_LOCK_EXCLUSIVE);
 		if (SortedPageGetOpaque(BufferGetPage(lbuf))->right != blkno)
-			corrupt_links(index, blkno, "the left sibling does not link to it");
+		{
+			fault = "the left sibling does not link to it";
+			goto release;
+		}
 	}
 	rbuf = ReadBuffer(index, right);
 	LockBuffer(rbuf, BUFFER_LOCK_EXCLUSIVE);
 	if (SortedPageGetOpaque(BufferGetPage(rbuf))->left != blkno)
-		corrupt_links(index, blkno, "the right sibling does not link back to it");
+	{
+		fault = "the right sibling does not link back to it";
+		goto release;
+	}
 
 	state = GenericXLogStart(index);
 	{
@@ -265,13 +266,24 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 	GenericXLogFinish(state);
 	deleted = true;
 
+release:
 	if (BufferIsValid(lbuf))
 		UnlockReleaseBuffer(lbuf);
-	UnlockReleaseBuffer(rbuf);
-	UnlockReleaseBuffer(pbuf);
+	if (BufferIsValid(rbuf))
+		UnlockReleaseBuffer(rbuf);
+	if (BufferIsValid(pbuf))
+		UnlockReleaseBuffer(pbuf);
 	UnlockReleaseBuffer(buf);
 out:
 	UnlockPage(index, SORTED_METAPAGE_BLKNO, ExclusiveLock);
+	if (fault)
+		ereport(WARNING,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is corrupted: VACUUM leaves its empty block %u in place",
+						RelationGetRelationName(index), blkno),
+				 errdetail("%s.", fault),
+				 errhint("nedb.sorted_check('%s') names the first fault; REINDEX INDEX rebuilds the index.",
+						 RelationGetRelationName(index))));
 	return deleted;
 }
 
@@ -287,9 +299,8 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	Relation	index = info->index;
 	BlockNumber blkno = SORTED_METAPAGE_BLKNO + 1;
 	BlockNumber nblocks;
-	BlockNumber *empty = NULL;
-	int			nempty = 0;
-	int			maxempty = 0;
+	List	   *empty = NIL;
+	ListCell   *lc;
 	SortedCmp	cmp;
 
 	stats->num_index_tuples = 0;
@@ -353,35 +364,25 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				stats->tuples_removed += ndead;
 			}
 			if (leaf_is_empty(page) && !SortedPageIsRightmost(page))
-			{
-				if (nempty == maxempty)
-				{
-					maxempty = Max(64, maxempty * 2);
-					empty = empty ? repalloc(empty, sizeof(BlockNumber) * maxempty)
-						: palloc(sizeof(BlockNumber) * maxempty);
-				}
-				empty[nempty++] = blkno;
-			}
+				empty = lappend_int(empty, (int) blkno);
 			UnlockReleaseBuffer(buf);
 		}
 	}
 	stats->num_pages = nblocks;
 	stats->estimated_count = false;
 
-	if (nempty > 0)
-	{
+	if (empty != NIL)
 		sorted_cmp_init(index, &cmp);
-		for (int i = 0; i < nempty; i++)
+	foreach(lc, empty)
+	{
+		vacuum_delay_point();
+		if (delete_leaf(index, &cmp, (BlockNumber) lfirst_int(lc)))
 		{
-			vacuum_delay_point();
-			if (delete_leaf(index, &cmp, empty[i]))
-			{
-				stats->pages_deleted++;
-				stats->pages_newly_deleted++;
-			}
+			stats->pages_deleted++;
+			stats->pages_newly_deleted++;
 		}
-		pfree(empty);
 	}
+	list_free(empty);
 }
 
 IndexBulkDeleteResult *

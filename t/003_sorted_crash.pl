@@ -18,7 +18,8 @@
 # must pass nedb.sorted_check, hold exactly the live rows once VACUUM has
 # run, and return through index scans, both directions, the same ordered
 # values as a sequential scan.  Last, a key altered on disk must make
-# nedb.sorted_check fail with SQLSTATE XX002.
+# nedb.sorted_check fail with SQLSTATE XX002, and a link altered on disk
+# must leave VACUUM warning (not failing) and the page in place.
 
 use strict;
 use warnings;
@@ -231,6 +232,33 @@ syswrite($fh, $blk) == 8192 or die "short write";
 close $fh;
 $node->start;
 like(q1("SELECT chk('cx_k')"), qr/^XX002 index "cx_k" is corrupted/, 'a key out of order is reported as XX002');
+
+# links that disagree: VACUUM warns, leaves the emptied page in place and
+# still finishes the table (a damaged index must not stop VACUUM)
+q1(q{CREATE TABLE lx (k int8)});
+q1(q{INSERT INTO lx SELECT g FROM generate_series(1, 2000) g});
+q1(q{CREATE INDEX lx_k ON lx USING nedb_sorted (k)});
+q1(q{DELETE FROM lx WHERE k BETWEEN 367 AND 732});    # exactly the second leaf, block 2
+my $lpath = $node->data_dir . '/' . q1("SELECT pg_relation_filepath('lx_k')");
+$node->stop;
+open $fh, '+<:raw', $lpath or die "open $lpath: $!";
+sysseek($fh, 2 * 8192, 0);
+sysread($fh, $blk, 8192) == 8192 or die "short read";
+ok(index($blk, pack('q<', 367)) > 0 && index($blk, pack('q<', 732)) > 0, 'block 2 is the leaf of keys 367..732');
+sysseek($fh, 3 * 8192 + 8192 - 16, 0);
+sysread($fh, $blk, 4) == 4 or die "short read";
+is(unpack('L<', $blk), 2, "block 3's left-link names block 2");
+sysseek($fh, 3 * 8192 + 8192 - 16, 0);
+syswrite($fh, pack('L<', 5)) == 4 or die "short write";
+close $fh;
+$node->start;
+my ($vret, $vout, $verr) = $node->psql('postgres', 'VACUUM lx');
+is($vret, 0, 'VACUUM of the table completes');
+like($verr, qr/index "lx_k" is corrupted: VACUUM leaves its empty block 2 in place/,
+	'and warns that the page stays, naming the index and block');
+like($verr, qr/the right sibling does not link back to it/, 'with the fault');
+is(q1("SELECT deleted_pages FROM nedb.sorted_stats('lx_k')"), '0', 'nothing was deleted');
+is(q1("SELECT count(*) FROM lx"), '1634', 'the table is vacuumed and readable');
 
 $node->stop;
 done_testing();
