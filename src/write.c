@@ -400,31 +400,6 @@ nedb_unlink(PG_FUNCTION_ARGS)
 	return link_common(fcinfo, false);
 }
 
-/*
- * The document a re-put carries: the stored version as it is, _seq
- * included (hashed, as the reference puts store.get(key)), without the
- * _expires_at the put sets anew.
- */
-static Jsonb *
-strip_for_reput(Jsonb *doc)
-{
-	JsonbParseState *st = NULL;
-	JsonbIterator *it = JsonbIteratorInit(&doc->root);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	bool		skip = false;
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			skip = (v.val.string.len == 11 && memcmp(v.val.string.val, "_expires_at", 11) == 0);
-		if ((tok == WJB_KEY || tok == WJB_VALUE) && !skip)
-			pushJsonbValue(&st, tok, &v);
-	}
-	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
-}
-
 Datum
 nedb_expire(PG_FUNCTION_ARGS)
 {
@@ -449,7 +424,12 @@ nedb_expire(PG_FUNCTION_ARGS)
 	if (store_latest(a.coll, a.id, false, 0, true, &seq, &cur) && cur != NULL &&
 		!doc_expired(cur, op_now()))
 	{
-		a.doc = strip_for_reput(cur);
+		/*
+		 * Re-put the stored version as it is, _seq included (hashed, as the
+		 * reference puts store.get(key)); build_doc's _expires_at follows the
+		 * old one, and the later value of a key wins.
+		 */
+		a.doc = cur;
 		write_put(&a, &seq);
 		ok = true;
 	}
