@@ -113,7 +113,7 @@ build_doc(PutArgs *a, double now, int64 seq)
 	if (a->valid_to)
 		nedb_push_string(&st, "_valid_to", a->valid_to);
 	if (seq >= 0)
-		push_numeric(&st, "_seq", NumericGetDatum(int64_to_numeric(seq)));
+		nedb_push_int(&st, "_seq", seq);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }
@@ -127,7 +127,7 @@ stored_doc(Jsonb *payload, int64 seq)
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	push_members(&st, payload);
-	push_numeric(&st, "_seq", NumericGetDatum(int64_to_numeric(seq)));
+	nedb_push_int(&st, "_seq", seq);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }
