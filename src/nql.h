@@ -72,7 +72,22 @@ typedef struct NqlQuery
 	char	   *agg_field;
 } NqlQuery;
 
-/* parse; a syntax error is ERRCODE_SYNTAX_ERROR with the reference's text */
+/*
+ * Bounds: the query text (bytes), a number literal (characters), and what an
+ * error message quotes of a token (characters) or lists of trailing tokens.
+ */
+#define NQL_MAX_QUERY_LENGTH	(1024 * 1024)
+#define NQL_MAX_NUMBER_LENGTH	1000
+#define NQL_MAX_QUOTED_CHARS	64
+#define NQL_MAX_QUOTED_TOKENS	10
+
+/* a query text of len bytes may be parsed: else ERRCODE_PROGRAM_LIMIT_EXCEEDED */
+extern void nql_check_length(size_t len);
+
+/*
+ * parse; a syntax error is ERRCODE_SYNTAX_ERROR with the reference's text,
+ * a text or number over the bounds ERRCODE_PROGRAM_LIMIT_EXCEEDED
+ */
 extern NqlQuery *nql_parse(const char *text);
 
 /* ORDER BY a field through its index, without SQL (nql_scan.c) */

@@ -19,9 +19,11 @@
 
 #include "access/stratnum.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -198,6 +200,82 @@ py_str(StringInfo out, JsonbValue *v, bool repr)
 }
 
 /* ------------------------------------------------------------------------
+ * Byte-string keyed hash tables (GROUP BY groups, TRAVERSE and TRACE dedup)
+ * ------------------------------------------------------------------------ */
+
+typedef struct NqlKey
+{
+	const char *data;			/* lives as long as the table */
+	int			len;
+} NqlKey;
+
+typedef struct NqlKeyEntry
+{
+	NqlKey		key;
+	void	   *value;
+} NqlKeyEntry;
+
+static uint32
+nql_key_hash(const void *key, Size keysize)
+{
+	const NqlKey *k = key;
+
+	return hash_bytes((const unsigned char *) k->data, k->len);
+}
+
+static int
+nql_key_match(const void *x, const void *y, Size keysize)
+{
+	const NqlKey *a = x;
+	const NqlKey *b = y;
+
+	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0 ? 0 : 1;
+}
+
+/* a table in the current memory context */
+static HTAB *
+nql_keys_create(const char *name)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(NqlKey);
+	ctl.entrysize = sizeof(NqlKeyEntry);
+	ctl.hash = nql_key_hash;
+	ctl.match = nql_key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create(name, 256, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/*
+ * The entry of key (data, len), entered with a NULL value (and the key
+ * copied to the current context) if it was not there; *found says which.
+ */
+static NqlKeyEntry *
+nql_keys_enter(HTAB *h, const char *data, int len, bool *found)
+{
+	NqlKey		k = {data, len};
+	NqlKeyEntry *e = hash_search(h, &k, HASH_ENTER, found);
+
+	if (!*found)
+	{
+		e->key.data = pnstrdup(data, len);
+		e->key.len = len;
+		e->value = NULL;
+	}
+	return e;
+}
+
+/* true if s was seen before; remembers it */
+static bool
+nql_seen(HTAB *h, const char *s)
+{
+	bool		found;
+
+	(void) nql_keys_enter(h, s, strlen(s), &found);
+	return found;
+}
+
+/* ------------------------------------------------------------------------
  * WHERE and SEARCH
  * ------------------------------------------------------------------------ */
 
@@ -258,22 +336,32 @@ search_holds(Exec *ex, Jsonb *doc)
 	if (ex->search_fields != NIL)
 	{
 		/* every term is a token of some search-indexed field */
+		List	   *toks = NIL;
+		ListCell   *fc;
+
+		/* each field tokenized once, not once per term */
+		foreach(fc, ex->search_fields)
+		{
+			JsonbValue *v = field_of(doc, lfirst(fc));
+
+			if (v != NULL && v->type == jbvString)
+				toks = lappend(toks, search_tokens(v->val.string.val, v->val.string.len));
+		}
 		foreach(lc, ex->search_terms)
 		{
 			const char *term = lfirst(lc);
 			bool		found = false;
-			ListCell   *fc;
 
-			foreach(fc, ex->search_fields)
+			foreach(fc, toks)
 			{
-				JsonbValue *v = field_of(doc, lfirst(fc));
 				ListCell   *tc;
 
-				if (v == NULL || v->type != jbvString)
-					continue;
-				foreach(tc, search_tokens(v->val.string.val, v->val.string.len))
+				foreach(tc, (List *) lfirst(fc))
 					if (strcmp(lfirst(tc), term) == 0)
+					{
 						found = true;
+						break;
+					}
 				if (found)
 					break;
 			}
@@ -373,6 +461,7 @@ order_rows(Row **rows, int n, const char *field, bool desc)
 		JsonbValue *v = field_of(rows[i]->doc, field);
 		PyClass		c = py_class(v);
 
+		CHECK_FOR_INTERRUPTS();
 		rows[i]->key = c == PY_NONE ? NULL : v;
 		rows[i]->pos = i;
 		if (c != PY_NONE)
@@ -388,6 +477,7 @@ order_rows(Row **rows, int n, const char *field, bool desc)
 		{
 			StringInfoData s;
 
+			CHECK_FOR_INTERRUPTS();
 			initStringInfo(&s);
 			py_str(&s, rows[i]->key, false);
 			rows[i]->strkey = s.data;
@@ -463,7 +553,7 @@ static Row **
 traverse(Exec *ex, Row **rows, int n, int *nout)
 {
 	RowList		out = {0};
-	List	   *seen = NIL;
+	HTAB	   *seen = nql_keys_create("nql traverse");
 
 	for (int i = 0; i < n; i++)
 	{
@@ -471,6 +561,7 @@ traverse(Exec *ex, Row **rows, int n, int *nout)
 		uint64		nb;
 		char	  **ends;
 
+		CHECK_FOR_INTERRUPTS();
 		v[0] = CStringGetTextDatum(psprintf("%s:%s", rows[i]->coll, rows[i]->id));
 		v[1] = CStringGetTextDatum(ex->q->traverse);
 		v[2] = Int64GetDatum(ex->q->as_of);
@@ -489,15 +580,10 @@ traverse(Exec *ex, Row **rows, int n, int *nout)
 			char	   *coll;
 			char	   *id;
 			Jsonb	   *doc;
-			ListCell   *lc;
-			bool		dup = false;
 
-			foreach(lc, seen)
-				if (strcmp(lfirst(lc), ends[k]) == 0)
-					dup = true;
-			if (dup)
+			CHECK_FOR_INTERRUPTS();
+			if (nql_seen(seen, ends[k]))
 				continue;
-			seen = lappend(seen, ends[k]);
 			if (!split_key(ends[k], &coll, &id) || (doc = load_doc(ex, coll, id)) == NULL)
 				continue;
 			rows_add(&out, new_row(coll, id, doc));
@@ -547,17 +633,6 @@ caused_by_of(Jsonb *doc)
 	return out;
 }
 
-static bool
-seen_seq(List **seen, const char *s)
-{
-	ListCell   *lc;
-
-	foreach(lc, *seen)
-		if (strcmp(lfirst(lc), s) == 0)
-			return true;
-	*seen = lappend(*seen, (char *) s);
-	return false;
-}
 
 /*
  * TRACE backward: from the rows, depth-first over _caused_by, each cause that
@@ -567,7 +642,7 @@ static Row **
 trace_back(Exec *ex, Row **rows, int n, int *nout)
 {
 	List	   *frontier = NIL;
-	List	   *seen = NIL;
+	HTAB	   *seen = nql_keys_create("nql trace");
 	RowList		out = {0};
 
 	for (int i = 0; i < n; i++)
@@ -577,6 +652,7 @@ trace_back(Exec *ex, Row **rows, int n, int *nout)
 		Jsonb	   *doc = llast(frontier);
 		ListCell   *lc;
 
+		CHECK_FOR_INTERRUPTS();
 		frontier = list_delete_last(frontier);
 		foreach(lc, caused_by_of(doc))
 		{
@@ -585,7 +661,7 @@ trace_back(Exec *ex, Row **rows, int n, int *nout)
 			Jsonb	   *cause;
 
 			CHECK_FOR_INTERRUPTS();
-			if (seen_seq(&seen, lfirst(lc)))
+			if (nql_seen(seen, lfirst(lc)))
 				continue;
 			cause = version_of_op(strtoi64(lfirst(lc), NULL, 10), &coll, &id);
 			if (cause == NULL)
@@ -607,7 +683,7 @@ static Row **
 trace_forward(Exec *ex, Row **rows, int n, int *nout)
 {
 	List	   *queue = NIL;
-	List	   *seen = NIL;
+	HTAB	   *seen = nql_keys_create("nql trace");
 	RowList		out = {0};
 	Oid			types[2] = {TEXTOID, TEXTOID};
 
@@ -617,6 +693,7 @@ trace_forward(Exec *ex, Row **rows, int n, int *nout)
 		Datum		v[2];
 		bool		isnull;
 
+		CHECK_FOR_INTERRUPTS();
 		if (idv == NULL || idv->type != jbvString)
 			continue;
 		v[0] = CStringGetTextDatum(ex->q->from);
@@ -626,15 +703,16 @@ trace_forward(Exec *ex, Row **rows, int n, int *nout)
 								  2, types, v, NULL, true, 1) == SPI_OK_SELECT && SPI_processed > 0)
 			queue = lappend(queue, psprintf(INT64_FORMAT, DatumGetInt64(nedb_col(0, 1, &isnull))));
 	}
-	while (queue != NIL)
+	/* breadth-first: the queue is walked in place (deleting its head is O(n)) */
+	for (int qi = 0; qi < list_length(queue); qi++)
 	{
-		char	   *seq = linitial(queue);
+		char	   *seq = list_nth(queue, qi);
 		Oid			t = INT8OID;
 		Datum		v = Int64GetDatum(strtoi64(seq, NULL, 10));
 		List	   *deps = NIL;
 		ListCell   *lc;
 
-		queue = list_delete_first(queue);
+		CHECK_FOR_INTERRUPTS();
 		if (SPI_execute_with_args("SELECT seq FROM nedb.ops WHERE $1 = ANY (caused_by) ORDER BY seq",
 								  1, &t, &v, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "trace query failed");
@@ -642,6 +720,7 @@ trace_forward(Exec *ex, Row **rows, int n, int *nout)
 		{
 			bool		isnull;
 
+			CHECK_FOR_INTERRUPTS();
 			deps = lappend(deps, psprintf(INT64_FORMAT, DatumGetInt64(nedb_col(k, 1, &isnull))));
 		}
 		foreach(lc, deps)
@@ -651,7 +730,7 @@ trace_forward(Exec *ex, Row **rows, int n, int *nout)
 			Jsonb	   *doc;
 
 			CHECK_FOR_INTERRUPTS();
-			if (seen_seq(&seen, lfirst(lc)))
+			if (nql_seen(seen, lfirst(lc)))
 				continue;
 			if (version_of_op(strtoi64(lfirst(lc), NULL, 10), &coll, &id) == NULL)
 				continue;
@@ -677,31 +756,34 @@ typedef struct NqlGroup
 	List	   *nums;			/* JsonbValue * of the aggregated field */
 } NqlGroup;
 
-static bool
-same_group_key(JsonbValue *a, JsonbValue *b)
+/*
+ * The group key of a value, as bytes: equal exactly when Python's dict
+ * takes the values for one key (1, 1.0 and True are one key: numbers and
+ * booleans by their normalized numeric value; strings by their bytes; lists
+ * and objects by their repr()), a class letter first.
+ */
+static void
+group_key(StringInfo out, JsonbValue *v)
 {
-	PyClass		ac = py_class(a);
-	PyClass		bc = py_class(b);
+	PyClass		c = py_class(v);
 
-	/* Python dict keys: 1, 1.0 and True are one key */
-	if (ac != bc)
-		return false;
-	if (ac == PY_NONE)
-		return true;
-	if (ac == PY_NUM)
-		return numeric_cmp_internal(num_of(a), num_of(b)) == 0;
-	if (ac == PY_STR)
-		return str_cmp(a->val.string.val, a->val.string.len,
-					   b->val.string.val, b->val.string.len) == 0;
+	switch (c)
 	{
-		StringInfoData x;
-		StringInfoData y;
-
-		initStringInfo(&x);
-		initStringInfo(&y);
-		py_str(&x, a, true);
-		py_str(&y, b, true);
-		return strcmp(x.data, y.data) == 0;
+		case PY_NONE:
+			appendStringInfoChar(out, 'n');
+			break;
+		case PY_NUM:
+			appendStringInfoChar(out, '#');
+			appendStringInfoString(out, numeric_normalize(num_of(v)));
+			break;
+		case PY_STR:
+			appendStringInfoChar(out, 's');
+			appendBinaryStringInfo(out, v->val.string.val, v->val.string.len);
+			break;
+		default:
+			appendStringInfoChar(out, c == PY_LIST ? 'l' : 'd');
+			py_str(out, v, true);
+			break;
 	}
 }
 
@@ -745,6 +827,7 @@ group_row(NqlQuery *q, NqlGroup *g)
 		{
 			JsonbValue *x = lfirst(lc);
 
+			CHECK_FOR_INTERRUPTS();
 			if (x->type == jbvNumeric &&
 				strchr(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(x->val.numeric))), '.'))
 				any_float = true;
@@ -784,29 +867,42 @@ group_row(NqlQuery *q, NqlGroup *g)
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
+/*
+ * The group rows, in the order the groups were first seen: one hash probe
+ * per row (the groups in a hash table by group_key), then one pass over the
+ * groups.
+ */
 static List *
 group_rows(NqlQuery *q, Row **rows, int n)
 {
 	List	   *groups = NIL;
 	List	   *out = NIL;
 	ListCell   *lc;
+	HTAB	   *index = nql_keys_create("nql groups");
+	StringInfoData key;
 
+	initStringInfo(&key);
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *k = field_of(rows[i]->doc, q->group_by);
-		NqlGroup	   *g = NULL;
+		NqlGroup   *g;
+		NqlKeyEntry *e;
+		bool		found;
 
+		CHECK_FOR_INTERRUPTS();
 		if (py_class(k) == PY_NONE)
 			k = NULL;
-		foreach(lc, groups)
-			if (same_group_key(((NqlGroup *) lfirst(lc))->key, k))
-				g = lfirst(lc);
-		if (g == NULL)
+		resetStringInfo(&key);
+		group_key(&key, k);
+		e = nql_keys_enter(index, key.data, key.len, &found);
+		if (!found)
 		{
 			g = palloc0(sizeof(NqlGroup));
 			g->key = k;
 			groups = lappend(groups, g);
+			e->value = g;
 		}
+		g = e->value;
 		g->count++;
 		if (q->agg_field)
 		{
@@ -816,8 +912,12 @@ group_rows(NqlQuery *q, Row **rows, int n)
 				g->nums = lappend(g->nums, x);
 		}
 	}
+	hash_destroy(index);
 	foreach(lc, groups)
+	{
+		CHECK_FOR_INTERRUPTS();
 		out = lappend(out, group_row(q, lfirst(lc)));
+	}
 	return out;
 }
 
@@ -1133,6 +1233,16 @@ direct_scan(Exec *ex, char **index_name)
 	return scan;
 }
 
+/* the query text argument, refused before it is copied if it is over the bound */
+static char *
+nql_text_arg(FunctionCallInfo fcinfo)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+
+	nql_check_length(VARSIZE_ANY_EXHDR(t));
+	return text_to_cstring(t);
+}
+
 static bool
 source_next(Source *src, char **id, Jsonb **doc)
 {
@@ -1179,7 +1289,7 @@ nedb_nql(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	q = nql_parse(nql_text_arg(fcinfo));
 	ex.q = q;
 	ts = nedb_srf_begin(fcinfo, &desc);
 
@@ -1284,8 +1394,11 @@ nedb_nql(PG_FUNCTION_ARGS)
 			int			m = 0;
 
 			for (int k = 0; k < n; k++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				if (valid_at(rows[k]->doc, q->valid_as_of))
 					rows[m++] = rows[k];
+			}
 			n = m;
 		}
 		if (q->has_limit)
@@ -1298,17 +1411,29 @@ nedb_nql(PG_FUNCTION_ARGS)
 		if (q->group_by)
 		{
 			foreach(lc, group_rows(q, rows, n))
+			{
+				CHECK_FOR_INTERRUPTS();
 				emit(ts, desc, lfirst(lc));
+			}
 		}
 		else
 			for (int k = 0; k < n; k++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				emit(ts, desc, rows[k]->doc);
+			}
 	}
 	nedb_end(&s);
 	return (Datum) 0;
 }
 
-/* nedb.explain(query): the access path nql() takes, and Postgres's plan of it */
+/*
+ * nedb.explain(query): the access path nql() takes, and Postgres's plan of it.
+ *
+ * Every line goes into the tuplestore (which copies it into the query's
+ * memory) while the storage session is open: the plan text, the index name
+ * and the planner's notes live in SPI memory, freed by nedb_end.
+ */
 PG_FUNCTION_INFO_V1(nedb_explain);
 
 static void
@@ -1318,6 +1443,7 @@ put_line(Tuplestorestate *ts, TupleDesc desc, const char *line)
 	bool		isnull = false;
 
 	tuplestore_putvalues(ts, desc, &d, &isnull);
+	pfree(DatumGetPointer(d));
 }
 
 Datum
@@ -1331,10 +1457,8 @@ nedb_explain(PG_FUNCTION_ARGS)
 	NqlPlan		pl;
 	NqlScan    *scan;
 	char	   *index_name;
-	uint64		n;
-	char	  **lines;
 
-	q = ex.q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	q = ex.q = nql_parse(nql_text_arg(fcinfo));
 	ex.now = op_now();
 	ts = nedb_srf_begin(fcinfo, &desc);
 	nedb_begin(&s);
@@ -1348,7 +1472,6 @@ nedb_explain(PG_FUNCTION_ARGS)
 		int			i = 0;
 
 		nql_scan_end(scan);
-		nedb_end(&s);
 		put_line(ts, desc, q->has_limit
 				 ? psprintf("NQL: ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
 							q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
@@ -1381,22 +1504,21 @@ nedb_explain(PG_FUNCTION_ARGS)
 		if (cond.len)
 			put_line(ts, desc, psprintf("  Index Cond: %s", cond.data));
 		put_line(ts, desc, psprintf("  Filter: %s", filter.data));
-		return (Datum) 0;
 	}
-
-	plan_query(&ex, &pl);
-	if (SPI_execute_with_args(psprintf("EXPLAIN (COSTS OFF) %s", pl.sql.data), pl.nparams, pl.types,
-							  pl.values, NULL, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "EXPLAIN failed");
-	n = SPI_processed;
-	lines = palloc(sizeof(char *) * (n + 1));
-	for (uint64 k = 0; k < n; k++)
-		lines[k] = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
+	else
+	{
+		plan_query(&ex, &pl);
+		if (SPI_execute_with_args(psprintf("EXPLAIN (COSTS OFF) %s", pl.sql.data), pl.nparams, pl.types,
+								  pl.values, NULL, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "EXPLAIN failed");
+		put_line(ts, desc, psprintf("NQL: %s", pl.note));
+		put_line(ts, desc, psprintf("SQL: %s", pl.sql.data));
+		for (uint64 k = 0; k < SPI_processed; k++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			put_line(ts, desc, SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
+		}
+	}
 	nedb_end(&s);
-
-	put_line(ts, desc, psprintf("NQL: %s", pl.note));
-	put_line(ts, desc, psprintf("SQL: %s", pl.sql.data));
-	for (uint64 k = 0; k < n; k++)
-		put_line(ts, desc, lines[k]);
 	return (Datum) 0;
 }

@@ -9,6 +9,15 @@
  * fixed order, each at most once.  Error messages are the reference's, with
  * its Python spelling of values (None, 'text', 5, 1.5); the position of the
  * offending token is reported as the error's internal position.
+ *
+ * Bounds (nql.h): a query text over NQL_MAX_QUERY_LENGTH bytes and a number
+ * literal over NQL_MAX_NUMBER_LENGTH characters are refused with
+ * ERRCODE_PROGRAM_LIMIT_EXCEEDED before anything grows with them; a message
+ * quotes at most NQL_MAX_QUOTED_CHARS characters of a token and lists at
+ * most NQL_MAX_QUOTED_TOKENS trailing tokens, each cut followed by "...".
+ * Numbers are read as Python's int() and float() read the reference's
+ * number tokens: leading zeros are dropped (007 is 7), so the value text
+ * handed on is always valid JSON.
  */
 #include "postgres.h"
 
@@ -53,14 +62,29 @@ static const char *const keywords[] = {
 	"group", "count", "sum", "avg", "min", "max", NULL
 };
 
-/* Python's repr() of a str */
+/*
+ * Python's repr() of a str, of at most maxchars characters of it: a longer
+ * string is cut there and followed by "..." after the closing quote.
+ */
 static void
-py_repr_str(StringInfo out, const char *s)
+py_repr_str(StringInfo out, const char *s, int maxchars)
 {
 	char		q = (strchr(s, '\'') && !strchr(s, '"')) ? '"' : '\'';
+	const unsigned char *end = (const unsigned char *) s;
+	bool		cut = false;
+
+	for (int c = 0; *end; c++)
+	{
+		if (c == maxchars)
+		{
+			cut = true;
+			break;
+		}
+		end += pg_mblen((const char *) end);
+	}
 
 	appendStringInfoChar(out, q);
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	for (const unsigned char *p = (const unsigned char *) s; p < end; p++)
 	{
 		if (*p == '\\' || *p == q)
 			appendStringInfo(out, "\\%c", *p);
@@ -76,6 +100,8 @@ py_repr_str(StringInfo out, const char *s)
 			appendStringInfoChar(out, *p);
 	}
 	appendStringInfoChar(out, q);
+	if (cut)
+		appendStringInfoString(out, "...");
 }
 
 /* a token's value as Python prints it: None, 'word', 5, 1.5 */
@@ -93,15 +119,20 @@ py_repr_value(StringInfo out, Token *t)
 			/* Python's int(): no leading zeros, no negative zero */
 			const char *d = t->value + (t->value[0] == '-');
 
+			int			len;
+
 			while (d[0] == '0' && d[1] != '\0')
 				d++;
 			if (t->value[0] == '-' && strcmp(d, "0") != 0)
 				appendStringInfoChar(out, '-');
-			appendStringInfoString(out, d);
+			len = strlen(d);
+			appendBinaryStringInfo(out, d, Min(len, NQL_MAX_QUOTED_CHARS));
+			if (len > NQL_MAX_QUOTED_CHARS)
+				appendStringInfoString(out, "...");
 		}
 	}
 	else
-		py_repr_str(out, t->value);
+		py_repr_str(out, t->value, NQL_MAX_QUOTED_CHARS);
 }
 
 static const char *
@@ -122,16 +153,73 @@ kind_name(TokKind k)
 	}
 }
 
+/*
+ * The query an error shows, and the error's (1-based, in characters)
+ * position in it: the whole text up to NQL_ERROR_QUERY_WHOLE bytes, else
+ * NQL_ERROR_QUERY_CHARS characters either side of the position, with "..."
+ * where the text is cut.
+ */
+#define NQL_ERROR_QUERY_WHOLE	8192
+#define NQL_ERROR_QUERY_CHARS	1000
+
+static const char *
+error_query(const char *text, int pos, int *cpos)
+{
+	int			len = strlen(text);
+	int			before = pg_mbstrlen_with_len(text, pos);
+	int			from = 0;
+	int			to = pos;
+	StringInfoData q;
+
+	*cpos = before + 1;
+	if (len <= NQL_ERROR_QUERY_WHOLE)
+		return text;
+
+	/* from: the first byte of the window, to: the byte after it */
+	for (int c = 0; c < before - NQL_ERROR_QUERY_CHARS; c++)
+		from += pg_mblen(text + from);
+	for (int c = 0; c < NQL_ERROR_QUERY_CHARS && to < len; c++)
+		to += pg_mblen(text + to);
+	initStringInfo(&q);
+	if (from > 0)
+		appendStringInfoString(&q, "...");
+	appendBinaryStringInfo(&q, text + from, to - from);
+	if (to < len)
+		appendStringInfoString(&q, "...");
+	*cpos = pg_mbstrlen_with_len(text + from, pos - from) + 1 + (from > 0 ? 3 : 0);
+	return q.data;
+}
+
+static void pg_attribute_noreturn()
+nql_error(Parser *p, int code, int pos, const char *msg)
+{
+	int			cpos;
+	const char *query = error_query(p->text, pos, &cpos);
+
+	/* positions count characters, not bytes */
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("%s", msg),
+			 internalerrposition(cpos),
+			 internalerrquery(query)));
+	pg_unreachable();
+}
+
 static void pg_attribute_noreturn()
 syntax_error(Parser *p, int pos, const char *msg)
 {
-	/* positions count characters, not bytes */
-	ereport(ERROR,
-			(errcode(ERRCODE_SYNTAX_ERROR),
-			 errmsg("%s", msg),
-			 internalerrposition(pg_mbstrlen_with_len(p->text, pos) + 1),
-			 internalerrquery(p->text)));
-	pg_unreachable();
+	nql_error(p, ERRCODE_SYNTAX_ERROR, pos, msg);
+}
+
+void
+nql_check_length(size_t len)
+{
+	if (len > NQL_MAX_QUERY_LENGTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("NQL query is %zu bytes long, more than the limit of %d bytes",
+						len, NQL_MAX_QUERY_LENGTH),
+				 errhint("Shorten the query; long values belong in documents, not in query text.")));
 }
 
 static Token *
@@ -227,17 +315,37 @@ lex(Parser *p)
 		else if (isdigit((unsigned char) s[i]) ||
 				 (s[i] == '-' && i + 1 < n && isdigit((unsigned char) s[i + 1])))
 		{
+			int			digits;
+			bool		is_float = false;
+
 			i++;
 			while (i < n && isdigit((unsigned char) s[i]))
 				i++;
 			if (i + 1 < n && s[i] == '.' && isdigit((unsigned char) s[i + 1]))
 			{
+				is_float = true;
 				i++;
 				while (i < n && isdigit((unsigned char) s[i]))
 					i++;
 			}
+			if (i - start > NQL_MAX_NUMBER_LENGTH)
+				nql_error(p, ERRCODE_PROGRAM_LIMIT_EXCEEDED, start,
+						  psprintf("NQL: number literal of %d characters, more than the limit of %d",
+								   i - start, NQL_MAX_NUMBER_LENGTH));
 			t.kind = TK_NUM;
-			t.value = t.raw = pnstrdup(s + start, i - start);
+			t.raw = pnstrdup(s + start, i - start);
+
+			/*
+			 * The value as int() or float() reads it, spelled as JSON: no
+			 * leading zeros (007 is 7), and an integer has no negative zero.
+			 */
+			digits = start + (s[start] == '-');
+			while (s[digits] == '0' && digits + 1 < i && isdigit((unsigned char) s[digits + 1]))
+				digits++;
+			if (s[start] == '-' && !(!is_float && digits + 1 == i && s[digits] == '0'))
+				t.value = psprintf("-%.*s", i - digits, s + digits);
+			else
+				t.value = pnstrdup(s + digits, i - digits);
 			p->toks[p->ntoks++] = t;
 			continue;
 		}
@@ -285,7 +393,7 @@ lex(Parser *p)
 				bytes += pg_mblen(s + i + bytes);
 			initStringInfo(&m);
 			appendStringInfoString(&m, "NQL: cannot tokenize near: ");
-			py_repr_str(&m, pnstrdup(s + i, bytes));
+			py_repr_str(&m, pnstrdup(s + i, bytes), 20);
 			syntax_error(p, i, m.data);
 		}
 	}
@@ -389,8 +497,10 @@ NqlQuery *
 nql_parse(const char *text)
 {
 	Parser		p = {text, NULL, 0, 0};
-	NqlQuery   *q = palloc0(sizeof(NqlQuery));
+	NqlQuery   *q;
 
+	nql_check_length(strlen(text));
+	q = palloc0(sizeof(NqlQuery));
 	lex(&p);
 
 	expect_kw(&p, "from");
@@ -525,6 +635,11 @@ nql_parse(const char *text)
 		{
 			if (k > first)
 				appendStringInfoString(&s, ", ");
+			if (k - first == NQL_MAX_QUOTED_TOKENS)
+			{
+				appendStringInfoString(&s, "...");
+				break;
+			}
 			appendStringInfo(&s, "('%s', ", kind_name(p.toks[k].kind));
 			py_repr_value(&s, &p.toks[k]);
 			appendStringInfoChar(&s, ')');
