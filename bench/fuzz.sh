@@ -12,7 +12,9 @@
 # PANIC, TRAP) and for XX000 errors, with the statements that raised them;
 # the postmaster restarts after a crash and the run goes on. Stops at the
 # count or the time; prints counts (statements, errors by SQLSTATE,
-# timeouts, crashes, XX000) and exits 1 if it found a crash or an XX000.
+# timeouts, crashes, XX000, statements that ran on 30 s past the timeout:
+# a watchdog polls pg_stat_activity) and exits 1 if it found a crash, an
+# XX000 or such a stall.
 # Needs root (the cluster runs as postgres) and the extension installed.
 # Environment: NEDB_PGBIN (server binaries), NF_KEEP=1 keeps the cluster
 # directory; findings are kept in $NF_DIR/findings either way.
@@ -105,14 +107,34 @@ for f in "$NF_DIR"/seeds/*; do tr '\n' ' ' <"$f"; echo; done >"$NF_DIR/seeds.txt
 chown -R postgres: "$NF_DIR"
 
 declare -A codes=()
-statements=0 crashes=0 internal=0 batches=0
+statements=0 crashes=0 internal=0 batches=0 stalls=0
+STALL_S=${NF_STALL_S:-30}
 start=$(date +%s)
 : >"$LOG"
 while ((statements < COUNT)) && (($(date +%s) - start < SECS)); do
 	n=$((COUNT - statements < BATCH ? COUNT - statements : BATCH))
 	python3 "$HERE/nqlfuzz.py" "$n" "$((SEED * 1000003 + batches))" "$NF_DIR/seeds.txt" >"$NF_DIR/batch.sql"
 	chown postgres: "$NF_DIR/batch.sql"
-	psql_f -f "$NF_DIR/batch.sql" >/dev/null 2>&1 || true
+	psql_f -f "$NF_DIR/batch.sql" >/dev/null 2>&1 &
+	client=$!
+	# the watchdog: a statement still running well past statement_timeout
+	# cannot be cancelled; record it, then restart the server (immediate)
+	while kill -0 "$client" 2>/dev/null; do
+		sleep 2
+		stuck=$(psql_f -At -c "SELECT pid FROM pg_stat_activity WHERE state = 'active'
+		           AND pid <> pg_backend_pid() AND now() - query_start > interval '$STALL_S s' LIMIT 1" 2>/dev/null || true)
+		if [ -n "$stuck" ]; then
+			stalls=$((stalls + 1))
+			psql_f -At -c "SELECT left(query, 4000) FROM pg_stat_activity WHERE pid = $stuck" \
+				>"$FIND/stall-batch-$batches.sql" 2>/dev/null || true
+			log "batch $batches: a statement ran over ${STALL_S}s, not cancelled (see $FIND/stall-batch-$batches.sql); restarting"
+			kill "$client" 2>/dev/null || true
+			as_pg "$PGBIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
+			(cd "$NF_DIR" && as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w start >/dev/null)
+			break
+		fi
+	done
+	wait "$client" 2>/dev/null || true
 	statements=$((statements + n))
 	batches=$((batches + 1))
 	# the log of this batch: count, keep what matters, then start it afresh
@@ -134,6 +156,7 @@ while ((statements < COUNT)) && (($(date +%s) - start < SECS)); do
 		log "batch $batches: XX000 errors (see $FIND/xx000.log)"
 	fi
 	log "batch $batches: $statements statements"
+	[ -f "$DATA/postmaster.pid" ] || die "the server is gone"
 done
 
 errors=0
@@ -141,6 +164,7 @@ for c in "${!codes[@]}"; do errors=$((errors + codes[$c])); done
 echo "statements: $statements in $(($(date +%s) - start)) s (seed $SEED)"
 echo "errors: $errors ($(for c in "${!codes[@]}"; do echo "$c=${codes[$c]}"; done | sort | tr '\n' ' '))"
 echo "timeouts (57014): ${codes[57014]:-0}"
+echo "not cancelled within ${STALL_S} s (statement_timeout 5 s): $stalls"
 echo "crashes: $crashes"
 echo "XX000: $internal"
-((crashes == 0 && internal == 0))
+((crashes == 0 && internal == 0 && stalls == 0))

@@ -113,3 +113,25 @@ SELECT nedb.link('blocks:b1', 'next', 'blocks:b3');
 SELECT nedb.link('blocks:b2', 'next', 'blocks:b3');
 SELECT nedb.link('blocks:b2', 'next', 'blocks:b1');
 SELECT r ->> '_id' AS id FROM nql('FROM blocks WHERE height <= 2 ORDER BY height TRAVERSE next') r;
+
+-- many conditions and SEARCH terms: at most 32 of each go into the SQL (the
+-- planner's work grew faster than their number, and EXPLAIN of 20,000
+-- terms planned for minutes, deaf to statement_timeout); every row is
+-- still checked against all of them, and the SQL no longer stops at LIMIT
+SELECT nedb.create_index('words', 's', 'search');
+SELECT nedb.put('words', 'a', jsonb_build_object('s', (SELECT string_agg('t' || i, ' ') FROM generate_series(1, 39) i)));
+SELECT nedb.put('words', 'b', jsonb_build_object('s', (SELECT string_agg('t' || i, ' ') FROM generate_series(1, 40) i)));
+SELECT r ->> '_id' AS id FROM nql('FROM words SEARCH "' || (SELECT string_agg('t' || i, ' ') FROM generate_series(1, 40) i) || '" LIMIT 1') r;
+SELECT r ->> '_id' AS id FROM nql('FROM words SEARCH "' || (SELECT string_agg('t' || i, ' ') FROM generate_series(1, 32) i) || '" LIMIT 1') r;
+SELECT r ->> '_id' AS id FROM nql('FROM blocks WHERE ' || repeat('note = n1 AND ', 40) || 'height = 8 LIMIT 1') r;
+SELECT r ->> '_id' AS id FROM nql('FROM blocks WHERE ' || repeat('note = n1 AND ', 40) || 'height = 8 ORDER BY height DESC LIMIT 1') r;
+SELECT count(*) FROM nedb.explain('FROM blocks WHERE ' || repeat('note = n1 AND ', 40) || 'height = 8') l
+ WHERE l LIKE 'SQL:%' AND l LIKE '%$33 %' AND l NOT LIKE '%$34 %';
+SELECT nedb.create_index('blocks', 'note', 'search');
+SET statement_timeout = '5s';
+SELECT count(*) > 2 AS planned
+  FROM nedb.explain('FROM blocks SEARCH "' || (SELECT string_agg('w' || i, ' ') FROM generate_series(1, 20000) i) || '"');
+SELECT count(*) FROM nql('FROM blocks SEARCH "' || (SELECT string_agg('w' || i, ' ') FROM generate_series(1, 20000) i) || '"');
+SELECT count(*) FROM nql('FROM blocks WHERE ' || (SELECT string_agg('a = ' || i, ' AND ') FROM generate_series(1, 20000) i));
+SELECT count(*) FROM nql('FROM blocks WHERE ' || (SELECT string_agg('height > ' || i, ' AND ') FROM generate_series(1, 20000) i) || ' ORDER BY height');
+RESET statement_timeout;

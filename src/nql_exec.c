@@ -930,6 +930,9 @@ group_rows(NqlQuery *q, Row **rows, int n)
  * Conditions pushed into SQL are exact or supersets (every row is checked
  * again with Python's semantics), so a plan never changes a result.
  */
+/* conditions, and SEARCH terms, that go into the candidate SQL at most */
+#define NQL_MAX_SQL_CONDITIONS 32
+
 typedef struct NqlPlan
 {
 	StringInfoData sql;			/* literal values are parameters: a stable text */
@@ -1033,6 +1036,7 @@ plan_query(Exec *ex, NqlPlan *pl)
 	const char *coll = quote_literal_cstr(q->from);
 	ListCell   *lc;
 	bool		pl_exact;
+	int			pushed = 0;
 	bool		nedb_order = false;
 
 	if (q->search && q->search[0])
@@ -1083,7 +1087,12 @@ plan_query(Exec *ex, NqlPlan *pl)
 		!q->traverse && !q->trace && !q->group_by &&
 		sorted_path(q->from, q->order_by, &nedb_order);
 
-	/* exact: every condition is in the SQL, so the SQL may stop at LIMIT */
+	/*
+	 * exact: every condition is in the SQL, so the SQL may stop at LIMIT.
+	 * At most NQL_MAX_SQL_CONDITIONS conditions and as many SEARCH terms go
+	 * into the SQL (every row is checked against all of them anyway): the
+	 * planner's work grows faster than linearly with their number.
+	 */
 	pl_exact = !q->valid_as_of && (ex->search_terms == NIL || ex->search_fields != NIL);
 	foreach(lc, q->where)
 	{
@@ -1091,6 +1100,11 @@ plan_query(Exec *ex, NqlPlan *pl)
 		const char *f = quote_literal_cstr(p->field);
 		int			before = pl->sql.len;
 
+		if (pushed == NQL_MAX_SQL_CONDITIONS)
+		{
+			pl_exact = false;
+			break;
+		}
 		/* equality: exact for strings and numbers other than 0 and 1 (booleans) */
 		if (p->op == NQL_EQ &&
 			(p->value.kind == NQLV_STRING ||
@@ -1108,6 +1122,8 @@ plan_query(Exec *ex, NqlPlan *pl)
 							 add_param(pl, jsonb_value(&p->value), JSONBOID));
 		if (pl->sql.len == before)
 			pl_exact = false;
+		else
+			pushed++;
 	}
 
 	if (ex->search_nothing)
@@ -1117,11 +1133,17 @@ plan_query(Exec *ex, NqlPlan *pl)
 	{
 		ListCell   *tc;
 
+		if (list_length(ex->search_terms) > NQL_MAX_SQL_CONDITIONS)
+			pl_exact = false;
 		foreach(tc, ex->search_terms)
 		{
 			ListCell   *fc;
 			bool		first = true;
-			const char *term = add_param(pl, CStringGetTextDatum(lfirst(tc)), TEXTOID);
+			const char *term;
+
+			if (foreach_current_index(tc) == NQL_MAX_SQL_CONDITIONS)
+				break;
+			term = add_param(pl, CStringGetTextDatum(lfirst(tc)), TEXTOID);
 
 			appendStringInfoString(&pl->sql, " AND (");
 			foreach(fc, ex->search_fields)
