@@ -118,7 +118,6 @@ py_repr_value(StringInfo out, Token *t)
 		{
 			/* Python's int(): no leading zeros, no negative zero */
 			const char *d = t->value + (t->value[0] == '-');
-
 			int			len;
 
 			while (d[0] == '0' && d[1] != '\0')
