@@ -1274,9 +1274,13 @@ source_next(Source *src, char **id, Jsonb **doc)
 		return nql_scan_next(src->scan, id, doc);
 	if (src->k >= src->n)
 	{
+		/* SPI_cursor_fetch returns in SPI's procedure context: come back */
+		MemoryContext cxt = CurrentMemoryContext;
+
 		if (src->n > 0)
 			SPI_freetuptable(SPI_tuptable);
 		SPI_cursor_fetch(src->portal, true, 1000);
+		MemoryContextSwitchTo(cxt);
 		src->n = SPI_processed;
 		src->k = 0;
 		if (src->n == 0)
