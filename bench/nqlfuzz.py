@@ -120,6 +120,37 @@ def grammar(r):
     return out
 
 
+def valid(r):
+    """a query that parses: the executor's paths rather than the parser's errors"""
+    q = "FROM " + r.choice(["blocks", "mixed", "plain", "facts"])
+    if r.random() < 0.15:
+        q += " AS OF %d" % r.randrange(-2, 4000)
+    if r.random() < 0.1:
+        q += ' VALID AS OF "2024-0%d-15"' % r.randrange(1, 10)
+    if r.random() < 0.7:
+        q += " WHERE " + " AND ".join(
+            "%s %s %s" % (r.choice(["height", "n", "k", "s", "v", "_id", "_seq", "obj", "tags"]),
+                          r.choice(OPS[:6]),
+                          r.choice([str(r.randrange(-3, 1600)), "%d.5" % r.randrange(20), '"k%d"' % r.randrange(6),
+                                    "true", "false", "null", "k1", '"rust zeta word1"', '"b0007"']))
+            for _ in range(r.choice([1, 1, 2, 3])))
+    if r.random() < 0.15:
+        q += ' SEARCH "%s"' % r.choice(["rust", "zeta", "word1", "rust zeta", "", "nothing", "Rust word2"])
+    if r.random() < 0.5:
+        q += " ORDER BY %s%s" % (r.choice(["height", "n", "v", "k", "s", "_id", "tags", "missing"]),
+                                 r.choice(["", " ASC", " DESC"]))
+    if r.random() < 0.1:
+        q += " TRAVERSE " + r.choice(["next", "cites"])
+    if r.random() < 0.1:
+        q += " TRACE x" + r.choice(["", " REVERSE"])
+    if r.random() < 0.5:
+        q += " LIMIT %d" % r.choice([0, 1, 5, 10, 100, -1, -5, 5000])
+    if r.random() < 0.2:
+        q += " GROUP BY %s%s" % (r.choice(["k", "n", "v", "tags", "obj", "missing"]),
+                                 r.choice(["", " COUNT", " SUM n", " AVG height", " MIN v", " MAX n"]))
+    return q
+
+
 def mutate(r, s):
     for _ in range(r.choice([1, 1, 2, 3, 8])):
         c = r.randrange(8)
@@ -197,6 +228,8 @@ def main():
         c = r.random()
         if c < 0.002:
             q = large(r)
+        elif c < 0.25:
+            q = valid(r)
         elif c < 0.45:
             q = grammar(r)
         elif c < 0.8:
