@@ -135,3 +135,9 @@ SELECT count(*) FROM nql('FROM blocks SEARCH "' || (SELECT string_agg('w' || i, 
 SELECT count(*) FROM nql('FROM blocks WHERE ' || (SELECT string_agg('a = ' || i, ' AND ') FROM generate_series(1, 20000) i));
 SELECT count(*) FROM nql('FROM blocks WHERE ' || (SELECT string_agg('height > ' || i, ' AND ') FROM generate_series(1, 20000) i) || ' ORDER BY height');
 RESET statement_timeout;
+
+-- a number beyond a double: its float is infinite, as Python's float() of it,
+-- not an error quoting its 401 digits
+SELECT nedb.put('huge', 'a', '{"v": 1e400, "g": 1}') ->> '_id' AS id;
+SELECT try($q$SELECT * FROM nql('FROM huge GROUP BY g AVG v')$q$);
+SELECT length(r::text) FROM nql('FROM huge GROUP BY g SUM v') r;

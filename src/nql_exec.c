@@ -843,7 +843,7 @@ group_row(NqlQuery *q, NqlGroup *g)
 			v.type = jbvNumeric;
 			/* Python: a sum with a float in it is a float */
 			v.val.numeric = any_float
-				? DatumGetNumeric(canon_float_numeric(DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(sum)))))
+				? DatumGetNumeric(canon_float_numeric(DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(sum)))))
 				: sum;
 			pushJsonbValue(&st, WJB_VALUE, &v);
 		}
@@ -853,7 +853,7 @@ group_row(NqlQuery *q, NqlGroup *g)
 				push_jv(&st, WJB_VALUE, NULL);
 			else
 			{
-				double		avg = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(sum))) /
+				double		avg = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(sum))) /
 					list_length(g->nums);
 
 				v.type = jbvNumeric;
