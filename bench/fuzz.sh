@@ -86,7 +86,8 @@ SELECT nedb.create_index('blocks', 'k', 'eq');
 SELECT nedb.create_index('blocks', 's', 'search');
 SELECT count(nedb.put('mixed', 'm' || i, jsonb_build_object('v',
        (ARRAY['1', '1.0', 'true', 'false', '"1"', 'null', '[1, "x"]', '{"a": 1}', '2.5', '-0', '"é€"',
-              '1e300', '""', '0.1', '123456789012345678901234567890'])[1 + i % 15]::jsonb, 'n', i)))
+              '1e300', '""', '0.1', '123456789012345678901234567890', '1e400', '-1e400'])[1 + i % 17]::jsonb,
+       'n', CASE WHEN i % 50 = 0 THEN '1e400'::jsonb ELSE to_jsonb(i) END)))
   FROM generate_series(1, 300) i;
 SELECT nedb.create_index('mixed', 'v', 'sorted');
 SELECT count(nedb.put('plain', 'p' || i, jsonb_build_object('n', i, 'v', i % 7, 's', 'word ' || i)))
