@@ -3,6 +3,7 @@ MODULE_big = nedb
 OBJS = \
 	src/nedb.o \
 	src/util.o \
+	src/acl.o \
 	src/canon.o \
 	src/op.o \
 	src/chain.o \

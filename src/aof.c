@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "acl.h"
 #include "aof.h"
 #include "canon.h"
 #include "chain.h"
@@ -460,6 +461,9 @@ nedb_import_aof(PG_FUNCTION_ARGS)
 	t = PG_GETARG_TEXT_PP(0);
 	data = VARDATA_ANY(t);
 	end = data + VARSIZE_ANY_EXHDR(t);
+	/* a log writes every collection, as any client */
+	nedb_acl_require_collection(GetUserId(), NULL, NEDB_WRITE);
+	nedb_acl_require_files(GetUserId(), NEDB_WRITE);
 
 	nedb_begin(&s);
 	chain_lock();

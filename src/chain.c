@@ -30,6 +30,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/hsearch.h"
@@ -209,6 +210,7 @@ nedb_begin(NedbSession *s)
 	s->caller_cxt = CurrentMemoryContext;
 	GetUserIdAndSecContext(&s->save_userid, &s->save_sec);
 	SetUserIdAndSecContext(owner, s->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	nedb_safe_search_path(&s->guc_level);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
@@ -217,7 +219,27 @@ void
 nedb_end(NedbSession *s)
 {
 	SPI_finish();
+	AtEOXact_GUC(true, s->guc_level);
 	SetUserIdAndSecContext(s->save_userid, s->save_sec);
+}
+
+/*
+ * What runs with the owner's rights must not resolve a name through the
+ * caller's search_path: a function, operator, cast or type of the caller's
+ * (in a schema they own, or their temp schema) would run as the owner.  So
+ * the session resolves names in pg_catalog, then the temp schema (relations
+ * and types only; Postgres never looks there for functions or operators),
+ * and every name of ours is schema-qualified.  The setting is popped by
+ * nedb_end, or by the (sub)transaction abort on error, as for SECURITY
+ * DEFINER functions with SET search_path.
+ */
+void
+nedb_safe_search_path(int *guc_level)
+{
+	*guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 Datum

@@ -37,10 +37,14 @@ typedef struct NedbSession
 	MemoryContext caller_cxt;	/* where results must be allocated */
 	Oid			save_userid;
 	int			save_sec;
+	int			guc_level;		/* our search_path's GUC nest level */
 } NedbSession;
 
 extern void nedb_begin(NedbSession *s);
 extern void nedb_end(NedbSession *s);
+
+/* search_path = pg_catalog, pg_temp until AtEOXact_GUC(true, *guc_level) */
+extern void nedb_safe_search_path(int *guc_level);
 
 /* a jsonb result copied to the caller's context, to outlive the session */
 extern Datum nedb_copy_out(NedbSession *s, Jsonb *jb);

@@ -17,6 +17,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 
+#include "acl.h"
 #include "chain.h"
 #include "fdw.h"
 
@@ -120,7 +121,8 @@ nedb_fdw_import(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		ListCell   *fc;
 		MemoryContext old;
 
-		if (!wanted(stmt, coll))
+		/* a table over a collection its owner may not read would only fail */
+		if (!wanted(stmt, coll) || !nedb_acl_collection(s.save_userid, coll, NEDB_READ))
 			continue;
 		initStringInfo(&sql);
 		appendStringInfo(&sql, "CREATE FOREIGN TABLE %s (_id text COLLATE \"C\", _seq bigint, doc jsonb",

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "acl.h"
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
@@ -100,6 +101,7 @@ modify_state(ResultRelInfo *rinfo, CmdType op)
 
 	m->t = nedb_table(RelationGetRelid(rinfo->ri_RelationDesc));
 	m->op = op;
+	nedb_acl_require_table(rinfo->ri_RelationDesc, m->t->coll, NEDB_WRITE);
 	if (nedb_read_as_of(m->t, &as_of))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
@@ -384,6 +385,8 @@ nedb_fdw_begin_scan(ForeignScanState *node, int eflags)
 
 	node->fdw_state = sc;
 	sc->t = nedb_table(RelationGetRelid(node->ss.ss_currentRelation));
+	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		nedb_acl_require_table(node->ss.ss_currentRelation, sc->t->coll, NEDB_READ);
 	sc->quals = (List *) linitial(priv);
 	sc->order_attno = intVal(lsecond(priv));
 	sc->order_flags = intVal(lthird(priv));

@@ -13,11 +13,13 @@
 
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "acl.h"
 #include "chain.h"
 #include "util.h"
 
@@ -115,6 +117,7 @@ nedb_create_index(PG_FUNCTION_ARGS)
 	NedbSession s;
 	char	   *sql;
 
+	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
 	nedb_begin(&s);
 	sql = psprintf("SELECT index_name, to_regclass(format('nedb.%%I', index_name)) IS NOT NULL"
 				   "  FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s",
@@ -147,6 +150,7 @@ nedb_drop_index(PG_FUNCTION_ARGS)
 	NedbSession s;
 	char	   *sql;
 
+	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
 	nedb_begin(&s);
 	sql = psprintf("DELETE FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s"
 				   " RETURNING index_name",

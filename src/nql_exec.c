@@ -26,6 +26,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "canon.h"
 #include "chain.h"
 #include "nql.h"
@@ -55,6 +56,7 @@ typedef struct Exec
 	bool	   *bound;			/* q->where conditions that are index quals */
 	bool	   *done;			/* ... and exact: not checked again */
 	double		now;
+	Oid			role;			/* the caller: what it may read */
 } Exec;
 
 /* ------------------------------------------------------------------------
@@ -409,6 +411,9 @@ load_doc(Exec *ex, const char *coll, const char *id)
 
 	if (ex->q->has_as_of && ex->q->as_of < 0)
 		return NULL;
+	/* TRAVERSE and TRACE reach other collections: only readable ones show */
+	if (!nedb_acl_collection(ex->role, coll, NEDB_READ))
+		return NULL;
 	if (!store_latest(coll, id, ex->q->has_as_of, ex->q->as_of, false, &seq, &doc))
 		return NULL;
 	return doc;
@@ -588,7 +593,7 @@ trace_back(Exec *ex, Row **rows, int n, int *nout)
 			if (seen_seq(&seen, lfirst(lc)))
 				continue;
 			cause = version_of_op(strtoi64(lfirst(lc), NULL, 10), &coll, &id);
-			if (cause == NULL)
+			if (cause == NULL || !nedb_acl_collection(ex->role, coll, NEDB_READ))
 				continue;
 			rows_add(&out, new_row(coll, id, cause));
 			frontier = lappend(frontier, cause);
@@ -1181,6 +1186,8 @@ nedb_nql(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	ex.q = q;
+	ex.role = GetUserId();
+	nedb_acl_require_collection(ex.role, q->from, NEDB_READ);
 	ts = nedb_srf_begin(fcinfo, &desc);
 
 	/* numeric literals, once */
@@ -1335,6 +1342,8 @@ nedb_explain(PG_FUNCTION_ARGS)
 	char	  **lines;
 
 	q = ex.q = nql_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	ex.role = GetUserId();
+	nedb_acl_require_collection(ex.role, q->from, NEDB_READ);
 	ex.now = op_now();
 	ts = nedb_srf_begin(fcinfo, &desc);
 	nedb_begin(&s);

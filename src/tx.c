@@ -17,6 +17,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "canon.h"
 #include "chain.h"
 #include "util.h"
@@ -260,6 +261,10 @@ nedb_tx(PG_FUNCTION_ARGS)
 		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 			bad_op(i, "%s", "must be a JSON object");
 		parse_op(v->val.binary.data, i, &txops[i]);
+		if (txops[i].kind == TX_LINK || txops[i].kind == TX_UNLINK)
+			nedb_acl_require_node(GetUserId(), txops[i].frm, NEDB_WRITE);
+		else
+			nedb_acl_require_collection(GetUserId(), txops[i].put.coll, NEDB_WRITE);
 	}
 
 	initStringInfo(&out);		/* in the caller's context: it outlives SPI */

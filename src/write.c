@@ -20,6 +20,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "acl.h"
 #include "canon.h"
 #include "chain.h"
 #include "store.h"
@@ -307,6 +308,7 @@ nedb_put(PG_FUNCTION_ARGS)
 
 	a.coll = nedb_arg_name(fcinfo, 0, "collection");
 	a.id = nedb_arg_name(fcinfo, 1, "document id");
+	nedb_acl_require_collection(GetUserId(), a.coll, NEDB_WRITE);
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -364,6 +366,7 @@ nedb_delete(PG_FUNCTION_ARGS)
 	NedbSession s;
 	int64		seq;
 
+	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
 	nedb_begin(&s);
 	seq = write_delete(coll, id, client, !PG_ARGISNULL(3),
 					   PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3), opt_text(fcinfo, 4));
@@ -381,6 +384,8 @@ link_common(FunctionCallInfo fcinfo, bool link)
 	NedbSession s;
 	int64		seq;
 
+	/* an edge belongs to the document it starts from */
+	nedb_acl_require_node(GetUserId(), frm, NEDB_WRITE);
 	nedb_begin(&s);
 	seq = write_link(link, frm, rel, to, client, !PG_ARGISNULL(4),
 					 PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4));
@@ -411,6 +416,7 @@ nedb_expire(PG_FUNCTION_ARGS)
 
 	a.coll = nedb_arg_name(fcinfo, 0, "collection");
 	a.id = nedb_arg_name(fcinfo, 1, "document id");
+	nedb_acl_require_collection(GetUserId(), a.coll, NEDB_WRITE);
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -448,6 +454,8 @@ nedb_sweep(PG_FUNCTION_ARGS)
 	char	  **ids;
 	Oid			argtype = FLOAT8OID;
 
+	/* it deletes in every collection */
+	nedb_acl_require_collection(GetUserId(), NULL, NEDB_WRITE);
 	nedb_begin(&s);
 	chain_lock();
 	now = Float8GetDatum(op_now());
