@@ -51,7 +51,7 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade repl
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade repl security
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency
 ISOLATION_OPTS = --inputdir=.
