@@ -306,6 +306,37 @@ SELECT try($$SELECT nedb.grant('', 'nedb_sec_reader')$$);
 SELECT try($$SELECT nedb.grant('accounts', 'no_such_role')$$);
 
 -- ---------------------------------------------------------------------------
+-- 3. Indexes are found through nedb.indexes, never by their name
+-- ---------------------------------------------------------------------------
+-- A role that may create indexes can search for a collection whose index
+-- name collides with another's (the names keep a 32-bit hash).  Here the
+-- collision is made by renaming.
+SELECT nedb.put('transactions', 't' || i, jsonb_build_object('amount', i)) IS NOT NULL AS put
+  FROM generate_series(1, 3) i;
+SELECT nedb.put('other', 'o' || i, jsonb_build_object('amount', 1000 + i, 'mine', true)) IS NOT NULL AS put
+  FROM generate_series(1, 3) i;
+SELECT nedb.create_index('transactions', 'amount', 'sorted');
+SELECT index_name AS victim_name FROM nedb.indexes WHERE coll = 'transactions' \gset
+SELECT nedb.drop_index('transactions', 'amount', 'sorted');
+SELECT nedb.create_index('other', 'amount', 'sorted');
+SELECT index_name AS attacker_name FROM nedb.indexes WHERE coll = 'other' \gset
+ALTER INDEX nedb.:"attacker_name" RENAME TO :"victim_name";
+UPDATE nedb.indexes SET index_name = :'victim_name' WHERE coll = 'other';
+-- the victim's query reads its own collection, not the index of that name
+SELECT nql('FROM transactions ORDER BY amount DESC LIMIT 2') - '_seq' AS top;
+SELECT count(*) AS direct_scans FROM nedb.explain('FROM transactions ORDER BY amount DESC LIMIT 2') l
+ WHERE l LIKE '%direct%';
+-- and its own index gets a name of its own
+SELECT nedb.create_index('transactions', 'amount', 'sorted');
+SELECT index_name = :'victim_name' || '_2' AS renamed FROM nedb.indexes WHERE coll = 'transactions';
+SELECT nql('FROM transactions ORDER BY amount DESC LIMIT 2') - '_seq' AS top;
+SELECT count(*) AS direct_scans FROM nedb.explain('FROM transactions ORDER BY amount DESC LIMIT 2') l
+ WHERE l LIKE '%direct%' AND l LIKE '%' || :'victim_name' || '_2%';
+CREATE FOREIGN TABLE public.tr (_id text, amount bigint) SERVER nedb OPTIONS (collection 'transactions');
+SELECT * FROM public.tr ORDER BY amount DESC LIMIT 2;
+DROP FOREIGN TABLE public.tr;
+
+-- ---------------------------------------------------------------------------
 -- clean up
 -- ---------------------------------------------------------------------------
 DROP SCHEMA sec_reader CASCADE;

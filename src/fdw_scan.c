@@ -107,8 +107,7 @@ nedb_order_field(NedbTable *t, NedbColumn *c)
 	/* looked up once per NedbTable (one planning, one scan) */
 	if (c->sorted_index < 0)
 		c->sorted_index =
-			OidIsValid(get_relname_relid(nedb_index_relname(t->coll, linitial(c->path), "sorted"),
-										 get_namespace_oid("nedb", false)));
+			OidIsValid(nedb_index_oid(t->coll, linitial(c->path), "sorted"));
 	return c->sorted_index != 0;
 }
 

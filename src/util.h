@@ -28,8 +28,8 @@ extern void nedb_push_int(JsonbParseState **st, const char *key, int64 i);
 /* a JSON string of 64 hex digits into a 32-byte hash; false if not one */
 extern bool nedb_json_hash(JsonbValue *v, uint8 *hash);
 
-/* the relation name of the index nedb.create_index makes (indexes.c) */
-extern char *nedb_index_relname(const char *coll, const char *field, const char *kind);
+/* the index nedb.create_index built for (coll, field, kind) (indexes.c) */
+extern Oid	nedb_index_oid(const char *coll, const char *field, const char *kind);
 
 /* the reference's search tokens of a string (char *, sorted, unique) */
 extern List *search_tokens(const char *str, int len);
