@@ -53,7 +53,7 @@ SHLIB_LINK_INTERNAL += $(libpq)
 
 REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade repl security
 REGRESS_OPTS = --inputdir=. --outputdir=.
-ISOLATION = concurrency
+ISOLATION = concurrency grants
 ISOLATION_OPTS = --inputdir=.
 TAP_TESTS = 1
 
