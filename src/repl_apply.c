@@ -635,6 +635,8 @@ nedb_repl_apply_main(Datum arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("nedb apply worker");
+	/* a database's own search_path (ALTER DATABASE ... SET) never reaches us */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	if (!read_subscription())
 	{
@@ -648,8 +650,6 @@ nedb_repl_apply_main(Datum arg)
 	 * so a batch lost in a crash here is simply asked for again.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	/* a database's own search_path (ALTER DATABASE ... SET) never reaches us */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "nedb apply worker",
 									   ALLOCSET_DEFAULT_SIZES);
 	line_cxt = AllocSetContextCreate(TopMemoryContext, "nedb apply line",
