@@ -133,6 +133,7 @@ edges_common(FunctionCallInfo fcinfo, bool outbound)
 		bool		isnull;
 		Datum		d = nedb_col(i, 1, &isnull);
 
+		CHECK_FOR_INTERRUPTS();
 		/* an incoming edge is also its source's: shown only if that is readable */
 		if (!outbound && !nedb_acl_node(role, TextDatumGetCString(d), NEDB_READ))
 			continue;
@@ -181,6 +182,7 @@ nedb_history(PG_FUNCTION_ARGS)
 		bool		nulls[3] = {false, false, false};
 		bool		isnull;
 
+		CHECK_FOR_INTERRUPTS();
 		out[0] = nedb_col(i, 1, &isnull);
 		out[2] = nedb_col(i, 2, &nulls[2]);
 		out[1] = CStringGetTextDatum(nulls[2] ? "delete" : "put");

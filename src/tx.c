@@ -258,6 +258,7 @@ nedb_tx(PG_FUNCTION_ARGS)
 	{
 		JsonbValue *v = getIthJsonbValueFromContainer(&ops->root, i);
 
+		CHECK_FOR_INTERRUPTS();
 		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 			bad_op(i, "%s", "must be a JSON object");
 		parse_op(v->val.binary.data, i, &txops[i]);
@@ -281,6 +282,7 @@ nedb_tx(PG_FUNCTION_ARGS)
 		bool		exists;
 		bool		ok;
 
+		CHECK_FOR_INTERRUPTS();
 		if (!t->has_if_seq)
 			continue;
 		exists = store_latest(t->put.coll, t->put.id, false, 0, true, &last, &doc);
