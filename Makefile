@@ -50,9 +50,9 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw proofs cascade repl
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec sorted fdw fdw_insert proofs cascade repl
 REGRESS_OPTS = --inputdir=. --outputdir=.
-ISOLATION = concurrency
+ISOLATION = concurrency fdw_insert_race
 ISOLATION_OPTS = --inputdir=.
 TAP_TESTS = 1
 
