@@ -183,11 +183,11 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 	}
 	if (if_absent)
 	{
-		int64		s;
-		Jsonb	   *cur = NULL;
+		Jsonb	   *cur;
 
-		*exists = store_latest(a->coll, a->id, false, 0, true, &s, &cur) && cur != NULL &&
-			!doc_expired(cur, op_now());
+		*exists = store_latest_doc(CStringGetTextDatum(a->coll), CStringGetTextDatum(a->id),
+								   &cur) &&
+			cur != NULL && !doc_expired(cur, op_now());
 		if (*exists)
 			return NULL;
 	}
