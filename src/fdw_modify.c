@@ -7,9 +7,9 @@
  * that has a live document is a unique violation, or with ON CONFLICT DO
  * NOTHING a row skipped, unless the table option insert 'replace' makes
  * INSERT a put.  UPDATE puts the current document with the updated columns
- * applied, DELETE deletes.  The executor has checked the role's privileges on the foreign
- * table before any of this runs; only then does the write run as the schema
- * owner.  Client, nonce and idempotency key come from the settings
+ * applied, DELETE deletes.  The executor has checked the role's privileges
+ * on the foreign table before any of this runs; only then does the write run
+ * as the schema owner.  Client, nonce and idempotency key come from the settings
  * nedb.client, nedb.nonce (the statement's first write; the next writes
  * take the following nonces) and nedb.idem (a one-row statement).  A table
  * reading history (option as_of, or nedb.as_of set) refuses writes.
@@ -19,8 +19,8 @@
 #include "access/sysattr.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
-#include "nodes/value.h"
 #include "nodes/makefuncs.h"
+#include "nodes/value.h"
 #include "optimizer/appendinfo.h"
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
