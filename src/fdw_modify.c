@@ -9,10 +9,10 @@
  * INSERT a put.  UPDATE puts the current document with the updated columns
  * applied, DELETE deletes.  The executor has checked the role's privileges
  * on the foreign table before any of this runs; only then does the write run
- * as the schema owner.  Client, nonce and idempotency key come from the settings
- * nedb.client, nedb.nonce (the statement's first write; the next writes
- * take the following nonces) and nedb.idem (a one-row statement).  A table
- * reading history (option as_of, or nedb.as_of set) refuses writes.
+ * as the schema owner.  Client, nonce and idempotency key come from the
+ * settings nedb.client, nedb.nonce (the statement's first write; the next
+ * writes take the following nonces) and nedb.idem (a one-row statement).  A
+ * table reading history (option as_of, or nedb.as_of set) refuses writes.
  */
 #include "postgres.h"
 
