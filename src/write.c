@@ -144,8 +144,16 @@ version_put(int64 seq, const char *coll, const char *id, Jsonb *doc)
 					  doc ? JsonbPGetDatum(doc) : (Datum) 0, doc == NULL);
 }
 
-Jsonb *
-write_put(PutArgs *a, int64 *seq_out)
+/*
+ * The put of a (write_put), or with if_absent the insert: when a->coll has
+ * a live document a->id (not deleted, not expired), *exists is set and
+ * nothing is written (no nonce or seq taken).  The check reads the latest
+ * version under the chain lock, so no other writer can slip in between it
+ * and the append.  A known idempotency key still answers first, as for a
+ * put: a retried insert returns its earlier result.
+ */
+static Jsonb *
+put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 {
 	NedbOp		op = {0};
 	Jsonb	   *stored;
@@ -173,6 +181,16 @@ write_put(PutArgs *a, int64 *seq_out)
 				return cur;
 			return NULL;
 		}
+	}
+	if (if_absent)
+	{
+		Jsonb	   *cur;
+
+		*exists = store_latest_doc(CStringGetTextDatum(a->coll), CStringGetTextDatum(a->id),
+								   &cur) &&
+			cur != NULL && !doc_expired(cur, op_now());
+		if (*exists)
+			return NULL;
 	}
 
 	op.client = a->client;
@@ -214,6 +232,19 @@ write_put(PutArgs *a, int64 *seq_out)
 	version_put(op.seq, a->coll, a->id, stored);
 	*seq_out = op.seq;
 	return stored;
+}
+
+Jsonb *
+write_put(PutArgs *a, int64 *seq_out)
+{
+	return put_common(a, seq_out, false, NULL);
+}
+
+Jsonb *
+write_insert(PutArgs *a, int64 *seq_out, bool *exists)
+{
+	*exists = false;
+	return put_common(a, seq_out, true, exists);
 }
 
 int64
