@@ -210,7 +210,7 @@ nedb_begin(NedbSession *s)
 	s->caller_cxt = CurrentMemoryContext;
 	GetUserIdAndSecContext(&s->save_userid, &s->save_sec);
 	SetUserIdAndSecContext(owner, s->save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	nedb_safe_search_path(&s->guc_level);
+	nedb_safe_names_push(&s->guc_level);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
@@ -219,7 +219,7 @@ void
 nedb_end(NedbSession *s)
 {
 	SPI_finish();
-	AtEOXact_GUC(true, s->guc_level);
+	nedb_safe_names_pop(s->guc_level);
 	SetUserIdAndSecContext(s->save_userid, s->save_sec);
 }
 
@@ -227,19 +227,40 @@ nedb_end(NedbSession *s)
  * What runs with the owner's rights must not resolve a name through the
  * caller's search_path: a function, operator, cast or type of the caller's
  * (in a schema they own, or their temp schema) would run as the owner.  So
- * the session resolves names in pg_catalog, then the temp schema (relations
- * and types only; Postgres never looks there for functions or operators),
- * and every name of ours is schema-qualified.  The setting is popped by
- * nedb_end, or by the (sub)transaction abort on error, as for SECURITY
- * DEFINER functions with SET search_path.
+ * a session resolves names in pg_catalog alone (the temp schema is not
+ * searched at all), and every name of ours is schema-qualified.  Up to
+ * PostgreSQL 16 an override search path does that without the GUC
+ * machinery (a put or get sets it twice); from 17 on, search_path is set as
+ * for a SECURITY DEFINER function with SET search_path.  Either is undone by
+ * nedb_safe_names_pop, or by the (sub)transaction abort on error.
  */
 void
-nedb_safe_search_path(int *guc_level)
+nedb_safe_names_push(int *guc_level)
 {
+#if PG_VERSION_NUM < 170000
+	OverrideSearchPath path = {0};
+
+	path.schemas = NIL;
+	path.addCatalog = true;
+	path.addTemp = false;
+	PushOverrideSearchPath(&path);
+	*guc_level = 0;
+#else
 	*guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+#endif
+}
+
+void
+nedb_safe_names_pop(int guc_level)
+{
+#if PG_VERSION_NUM < 170000
+	PopOverrideSearchPath();
+#else
+	AtEOXact_GUC(true, guc_level);
+#endif
 }
 
 Datum
