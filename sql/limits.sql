@@ -71,6 +71,7 @@ GRANT EXECUTE ON FUNCTION
     nedb.delete(text, text, text, bigint, text), nedb.link(text, text, text, text, bigint),
     nedb.tx(jsonb), nedb.sweep() TO limits_app;
 GRANT SELECT, INSERT ON lim_n TO limits_app;
+SELECT nedb.grant(NULL, 'limits_app', 'write');   -- every collection: only the client is refused
 SET ROLE limits_app;
 SELECT nedb.put('r', 'a', '{}', client => '__ttl__');
 SELECT try($$SELECT nedb.delete('r', 'a', client => '__ttl__')$$);
@@ -190,4 +191,5 @@ REVOKE ALL ON FUNCTION
     nedb.put(text, text, jsonb, text, bigint, text, interval, bigint[], text, float8, text, text),
     nedb.delete(text, text, text, bigint, text), nedb.link(text, text, text, text, bigint),
     nedb.tx(jsonb), nedb.sweep() FROM limits_app;
+SELECT nedb.revoke(NULL, 'limits_app');
 DROP ROLE limits_app, limits_mon;
