@@ -4,15 +4,12 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/syscache.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "op.h"
 #include "util.h"
 
@@ -70,28 +67,12 @@ nedb_check_edge(const char *frm, const char *rel, const char *to)
 						   strlen(frm), strlen(rel), strlen(to), NEDB_MAX_NAME, NEDB_MAX_EDGE)));
 }
 
-/* the owner of schema nedb: the role storage sessions run as */
-Oid
-nedb_schema_owner(void)
-{
-	Oid			nsp = get_namespace_oid("nedb", false);
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for schema nedb");
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 void
 nedb_check_client(const char *client)
 {
 	if (strncmp(client, "__", 2) != 0)
 		return;
-	if (has_privs_of_role(GetUserId(), nedb_schema_owner()))
+	if (nedb_acl_is_admin(GetUserId()))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -21,11 +21,10 @@ extern void nedb_check_edge(const char *frm, const char *rel, const char *to);
 
 /*
  * The client of a live write: names beginning with "__" are the engine's
- * (__ttl__, __snapshot__), refused unless the current user has the
- * privileges of the extension's owner (42501).
+ * (__ttl__, __snapshot__), refused unless the current user is a NEDB admin
+ * (superuser, or has the privileges of schema nedb's owner): 42501.
  */
 extern void nedb_check_client(const char *client);
-extern Oid	nedb_schema_owner(void);
 
 /* materialized set-returning function: the tuplestore and its row shape */
 extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc);
