@@ -85,15 +85,25 @@ my $t0 = time;
 usleep(50_000) while q1(q{SELECT last_value FROM checks}) < 2 && time - $t0 < 60;
 my $log_from = -s $node->logfile;
 my $checks_before = q1(q{SELECT last_value FROM checks});
-my ($ret, $out, $err) = $node->psql(
-	'postgres',
-	"SET lock_timeout = '5s';\n"
-	  . join('', map { "SELECT nedb.put('p', 'd$_', '{\"v\": $_}') IS NOT NULL;\n" } 1 .. 200),
-	on_error_stop => 1);
-is($ret, 0, 'two hundred puts commit while sorted_check runs in a loop');
-is(scalar(() = $out =~ /^t$/mg), 200, 'every put returned its document');
+# batches of single puts, at least 200 and until the loop has finished three more checks
+# (so the puts overlapped whole walks, however fast either side runs)
+my ($puts, $failed, $returned) = (0, 0, 0);
+while ($puts < 20000)
+{
+	my ($ret, $out, $err) = $node->psql(
+		'postgres',
+		"SET lock_timeout = '5s';\n"
+		  . join('', map { my $i = $puts + $_; "SELECT nedb.put('p', 'd$i', '{\"v\": $i}') IS NOT NULL;\n" } 1 .. 20),
+		on_error_stop => 1);
+	$failed++ if $ret != 0;
+	$returned += () = $out =~ /^t$/mg;
+	$puts += 20;
+	last if $puts >= 200 && q1(q{SELECT last_value FROM checks}) >= $checks_before + 3;
+}
+is($failed, 0, "$puts single puts commit while sorted_check runs in a loop");
+is($returned, $puts, 'every put returned its document');
 my $checks_after = q1(q{SELECT last_value FROM checks});
-ok($checks_after > $checks_before, "the checks went on meanwhile ($checks_before -> $checks_after)");
+ok($checks_after >= $checks_before + 3, "the checks went on meanwhile ($checks_before -> $checks_after)");
 my $log = substr(slurp_file($node->logfile), $log_from);
 my @waits = grep { /still waiting for \w+ on relation/ } split /\n/, $log;
 is(scalar(@waits), 0, 'no put waited for a relation lock') or diag(join("\n", @waits[0 .. ($#waits < 4 ? $#waits : 4)]));
