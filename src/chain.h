@@ -71,6 +71,7 @@ extern void chain_wait_writers(void);
 extern int64 chain_next_seq(void);
 extern const char *chain_head_hex(void);
 extern int64 chain_take_nonce(const char *client, bool given, int64 nonce);
+extern void chain_take_replayed_nonce(const char *client, int64 nonce);
 extern int64 chain_idem_seq(const char *idem);
 extern void chain_append(NedbOp *op);
 

@@ -133,6 +133,7 @@ modify_state(ResultRelInfo *rinfo, CmdType op)
 						m->t->relname, m->t->coll, as_of),
 				 errhint("History is read-only: RESET nedb.as_of (or use a table without option as_of) to write.")));
 	m->client = pstrdup(nedb_guc_client && *nedb_guc_client ? nedb_guc_client : "local");
+	nedb_check_client(m->client);
 	m->has_nonce = nedb_guc_nonce && *nedb_guc_nonce;
 	if (m->has_nonce)
 		m->nonce = strtoll(nedb_guc_nonce, NULL, 10);
