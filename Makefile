@@ -3,6 +3,7 @@ MODULE_big = nedb
 OBJS = \
 	src/nedb.o \
 	src/util.o \
+	src/acl.o \
 	src/canon.o \
 	src/op.o \
 	src/chain.o \
@@ -50,9 +51,9 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw proofs cascade repl
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_insert proofs cascade repl security limits
 REGRESS_OPTS = --inputdir=. --outputdir=.
-ISOLATION = concurrency
+ISOLATION = concurrency grants fdw_insert_race
 ISOLATION_OPTS = --inputdir=.
 TAP_TESTS = 1
 

@@ -90,6 +90,49 @@ CREATE TRIGGER ops_no_truncate BEFORE TRUNCATE ON nedb.ops
 REVOKE ALL ON nedb.ops, nedb.versions, nedb.edges, nedb.clients, nedb.indexes FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
+-- Privileges (README: Privileges).  Functions run their storage access as
+-- the owner of schema nedb; these rows say which role may read or write
+-- which collection (coll NULL: every collection) and Cascade's files.  The
+-- schema's owner and superusers may do everything, and alone may grant.
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.grants (
+    object      text COLLATE "C" NOT NULL CHECK (object IN ('collection', 'files')),
+    coll        text COLLATE "C",
+    grantee     regrole NOT NULL,
+    privilege   text COLLATE "C" NOT NULL CHECK (privilege IN ('read', 'write')),
+    CHECK (object = 'collection' OR coll IS NULL)
+);
+-- names are never empty, so '' stands for NULL (every collection) here
+CREATE UNIQUE INDEX grants_one ON nedb.grants (object, (COALESCE(coll, '')), grantee, privilege);
+SELECT pg_catalog.pg_extension_config_dump('nedb.grants', '');
+REVOKE ALL ON nedb.grants FROM PUBLIC;
+
+CREATE FUNCTION nedb.grants_changed()
+    RETURNS trigger AS 'MODULE_PATHNAME', 'nedb_grants_changed' LANGUAGE C;
+CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nedb.grants
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.grants_changed();
+
+CREATE FUNCTION nedb.grant(coll text, role regrole, privilege text DEFAULT 'read')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_grant' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.revoke(coll text, role regrole, privilege text DEFAULT 'all')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_revoke' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.grant_files(role regrole, privilege text DEFAULT 'read')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_grant_files' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.revoke_files(role regrole, privilege text DEFAULT 'all')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_revoke_files' LANGUAGE C VOLATILE;
+-- the current role's privilege on a collection (NULL: every collection)
+CREATE FUNCTION nedb.has_privilege(coll text, privilege text DEFAULT 'read')
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_has_privilege' LANGUAGE C STABLE;
+REVOKE EXECUTE ON FUNCTION nedb.grant(text, regrole, text), nedb.revoke(text, regrole, text),
+    nedb.grant_files(regrole, text), nedb.revoke_files(regrole, text) FROM PUBLIC;
+
+-- who may do what, for the NEDB owner (not granted to PUBLIC)
+CREATE VIEW nedb.privileges AS
+SELECT g.object, g.coll, g.grantee::pg_catalog.text AS role, g.privilege
+  FROM nedb.grants g
+ ORDER BY g.object, g.coll NULLS FIRST, g.grantee::pg_catalog.text, g.privilege;
+
+-- ---------------------------------------------------------------------------
 -- Writes
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION nedb.put(coll text, id text, doc jsonb,
@@ -301,18 +344,15 @@ CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1, max bigint DEFAULT NULL
 CREATE FUNCTION nedb.import_aof(lines text)
     RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_import_aof' LANGUAGE C VOLATILE;
 
--- Writes change the chain: not for everybody by default.
+-- Functions over one collection (put, get, nql, ...) are executable by
+-- everybody and check the collection's privilege (nedb.grant) themselves.
+-- Those that read or change the whole log or every collection, or manage
+-- the storage, are granted deliberately (README: Privileges).
 REVOKE EXECUTE ON FUNCTION
-    nedb.put(text, text, jsonb, text, bigint, text, interval, bigint[], text, float8, text, text),
-    nedb.delete(text, text, text, bigint, text),
-    nedb.link(text, text, text, text, bigint),
-    nedb.unlink(text, text, text, text, bigint),
-    nedb.tx(jsonb), nedb.expire(text, text, interval), nedb.sweep(),
-    nedb.import_aof(text),
-    nedb.create_index(text, text, text), nedb.drop_index(text, text, text)
+    nedb.sweep(), nedb.import_aof(text), nedb.export_aof(bigint, bigint),
+    nedb.create_index(text, text, text), nedb.drop_index(text, text, text),
+    nedb.verify_report(), nedb.verify()
   FROM PUBLIC;
--- nql() reads every collection as the extension's owner: grant it deliberately
-REVOKE EXECUTE ON FUNCTION public.nql(text), nedb.explain(text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Collections as foreign tables (see README: Foreign tables)
@@ -401,7 +441,6 @@ CREATE FUNCTION nedb.chunk_root(data bytea)
 CREATE FUNCTION nedb.merkle_root(ids text[])
     RETURNS text AS 'MODULE_PATHNAME', 'nedb_merkle_root' LANGUAGE C IMMUTABLE STRICT;
 
-REVOKE EXECUTE ON FUNCTION nedb.put_file(text, bytea, text, text, bigint, text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Log proofs: an RFC 6962-style Merkle tree over the op hashes (BLAKE2b-256,
@@ -445,6 +484,10 @@ CREATE FUNCTION nedb.verify_fold_proof(proof jsonb)
 -- rebuild the tree from the op hashes and compare with nedb.log_tree (O(n))
 CREATE FUNCTION nedb.verify_tree(OUT ok boolean, OUT checked bigint, OUT first_bad_seq bigint)
     RETURNS record AS 'MODULE_PATHNAME', 'nedb_verify_tree' LANGUAGE C STABLE;
+-- proofs are for auditors: an op's hash confirms a guessed document
+REVOKE EXECUTE ON FUNCTION nedb.digest(bigint), nedb.proof(bigint, bigint),
+    nedb.consistency(bigint, bigint), nedb.fold_proof(bigint), nedb.verify_tree()
+  FROM PUBLIC;
 -- Replication: this database follows another NEDB database's chain
 -- (apply workers need shared_preload_libraries = 'nedb')
 -- ---------------------------------------------------------------------------
@@ -486,4 +529,5 @@ SELECT s.name,
   FROM nedb.subscription s
   LEFT JOIN nedb.subscription_worker() w ON true;
 
-REVOKE EXECUTE ON FUNCTION nedb.subscribe(text, text), nedb.unsubscribe(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION nedb.subscribe(text, text), nedb.unsubscribe(text),
+    nedb.subscription_worker() FROM PUBLIC;

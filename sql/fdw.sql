@@ -160,8 +160,12 @@ UPDATE blocks SET height = height + 1, doc = doc || '{"more": 2}' WHERE _id = 'w
 DELETE FROM blocks WHERE _id = 'w1' RETURNING _id, _seq, height;
 SELECT nedb.get('blocks', 'w1');
 SELECT seq, op FROM nedb.history('blocks', 'w1');
--- INSERT is a put: an existing id gets a new version (a given _seq is ignored)
-INSERT INTO blocks (_id, _seq, height) VALUES ('b005', 12345, 55) RETURNING _id, _seq > 200 AS new_seq, height, doc - '_seq';
+-- INSERT of an id that has a document is a unique violation (more in fdw_insert)
+SELECT try($$INSERT INTO blocks (_id, _seq, height) VALUES ('b005', 12345, 55)$$);
+-- with table option insert 'replace' it is a put: a new version (a given _seq is ignored)
+CREATE FOREIGN TABLE blocks_put (_id text, _seq bigint, height bigint, doc jsonb)
+  SERVER nedb OPTIONS (collection 'blocks', insert 'replace');
+INSERT INTO blocks_put (_id, _seq, height) VALUES ('b005', 12345, 55) RETURNING _id, _seq > 200 AS new_seq, height, doc - '_seq';
 SELECT op FROM nedb.history('blocks', 'b005');
 -- several rows, each one op
 UPDATE blocks SET miner = 'eve' WHERE height <= 3;

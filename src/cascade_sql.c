@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "cascade.h"
 #include "chain.h"
 #include "util.h"
@@ -341,12 +342,15 @@ nedb_put_file(PG_FUNCTION_ARGS)
 	int32		version;
 	int64		prior;
 
+	nedb_acl_require_files(GetUserId(), NEDB_WRITE);
+
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the data of file \"%s\" must not be NULL", name)));
 	data = PG_GETARG_BYTEA_PP(1);
 	len = VARSIZE_ANY_EXHDR(data);
+	nedb_check_client(client);
 
 	nedb_begin(&s);
 
@@ -472,6 +476,8 @@ nedb_get_file(PG_FUNCTION_ARGS)
 	int64		off = 0;
 	MemoryContext chunk_cxt;
 
+	nedb_acl_require_files(GetUserId(), NEDB_READ);
+
 	nedb_begin(&s);
 	file_lookup(name, tier, version, true, caller, &fv);
 	if (fv.size < 0 || fv.size > (int64) (MaxAllocSize - VARHDRSZ))
@@ -523,6 +529,8 @@ nedb_file_root(PG_FUNCTION_ARGS)
 	NedbSession s;
 	FileVersion fv;
 
+	nedb_acl_require_files(GetUserId(), NEDB_READ);
+
 	nedb_begin(&s);
 	file_lookup(name, tier, version, false, NULL, &fv);
 	nedb_end(&s);
@@ -551,6 +559,8 @@ nedb_file_proof(PG_FUNCTION_ARGS)
 	char		hex[NEDB_HEX_LEN + 1];
 	JsonbParseState *st = NULL;
 	Jsonb	   *res;
+
+	nedb_acl_require_files(GetUserId(), NEDB_READ);
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -671,6 +681,8 @@ nedb_compression_stats(PG_FUNCTION_ARGS)
 	JsonbValue	jv;
 	Jsonb	   *res;
 
+	nedb_acl_require_files(GetUserId(), NEDB_READ);
+
 	nedb_begin(&s);
 	if (SPI_execute_with_args("SELECT (SELECT count(*) FROM nedb.chunks WHERE tier = $1),"
 							  "       (SELECT coalesce(sum(octet_length(data)), 0)::int8 FROM nedb.chunks WHERE tier = $1),"
@@ -711,6 +723,8 @@ nedb_file_versions(PG_FUNCTION_ARGS)
 	NedbSession s;
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			t = TEXTOID;
+
+	nedb_acl_require_files(GetUserId(), NEDB_READ);
 
 	nedb_begin(&s);
 	if (SPI_execute_with_args("SELECT tier, version, seq, size, (octet_length(chunks) / 36)::int8,"

@@ -65,6 +65,7 @@ typedef struct NedbTable
 	char	   *coll;
 	bool		has_as_of;		/* table option as_of */
 	int64		as_of;
+	bool		insert_replace; /* table option insert 'replace': INSERT puts */
 	int			natts;
 	NedbColumn *cols;			/* by attno - 1 */
 	AttrNumber	id_attno;		/* the _id column, 0 if none */

@@ -3,14 +3,16 @@
  *	  INSERT, UPDATE, DELETE and COPY FROM through nedb foreign tables.
  *
  * Each row is one op through the write path (write.h): INSERT (and each
- * COPY row) puts the document built from the row (fdw_convert.c), UPDATE
- * puts the current document with the updated columns applied, DELETE
- * deletes.  The executor has checked the role's privileges on the foreign
- * table before any of this runs; only then does the write run as the schema
- * owner.  Client, nonce and idempotency key come from the settings
- * nedb.client, nedb.nonce (the statement's first write; the next writes
- * take the following nonces) and nedb.idem (a one-row statement).  A table
- * reading history (option as_of, or nedb.as_of set) refuses writes.
+ * COPY row) inserts the document built from the row (fdw_convert.c): an id
+ * that has a live document is a unique violation, or with ON CONFLICT DO
+ * NOTHING a row skipped, unless the table option insert 'replace' makes
+ * INSERT a put.  UPDATE puts the current document with the updated columns
+ * applied, DELETE deletes.  The executor has checked the role's privileges
+ * on the foreign table before any of this runs; only then does the write run
+ * as the schema owner.  Client, nonce and idempotency key come from the
+ * settings nedb.client, nedb.nonce (the statement's first write; the next
+ * writes take the following nonces) and nedb.idem (a one-row statement).  A
+ * table reading history (option as_of, or nedb.as_of set) refuses writes.
  */
 #include "postgres.h"
 
@@ -18,6 +20,7 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "nodes/value.h"
 #include "optimizer/appendinfo.h"
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
@@ -27,6 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "acl.h"
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
@@ -39,6 +43,7 @@ typedef struct NedbModify
 	CmdType		op;
 	AttrNumber	id_junk;		/* the old row's _id (UPDATE, DELETE) */
 	Bitmapset  *updated;		/* attnos an UPDATE sets */
+	bool		do_nothing;		/* INSERT ... ON CONFLICT DO NOTHING */
 	const char *client;
 	bool		has_nonce;
 	int64		nonce;			/* of the next write */
@@ -89,7 +94,27 @@ nedb_fdw_plan_modify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 				updated = lappend_int(updated, attno);
 		}
 	}
-	return list_make1(updated);
+
+	/*
+	 * ON CONFLICT DO UPDATE needs an arbiter index, which a foreign table
+	 * cannot have: the planner has refused it before this runs.
+	 */
+	if (plan->onConflictAction == ONCONFLICT_UPDATE)
+		elog(ERROR, "unexpected ON CONFLICT DO UPDATE on a nedb foreign table");
+	return list_make2(updated, makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING));
+}
+
+/* ON CONFLICT DO NOTHING of the statement routing rows here (none for COPY) */
+static bool
+plan_do_nothing(ModifyTableState *mtstate)
+{
+	ModifyTable *plan = mtstate ? (ModifyTable *) mtstate->ps.plan : NULL;
+
+	if (plan == NULL)
+		return false;
+	if (plan->onConflictAction == ONCONFLICT_UPDATE)
+		elog(ERROR, "unexpected ON CONFLICT DO UPDATE on a nedb foreign table");
+	return plan->onConflictAction == ONCONFLICT_NOTHING;
 }
 
 static NedbModify *
@@ -100,6 +125,7 @@ modify_state(ResultRelInfo *rinfo, CmdType op)
 
 	m->t = nedb_table(RelationGetRelid(rinfo->ri_RelationDesc));
 	m->op = op;
+	nedb_acl_require_table(rinfo->ri_RelationDesc, m->t->coll, NEDB_WRITE);
 	if (nedb_read_as_of(m->t, &as_of))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -107,6 +133,7 @@ modify_state(ResultRelInfo *rinfo, CmdType op)
 						m->t->relname, m->t->coll, as_of),
 				 errhint("History is read-only: RESET nedb.as_of (or use a table without option as_of) to write.")));
 	m->client = pstrdup(nedb_guc_client && *nedb_guc_client ? nedb_guc_client : "local");
+	nedb_check_client(m->client);
 	m->has_nonce = nedb_guc_nonce && *nedb_guc_nonce;
 	if (m->has_nonce)
 		m->nonce = strtoll(nedb_guc_nonce, NULL, 10);
@@ -161,12 +188,16 @@ nedb_fdw_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	}
 	foreach(lc, (List *) linitial(fdw_private))
 		m->updated = bms_add_member(m->updated, lfirst_int(lc));
+	m->do_nothing = intVal(lsecond(fdw_private)) != 0;
 }
 
+/* COPY FROM, and rows an INSERT routes to a partition that is a nedb table */
 void
 nedb_fdw_begin_insert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
-	(void) modify_state(rinfo, CMD_INSERT);
+	NedbModify *m = modify_state(rinfo, CMD_INSERT);
+
+	m->do_nothing = plan_do_nothing(mtstate);
 }
 
 void
@@ -251,6 +282,7 @@ nedb_fdw_insert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	NedbSession s;
 	Jsonb	   *stored;
 	int64		seq;
+	bool		exists = false;
 
 	MemoryContextReset(m->row_cxt);
 	old = MemoryContextSwitchTo(m->row_cxt);
@@ -279,10 +311,29 @@ nedb_fdw_insert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	next_write(m, &a.has_nonce, &a.nonce, &a.idem);
 
 	nedb_begin(&s);
-	stored = write_put(&a, &seq);
+	if (t->insert_replace && !m->do_nothing)
+		stored = write_put(&a, &seq);
+	else
+		stored = write_insert(&a, &seq, &exists);
 	if (stored && m->fill_slot)
 		stored = DatumGetJsonbP(nedb_copy_out(&s, stored));
 	nedb_end(&s);
+	if (exists)
+	{
+		/* nothing was written: the next write takes this row's nonce */
+		m->nwrites--;
+		if (!m->do_nothing)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("duplicate key value violates the unique _id of collection \"%s\"",
+							t->coll),
+					 errdetail("Key (_id)=(%s) already exists.", a.id),
+					 errhint("Use UPDATE or nedb.put() to change the document, or INSERT ... ON CONFLICT DO NOTHING to skip it."),
+					 errtable(rinfo->ri_RelationDesc)));
+		/* ON CONFLICT DO NOTHING: no row, not counted, not returned */
+		MemoryContextSwitchTo(old);
+		return NULL;
+	}
 	if (stored != NULL)
 		slot = fill(m, slot, a.id, seq, stored);
 	MemoryContextSwitchTo(old);

@@ -4,8 +4,10 @@
  *	  table, and the GUCs that steer foreign-table reads and writes.
  *
  * Table options: collection (default: the table's name), as_of (a seq:
- * the table reads history and refuses writes).  Column option: field (a
- * dotted path; default: the column's name).
+ * the table reads history and refuses writes), insert ('unique', the
+ * default: INSERT of an id that has a document is a unique violation;
+ * 'replace': INSERT puts, replacing it).  Column option: field (a dotted
+ * path; default: the column's name).
  */
 #include "postgres.h"
 
@@ -72,13 +74,22 @@ static bool
 check_nonce_guc(char **newval, void **extra, GucSource source)
 {
 	char	   *end;
+	long long	v;
 
 	if (*newval == NULL || **newval == '\0')
 		return true;
 	errno = 0;
-	(void) strtoll(*newval, &end, 10);
-	if (errno == 0 && *end == '\0')
+	v = strtoll(*newval, &end, 10);
+	if (errno == 0 && *end == '\0' && v <= NEDB_MAX_NONCE)
 		return true;
+	if (errno == 0 && *end == '\0')
+	{
+		GUC_check_errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE);
+		GUC_check_errdetail("A write's nonce may be at most %lld (2^53 - 1).",
+							(long long) NEDB_MAX_NONCE);
+		GUC_check_errhint("RESET nedb.nonce to have the next nonces assigned.");
+		return false;
+	}
 	GUC_check_errdetail("It must be empty or an integer.");
 	return false;
 }
@@ -225,6 +236,14 @@ nedb_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("invalid value for option \"as_of\": \"%s\"", val),
 						 errhint("Give a seq, an integer >= 0.")));
 		}
+		else if (catalog == ForeignTableRelationId && strcmp(def->defname, "insert") == 0)
+		{
+			if (strcmp(val, "unique") != 0 && strcmp(val, "replace") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"insert\": \"%s\"", val),
+						 errhint("Give 'unique' (INSERT of an existing id is a unique violation) or 'replace' (INSERT replaces the document).")));
+		}
 		else if (catalog == AttributeRelationId && strcmp(def->defname, "field") == 0)
 		{
 			if (*val == '\0' || strstr(val, "..") != NULL || val[strlen(val) - 1] == '.' || val[0] == '.')
@@ -239,7 +258,7 @@ nedb_fdw_validator(PG_FUNCTION_ARGS)
 					 errmsg("invalid option \"%s\"", def->defname),
 					 errhint("%s",
 							 catalog == ForeignTableRelationId
-							 ? "Foreign tables of nedb take the options collection and as_of."
+							 ? "Foreign tables of nedb take the options collection, as_of and insert."
 							 : catalog == AttributeRelationId
 							 ? "Columns of nedb foreign tables take the option field."
 							 : "This object of nedb takes no options.")));
@@ -317,6 +336,8 @@ nedb_table(Oid relid)
 			t->coll = defGetString(def);
 		else if (strcmp(def->defname, "as_of") == 0)
 			t->has_as_of = parse_seq(defGetString(def), &t->as_of);
+		else if (strcmp(def->defname, "insert") == 0)
+			t->insert_replace = strcmp(defGetString(def), "replace") == 0;
 	}
 
 	rel = table_open(relid, NoLock);

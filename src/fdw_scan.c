@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
@@ -106,8 +107,7 @@ nedb_order_field(NedbTable *t, NedbColumn *c)
 	/* looked up once per NedbTable (one planning, one scan) */
 	if (c->sorted_index < 0)
 		c->sorted_index =
-			OidIsValid(get_relname_relid(nedb_index_relname(t->coll, linitial(c->path), "sorted"),
-										 get_namespace_oid("nedb", false)));
+			OidIsValid(nedb_index_oid(t->coll, linitial(c->path), "sorted"));
 	return c->sorted_index != 0;
 }
 
@@ -384,6 +384,8 @@ nedb_fdw_begin_scan(ForeignScanState *node, int eflags)
 
 	node->fdw_state = sc;
 	sc->t = nedb_table(RelationGetRelid(node->ss.ss_currentRelation));
+	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		nedb_acl_require_table(node->ss.ss_currentRelation, sc->t->coll, NEDB_READ);
 	sc->quals = (List *) linitial(priv);
 	sc->order_attno = intVal(lsecond(priv));
 	sc->order_flags = intVal(lthird(priv));

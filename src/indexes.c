@@ -11,14 +11,28 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_index.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 
+#include "acl.h"
 #include "chain.h"
+#include "store.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(nedb_create_index);
@@ -71,10 +85,76 @@ index_name(const char *coll, const char *field, const char *kind)
 	return s.data;
 }
 
-char *
-nedb_index_relname(const char *coll, const char *field, const char *kind)
+/*
+ * A name no relation in schema nedb has yet: the readable one, or with a
+ * counter.  Names are only a label (their hash can be made to collide);
+ * the index of (coll, field, kind) is the one nedb.indexes records.
+ */
+static char *
+free_index_name(const char *coll, const char *field, const char *kind)
 {
-	return index_name(coll, field, kind);
+	char	   *base = index_name(coll, field, kind);
+	char	   *name = base;
+	Oid			nsp = get_namespace_oid("nedb", false);
+
+	for (int i = 2; OidIsValid(get_relname_relid(name, nsp)); i++)
+		name = psprintf("%s_%d", base, i);
+	return name;
+}
+
+/*
+ * The index nedb.create_index built for (coll, field, kind), or InvalidOid:
+ * read from nedb.indexes by its key (never derived from a name), and only if
+ * it is an index on nedb.versions.  Needs no storage session.
+ */
+Oid
+nedb_index_oid(const char *coll, const char *field, const char *kind)
+{
+	Oid			nsp = get_namespace_oid("nedb", false);
+	Oid			tbl = get_relname_relid("indexes", nsp);
+	Oid			pkey = get_relname_relid("indexes_pkey", nsp);
+	Oid			versions = get_relname_relid("versions", nsp);
+	Oid			result = InvalidOid;
+	Relation	rel;
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!OidIsValid(tbl) || !OidIsValid(pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table nedb.indexes or its primary key is missing"),
+				 errhint("Reinstall the extension.")));
+	ScanKeyEntryInitialize(&key[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(coll));
+	ScanKeyEntryInitialize(&key[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(field));
+	ScanKeyEntryInitialize(&key[2], 0, 3, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(kind));
+	rel = table_open(tbl, AccessShareLock);
+	scan = systable_beginscan(rel, pkey, true, NULL, 3, key);
+	if ((tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 4, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			result = get_relname_relid(NameStr(*DatumGetName(d)), nsp);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (OidIsValid(result))
+	{
+		HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(result));
+
+		if (!HeapTupleIsValid(itup))
+			return InvalidOid;
+		if (((Form_pg_index) GETSTRUCT(itup))->indrelid != versions)
+			result = InvalidOid;
+		ReleaseSysCache(itup);
+	}
+	return result;
 }
 
 static void
@@ -87,6 +167,7 @@ run(const char *sql)
 static void
 build_index(const char *coll, const char *field, const char *kind, const char *name)
 {
+	store_release();
 	if (strcmp(kind, "search") == 0)
 		run(psprintf("CREATE INDEX %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
 					 " WHERE coll = %s",
@@ -115,6 +196,7 @@ nedb_create_index(PG_FUNCTION_ARGS)
 	NedbSession s;
 	char	   *sql;
 
+	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
 	nedb_begin(&s);
 	sql = psprintf("SELECT index_name, to_regclass(format('nedb.%%I', index_name)) IS NOT NULL"
 				   "  FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s",
@@ -123,7 +205,7 @@ nedb_create_index(PG_FUNCTION_ARGS)
 		elog(ERROR, "failed: %s", sql);
 	if (SPI_processed == 0)
 	{
-		const char *name = index_name(coll, field, kind);
+		const char *name = free_index_name(coll, field, kind);
 
 		build_index(coll, field, kind, name);
 		run(psprintf("INSERT INTO nedb.indexes (coll, field, kind, index_name)"
@@ -147,6 +229,7 @@ nedb_drop_index(PG_FUNCTION_ARGS)
 	NedbSession s;
 	char	   *sql;
 
+	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
 	nedb_begin(&s);
 	sql = psprintf("DELETE FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s"
 				   " RETURNING index_name",
@@ -157,6 +240,7 @@ nedb_drop_index(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("there is no %s index on %s.%s", kind, coll, field)));
+	store_release();
 	run(psprintf("DROP INDEX nedb.%s",
 				 quote_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
 	nedb_end(&s);

@@ -15,6 +15,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "acl.h"
 #include "cascade.h"
 #include "chain.h"
 #include "fdw.h"
@@ -39,6 +40,7 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	sorted_xlog_init();
 	nedb_chain_init();
+	nedb_acl_init();
 	nedb_store_init();
 	nedb_fdw_init();
 	nedb_log_tree_init();

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "canon.h"
 #include "chain.h"
 #include "nql.h"
@@ -57,6 +58,7 @@ typedef struct Exec
 	bool	   *bound;			/* q->where conditions that are index quals */
 	bool	   *done;			/* ... and exact: not checked again */
 	double		now;
+	Oid			role;			/* the caller: what it may read */
 } Exec;
 
 /* ------------------------------------------------------------------------
@@ -499,6 +501,9 @@ load_doc(Exec *ex, const char *coll, const char *id)
 
 	if (ex->q->has_as_of && ex->q->as_of < 0)
 		return NULL;
+	/* TRAVERSE and TRACE reach other collections: only readable ones show */
+	if (!nedb_acl_collection(ex->role, coll, NEDB_READ))
+		return NULL;
 	if (!store_latest(coll, id, ex->q->has_as_of, ex->q->as_of, false, &seq, &doc))
 		return NULL;
 	return doc;
@@ -664,7 +669,7 @@ trace_back(Exec *ex, Row **rows, int n, int *nout)
 			if (nql_seen(seen, lfirst(lc)))
 				continue;
 			cause = version_of_op(strtoi64(lfirst(lc), NULL, 10), &coll, &id);
-			if (cause == NULL)
+			if (cause == NULL || !nedb_acl_collection(ex->role, coll, NEDB_READ))
 				continue;
 			rows_add(&out, new_row(coll, id, cause));
 			frontier = lappend(frontier, cause);
@@ -1317,6 +1322,8 @@ nedb_nql(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	q = nql_parse(nql_text_arg(fcinfo));
 	ex.q = q;
+	ex.role = GetUserId();
+	nedb_acl_require_collection(ex.role, q->from, NEDB_READ);
 	ts = nedb_srf_begin(fcinfo, &desc);
 
 	/* numeric literals, once */
@@ -1485,6 +1492,8 @@ nedb_explain(PG_FUNCTION_ARGS)
 	char	   *index_name;
 
 	q = ex.q = nql_parse(nql_text_arg(fcinfo));
+	ex.role = GetUserId();
+	nedb_acl_require_collection(ex.role, q->from, NEDB_READ);
 	ex.now = op_now();
 	ts = nedb_srf_begin(fcinfo, &desc);
 	nedb_begin(&s);

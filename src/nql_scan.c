@@ -86,8 +86,7 @@ struct NqlScan
 static Oid
 field_index(const char *coll, const char *field, const char *kind)
 {
-	return get_relname_relid(nedb_index_relname(coll, field, kind),
-							 get_namespace_oid("nedb", false));
+	return nedb_index_oid(coll, field, kind);
 }
 
 /* the next version live at the scan's point in time, or NULL */

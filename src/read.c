@@ -12,10 +12,12 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "chain.h"
 #include "util.h"
 #include "write.h"
@@ -88,6 +90,7 @@ nedb_get(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	coll = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	nedb_acl_require_collection(GetUserId(), coll, NEDB_READ);
 
 	nedb_begin(&s);
 	if (store_latest(coll, id, has_as_of, as_of, false, &seq, &doc) && doc != NULL &&
@@ -108,10 +111,13 @@ edges_common(FunctionCallInfo fcinfo, bool outbound)
 	bool		has_as_of = !PG_ARGISNULL(2);
 	Datum		v[3];
 	uint64		n;
+	Oid			role = GetUserId();
 
 	ts = nedb_srf_begin(fcinfo, &desc);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return (Datum) 0;
+	/* the node's edges are its collection's to read */
+	nedb_acl_require_node(role, text_to_cstring(PG_GETARG_TEXT_PP(0)), NEDB_READ);
 	v[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
 	v[1] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
 	v[2] = has_as_of ? PG_GETARG_DATUM(2) : (Datum) 0;
@@ -127,6 +133,10 @@ edges_common(FunctionCallInfo fcinfo, bool outbound)
 		bool		isnull;
 		Datum		d = nedb_col(i, 1, &isnull);
 
+		CHECK_FOR_INTERRUPTS();
+		/* an incoming edge is also its source's: shown only if that is readable */
+		if (!outbound && !nedb_acl_node(role, TextDatumGetCString(d), NEDB_READ))
+			continue;
 		tuplestore_putvalues(ts, desc, &d, &isnull);
 	}
 	nedb_end(&s);
@@ -162,6 +172,7 @@ nedb_history(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	v[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
 	v[1] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
+	nedb_acl_require_collection(GetUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)), NEDB_READ);
 
 	nedb_begin(&s);
 	n = nedb_exec(PLAN_HISTORY, v, NULL, true, 0);
@@ -171,6 +182,7 @@ nedb_history(PG_FUNCTION_ARGS)
 		bool		nulls[3] = {false, false, false};
 		bool		isnull;
 
+		CHECK_FOR_INTERRUPTS();
 		out[0] = nedb_col(i, 1, &isnull);
 		out[2] = nedb_col(i, 2, &nulls[2]);
 		out[1] = CStringGetTextDatum(nulls[2] ? "delete" : "put");

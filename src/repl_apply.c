@@ -529,6 +529,9 @@ follow(void)
 
 	slot_set_state(REPL_CONNECTING);
 	primary_connect();
+	/* the primary's role and database settings must not resolve our names */
+	PQclear(primary_query("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)",
+						  0, NULL));
 	/*
 	 * The batch query, planned once: the primary's seq from the same
 	 * snapshot as the ops, and with each put_file op the bytes of the file
@@ -632,6 +635,8 @@ nedb_repl_apply_main(Datum arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("nedb apply worker");
+	/* a database's own search_path (ALTER DATABASE ... SET) never reaches us */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	if (!read_subscription())
 	{

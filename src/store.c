@@ -127,6 +127,17 @@ store_prepare(void)
 	writers_open();
 }
 
+/*
+ * Close what the writers keep open, so that DDL on nedb.versions in the same
+ * transaction (nedb.create_index after a put: migrations, psql -1) does not
+ * find the table in use; the next write opens them again.
+ */
+void
+store_release(void)
+{
+	writers_close();
+}
+
 static void
 writers_open(void)
 {
@@ -221,6 +232,45 @@ store_last_nonce(const char *client)
 		nonce = DatumGetInt64(slot_getattr(w_ops.scanslot, 5, &isnull));
 	ExecClearTuple(w_ops.scanslot);
 	return nonce;
+}
+
+/*
+ * The latest version of coll:id as the latest snapshot sees it (under the
+ * chain lock: every committed write), one backward probe of versions_key:
+ * false if the key never had one; *doc a copy of its document, NULL for a
+ * tombstone.  What an insert checks per row, without SPI's executor.
+ */
+bool
+store_latest_doc(Datum coll, Datum id, Jsonb **doc)
+{
+	ScanKeyData sk[2];
+	IndexScanDesc scan;
+	Snapshot	snap;
+	bool		found;
+
+	writers_open();
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_TEXTEQ, coll);
+	sk[0].sk_collation = versions_key->rd_indcollation[0];
+	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_TEXTEQ, id);
+	sk[1].sk_collation = versions_key->rd_indcollation[1];
+	scan = index_beginscan(w_versions.rel, versions_key, snap, 2, 0);
+	index_rescan(scan, sk, 2, NULL, 0);
+	found = index_getnext_slot(scan, BackwardScanDirection, w_versions.scanslot);
+	*doc = NULL;
+	if (found)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(w_versions.scanslot, V_DOC + 1, &isnull);
+
+		if (!isnull)
+			*doc = DatumGetJsonbPCopy(d);
+	}
+	ExecClearTuple(w_versions.scanslot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	return found;
 }
 
 /* insert a heap tuple and its index entries */

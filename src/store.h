@@ -5,8 +5,12 @@
 #ifndef NEDB_STORE_H
 #define NEDB_STORE_H
 
+#include "utils/jsonb.h"
+
 /* open the tables and indexes for this transaction (before the chain lock) */
 extern void store_prepare(void);
+/* close the writers' relations before DDL on them */
+extern void store_release(void);
 
 /* one nedb.ops row, columns in table order */
 extern void store_append_op(Datum *values, bool *nulls);
@@ -18,6 +22,7 @@ extern void store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool d
 extern bool store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin,
 						  char **client, int64 *nonce);
 extern int64 store_last_nonce(const char *client);
+extern bool store_latest_doc(Datum coll, Datum id, Jsonb **doc);
 
 extern void nedb_store_init(void);
 

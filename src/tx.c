@@ -17,6 +17,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "canon.h"
 #include "chain.h"
 #include "util.h"
@@ -162,6 +163,7 @@ parse_op(JsonbContainer *obj, int i, TxOp *t)
 	t->put.client = get_str(obj, i, "client", false);
 	if (t->put.client == NULL)
 		t->put.client = "local";
+	nedb_check_client(t->put.client);
 	t->put.has_nonce = get_int(obj, i, "nonce", &t->put.nonce);
 
 	if (t->kind == TX_LINK || t->kind == TX_UNLINK)
@@ -257,9 +259,14 @@ nedb_tx(PG_FUNCTION_ARGS)
 	{
 		JsonbValue *v = getIthJsonbValueFromContainer(&ops->root, i);
 
+		CHECK_FOR_INTERRUPTS();
 		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 			bad_op(i, "%s", "must be a JSON object");
 		parse_op(v->val.binary.data, i, &txops[i]);
+		if (txops[i].kind == TX_LINK || txops[i].kind == TX_UNLINK)
+			nedb_acl_require_node(GetUserId(), txops[i].frm, NEDB_WRITE);
+		else
+			nedb_acl_require_collection(GetUserId(), txops[i].put.coll, NEDB_WRITE);
 	}
 
 	initStringInfo(&out);		/* in the caller's context: it outlives SPI */
@@ -276,6 +283,7 @@ nedb_tx(PG_FUNCTION_ARGS)
 		bool		exists;
 		bool		ok;
 
+		CHECK_FOR_INTERRUPTS();
 		if (!t->has_if_seq)
 			continue;
 		exists = store_latest(t->put.coll, t->put.id, false, 0, true, &last, &doc);

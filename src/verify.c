@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "acl.h"
 #include "canon.h"
 #include "chain.h"
 #include "op.h"
@@ -306,6 +307,7 @@ nedb_op_body(PG_FUNCTION_ARGS)
 		const uint8 *h;
 
 		op_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &op, &h);
+		nedb_acl_require_op(s.save_userid, &op);
 		initStringInfo(&body);
 		op_body(&body, &op);
 		res = (text *) SPI_palloc(VARHDRSZ + body.len);

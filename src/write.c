@@ -20,6 +20,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "acl.h"
 #include "canon.h"
 #include "chain.h"
 #include "store.h"
@@ -143,8 +144,16 @@ version_put(int64 seq, const char *coll, const char *id, Jsonb *doc)
 					  doc ? JsonbPGetDatum(doc) : (Datum) 0, doc == NULL);
 }
 
-Jsonb *
-write_put(PutArgs *a, int64 *seq_out)
+/*
+ * The put of a (write_put), or with if_absent the insert: when a->coll has
+ * a live document a->id (not deleted, not expired), *exists is set and
+ * nothing is written (no nonce or seq taken).  The check reads the latest
+ * version under the chain lock, so no other writer can slip in between it
+ * and the append.  A known idempotency key still answers first, as for a
+ * put: a retried insert returns its earlier result.
+ */
+static Jsonb *
+put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 {
 	NedbOp		op = {0};
 	Jsonb	   *stored;
@@ -172,6 +181,16 @@ write_put(PutArgs *a, int64 *seq_out)
 				return cur;
 			return NULL;
 		}
+	}
+	if (if_absent)
+	{
+		Jsonb	   *cur;
+
+		*exists = store_latest_doc(CStringGetTextDatum(a->coll), CStringGetTextDatum(a->id),
+								   &cur) &&
+			cur != NULL && !doc_expired(cur, op_now());
+		if (*exists)
+			return NULL;
 	}
 
 	op.client = a->client;
@@ -213,6 +232,19 @@ write_put(PutArgs *a, int64 *seq_out)
 	version_put(op.seq, a->coll, a->id, stored);
 	*seq_out = op.seq;
 	return stored;
+}
+
+Jsonb *
+write_put(PutArgs *a, int64 *seq_out)
+{
+	return put_common(a, seq_out, false, NULL);
+}
+
+Jsonb *
+write_insert(PutArgs *a, int64 *seq_out, bool *exists)
+{
+	*exists = false;
+	return put_common(a, seq_out, true, exists);
 }
 
 int64
@@ -272,6 +304,7 @@ edge_put(bool link, int64 seq, const char *frm, const char *rel, const char *to)
 {
 	Datum		v[4];
 
+	nedb_check_edge(frm, rel, to);
 	v[0] = Int64GetDatum(seq);
 	v[1] = CStringGetTextDatum(frm);
 	v[2] = CStringGetTextDatum(rel);
@@ -307,6 +340,7 @@ nedb_put(PG_FUNCTION_ARGS)
 
 	a.coll = nedb_arg_name(fcinfo, 0, "collection");
 	a.id = nedb_arg_name(fcinfo, 1, "document id");
+	nedb_acl_require_collection(GetUserId(), a.coll, NEDB_WRITE);
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -314,6 +348,7 @@ nedb_put(PG_FUNCTION_ARGS)
 				 errhint("Use nedb.delete() to remove a document.")));
 	a.doc = PG_GETARG_JSONB_P(2);
 	a.client = nedb_arg_name(fcinfo, 3, "client");
+	nedb_check_client(a.client);
 	a.has_nonce = !PG_ARGISNULL(4);
 	a.nonce = a.has_nonce ? PG_GETARG_INT64(4) : 0;
 	a.idem = opt_text(fcinfo, 5);
@@ -364,6 +399,8 @@ nedb_delete(PG_FUNCTION_ARGS)
 	NedbSession s;
 	int64		seq;
 
+	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
+	nedb_check_client(client);
 	nedb_begin(&s);
 	seq = write_delete(coll, id, client, !PG_ARGISNULL(3),
 					   PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3), opt_text(fcinfo, 4));
@@ -381,6 +418,9 @@ link_common(FunctionCallInfo fcinfo, bool link)
 	NedbSession s;
 	int64		seq;
 
+	/* an edge belongs to the document it starts from */
+	nedb_acl_require_node(GetUserId(), frm, NEDB_WRITE);
+	nedb_check_client(client);
 	nedb_begin(&s);
 	seq = write_link(link, frm, rel, to, client, !PG_ARGISNULL(4),
 					 PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4));
@@ -411,6 +451,7 @@ nedb_expire(PG_FUNCTION_ARGS)
 
 	a.coll = nedb_arg_name(fcinfo, 0, "collection");
 	a.id = nedb_arg_name(fcinfo, 1, "document id");
+	nedb_acl_require_collection(GetUserId(), a.coll, NEDB_WRITE);
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -448,6 +489,8 @@ nedb_sweep(PG_FUNCTION_ARGS)
 	char	  **ids;
 	Oid			argtype = FLOAT8OID;
 
+	/* it deletes in every collection */
+	nedb_acl_require_collection(GetUserId(), NULL, NEDB_WRITE);
 	nedb_begin(&s);
 	chain_lock();
 	now = Float8GetDatum(op_now());

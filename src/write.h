@@ -29,6 +29,8 @@ typedef struct PutArgs
 
 /* all of these need a storage session; they take the chain lock */
 extern Jsonb *write_put(PutArgs *a, int64 *seq);
+/* write_put unless the document exists (live: not deleted nor expired) */
+extern Jsonb *write_insert(PutArgs *a, int64 *seq, bool *exists);
 extern int64 write_delete(const char *coll, const char *id, const char *client,
 						  bool has_nonce, int64 nonce, const char *idem);
 extern int64 write_link(bool link, const char *frm, const char *rel, const char *to,

@@ -1,6 +1,7 @@
 // orm.test.js - node-postgres and knex using a nedb foreign table like any
 // table: create, read with filter and order, update, delete, prepared
-// statements, and a rolled-back transaction that leaves no trace.
+// statements, a rolled-back transaction that leaves no trace, and inserts of
+// an existing id (23505; insert-ignore skips them).
 // Connection from the usual PG* environment variables.
 'use strict';
 const assert = require('node:assert/strict');
@@ -90,6 +91,49 @@ async function main() {
   assert.equal((await q('SELECT nedb.verify() AS ok'))[0].ok, true);
   const ops = await q('SELECT op, count(*)::int AS n FROM nedb.log GROUP BY op ORDER BY op');
   assert.deepEqual(ops, [{ op: 'delete', n: 3 }, { op: 'put', n: 9 }]);
+
+  // INSERT inserts: an existing id is a unique violation (23505, with the
+  // detail and table an ORM maps to its unique-constraint error), and
+  // insert-ignore (ON CONFLICT DO NOTHING) skips it, leaving the document whole
+  await q(`CREATE FOREIGN TABLE accounts (_id text, owner text, balance bigint)
+           SERVER nedb OPTIONS (collection 'accounts')`);
+  await q("INSERT INTO accounts VALUES ('alice', 'Alice', 100)");
+  const dup = (e) => e.code === '23505' && e.detail === 'Key (_id)=(alice) already exists.' &&
+    e.table === 'accounts' && /unique _id of collection "accounts"/.test(e.message);
+  await assert.rejects(q('INSERT INTO accounts (_id, balance) VALUES ($1, $2)', ['alice', 0]), dup);
+  let res = await pg.query('INSERT INTO accounts (_id, balance) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING RETURNING _id',
+    ['alice', 0, 'bob', 5]);
+  assert.equal(res.command, 'INSERT');
+  assert.equal(res.rowCount, 1);              // the command tag counts the inserted row only
+  assert.deepEqual(res.rows, [{ _id: 'bob' }]);
+  res = await pg.query("INSERT INTO accounts (_id, balance) VALUES ('alice', 0) ON CONFLICT DO NOTHING");
+  assert.equal(res.rowCount, 0);
+  const knex2 = knexFactory({ client: 'pg', connection: {}, pool: { min: 1, max: 1 } });
+  try {
+    const seqBeforeIgnore = (await q('SELECT nedb.seq() AS s'))[0].s;
+    // knex's insert-ignore: .onConflict().ignore() is ON CONFLICT DO NOTHING
+    const ins = await knex2('accounts').insert([{ _id: 'alice', balance: 0 }, { _id: 'carol', balance: 7 }])
+      .onConflict().ignore().returning('_id');
+    assert.deepEqual(ins.map((r) => r._id), ['carol']);
+    const none = await knex2('accounts').insert({ _id: 'alice', owner: 'Mallory' }).onConflict().ignore();
+    assert.equal(none.rowCount, 0);
+    assert.equal((await q('SELECT nedb.seq() AS s'))[0].s, String(Number(seqBeforeIgnore) + 1));
+    await assert.rejects(knex2('accounts').insert({ _id: 'alice', balance: 1 }), dup);
+    // a conflict target needs a unique index, which a foreign table cannot have
+    await assert.rejects(knex2('accounts').insert({ _id: 'alice', balance: 1 }).onConflict('_id').ignore(),
+      (e) => e.code === '42P10');
+    const alice = await knex2('accounts').first('owner', 'balance').where('_id', 'alice');
+    assert.deepEqual(alice, { owner: 'Alice', balance: '100' });
+    // a duplicate in a transaction fails it as a unique violation does
+    await assert.rejects(knex2.transaction(async (trx) => {
+      await trx('accounts').insert({ _id: 'dora', balance: 1 });
+      await trx('accounts').insert({ _id: 'dora', balance: 2 });
+    }), (e) => e.code === '23505');
+    assert.equal((await knex2('accounts').where('_id', 'dora')).length, 0);
+  } finally {
+    await knex2.destroy();
+  }
+  assert.equal((await q('SELECT nedb.verify() AS ok'))[0].ok, true);
   await pg.end();
   console.log('orm test: node-postgres and knex passed');
 }
