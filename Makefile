@@ -30,6 +30,7 @@ OBJS = \
 	src/fdw_convert.o \
 	src/fdw_plan.o \
 	src/fdw_scan.o \
+	src/fdw_analyze.o \
 	src/fdw_modify.o \
 	src/fdw_import.o \
 	src/log_tree.o \

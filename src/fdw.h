@@ -108,6 +108,20 @@ extern void nedb_fdw_rescan(ForeignScanState *node);
 extern void nedb_fdw_end_scan(ForeignScanState *node);
 extern void nedb_fdw_explain_scan(ForeignScanState *node, ExplainState *es);
 
+/* fdw_analyze.c: the size of a collection, ANALYZE */
+typedef enum NedbSizeSource
+{
+	NEDB_SIZE_ANALYZE_SCALED,	/* ANALYZE's count, scaled by an index's size now */
+	NEDB_SIZE_ANALYZE,			/* ANALYZE's count */
+	NEDB_SIZE_INDEX,			/* an index's size now, times the live share */
+	NEDB_SIZE_STORAGE			/* the storage statistics */
+} NedbSizeSource;
+
+extern double nedb_fdw_live_rows(NedbTable *t, double reltuples, BlockNumber relpages,
+								 NedbSizeSource *source);
+extern bool nedb_fdw_analyze(Relation rel, AcquireSampleRowsFunc *func,
+							 BlockNumber *totalpages);
+
 /* fdw_modify.c */
 extern void nedb_fdw_add_update_targets(PlannerInfo *root, Index rtindex,
 										RangeTblEntry *target_rte, Relation target_relation);

@@ -33,6 +33,7 @@
 #include "optimizer/restrictinfo.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
+#include "utils/selfuncs.h"
 
 #include "fdw.h"
 
@@ -230,11 +231,68 @@ pathkeys_order(RelOptInfo *rel, NedbTable *t, List *pathkeys, int *attno, int *f
 	return false;
 }
 
+/*
+ * The selectivity of the pushed conditions.  _id is the collection's
+ * unique key: one row per value.  Otherwise the foreign table's own column
+ * statistics when it has been ANALYZEd; else the storage statistics' (the
+ * storage statement's estimate with the conditions against without), when
+ * they know the collection (their estimate of it is not far below its
+ * size); else Postgres's defaults for a table never analyzed.
+ */
+static Selectivity
+pushed_selectivity(PlannerInfo *root, RelOptInfo *baserel, NedbRel *info, double live,
+				   bool analyzed)
+{
+	List	   *others = NIL;
+	double		ids = -1;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, info->pushed)
+	{
+		AttrNumber	attno = list_nth_int(info->quals, 2 * i);
+		int			strategy = list_nth_int(info->quals, 2 * i + 1);
+		Node	   *value = list_nth(info->values, i);
+
+		i++;
+		if (info->t->cols[attno - 1].kind == NEDB_COL_ID)
+		{
+			double		n = strategy == NEDB_STRATEGY_ANY ? estimate_array_length(value) : 1;
+
+			ids = ids < 0 ? n : Min(ids, n);
+		}
+		else
+			others = lappend(others, lfirst(lc));
+	}
+	if (ids >= 0)
+		return Min(1.0, ids / Max(live, 1));
+	if (others == NIL)
+		return 1.0;
+	if (!analyzed)
+	{
+		double		base;
+		Cost		startup;
+		Cost		total;
+
+		nedb_fdw_estimate(info->t, NIL, 0, 0, -1, &base, &startup, &total);
+		if (base >= 10 && base >= live / 10)
+			return Min(1.0, info->rows / base);
+	}
+	return clauselist_selectivity(root, others, baserel->relid, JOIN_INNER, NULL);
+}
+
+/*
+ * Rows: the collection's live documents now (fdw_analyze.c) times the
+ * selectivity of the conditions; costs: the storage statement's plan.
+ */
 static void
 nedb_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	NedbRel    *info = palloc0(sizeof(NedbRel));
 	ListCell   *lc;
+	double		live;
+	NedbSizeSource source;
+	bool		analyzed = baserel->tuples > 0;
 
 	info->t = nedb_table(foreigntableid);
 	info->all_pushed = true;
@@ -255,9 +313,12 @@ nedb_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			info->all_pushed = false;
 	}
 	nedb_fdw_estimate(info->t, info->quals, 0, 0, -1, &info->rows, &info->startup, &info->total);
+	live = nedb_fdw_live_rows(info->t, baserel->tuples, baserel->pages, &source);
+	baserel->tuples = Max(live, 1);
+	info->rows = clamp_row_est(live * pushed_selectivity(root, baserel, info, live, analyzed));
 	baserel->fdw_private = info;
 
-	/* the storage estimate covers the pushed conditions; the rest as Postgres would */
+	/* the conditions left to Postgres, as for a table */
 	{
 		List	   *local = NIL;
 
@@ -463,6 +524,7 @@ nedb_fdw_handler(PG_FUNCTION_ARGS)
 	r->EndForeignInsert = nedb_fdw_end_insert;
 	r->IsForeignRelUpdatable = nedb_fdw_updatable;
 
+	r->AnalyzeForeignTable = nedb_fdw_analyze;
 	r->ImportForeignSchema = nedb_fdw_import;
 	PG_RETURN_POINTER(r);
 }
