@@ -28,6 +28,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/itup.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -42,6 +43,8 @@
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -68,10 +71,54 @@ heap_density(Relation versions)
 }
 
 /*
+ * The entries of an index now, as the planner sizes an index: its pages
+ * now (less the metapage) times its tuple density when last built,
+ * vacuumed or analyzed.  An index built on an empty collection records no
+ * density (reltuples 0): once it has grown, the density is estimated from
+ * the width of its keys, as the planner does for a relation never counted.
+ */
+static double
+index_entries(Relation irel, bool *measured)
+{
+	BlockNumber curpages = RelationGetNumberOfBlocks(irel);
+	BlockNumber relpages = (BlockNumber) irel->rd_rel->relpages;
+	double		reltuples = irel->rd_rel->reltuples;
+	double		density;
+
+	*measured = true;
+	if (curpages == 0)
+		return 0;
+	if (relpages > 0)
+	{
+		curpages--;
+		relpages--;
+	}
+	*measured = true;
+	if (reltuples > 0 && relpages > 0)
+		density = reltuples / relpages;
+	else if (reltuples == 0 && curpages <= relpages)
+		return 0;
+	else
+	{
+		TupleDesc	desc = RelationGetDescr(irel);
+		int32		width = sizeof(IndexTupleData) + sizeof(ItemIdData);
+
+		for (int i = 0; i < desc->natts; i++)
+			width += get_typavgwidth(TupleDescAttr(desc, i)->atttypid,
+									 TupleDescAttr(desc, i)->atttypmod);
+		density = (BLCKSZ - SizeOfPageHeaderData) / (double) width;
+		*measured = false;
+	}
+	return rint(density * curpages);
+}
+
+/*
  * The versions of a collection now, from the size of its partial btree or
  * nedb_sorted indexes (an entry per version, current or not, tombstones
- * included), sized as the planner sizes an index; -1 if it has none.
- * Reads nedb.indexes by its key's first column; needs no storage session.
+ * included); -1 if it has none.  Pages fill as keys arrive, so each index
+ * may overstate; the smallest figure wins, one from a measured density
+ * before any from key widths.  Reads nedb.indexes by its key's first
+ * column; needs no storage session.
  */
 static double
 indexed_versions(const char *coll, Relation versions)
@@ -79,7 +126,8 @@ indexed_versions(const char *coll, Relation versions)
 	Oid			nsp = get_namespace_oid("nedb", false);
 	Oid			tbl = get_relname_relid("indexes", nsp);
 	Oid			pkey = get_relname_relid("indexes_pkey", nsp);
-	double		result = -1;
+	double		measured_min = -1;
+	double		guessed_min = -1;
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -113,18 +161,18 @@ indexed_versions(const char *coll, Relation versions)
 			irel->rd_index->indrelid == RelationGetRelid(versions) &&
 			irel->rd_index->indisvalid)
 		{
-			BlockNumber pages;
-			double		tuples;
-			double		allvis;
+			bool		measured;
+			double		n = index_entries(irel, &measured);
+			double	   *best = measured ? &measured_min : &guessed_min;
 
-			estimate_rel_size(irel, NULL, &pages, &tuples, &allvis);
-			result = Max(result, tuples);
+			if (*best < 0 || n < *best)
+				*best = n;
 		}
 		relation_close(irel, AccessShareLock);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return result;
+	return measured_min >= 0 ? measured_min : guessed_min;
 }
 
 /* the null fraction ANALYZE found in a column of nedb.versions, or -1 */
