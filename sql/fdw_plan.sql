@@ -9,9 +9,11 @@ DROP EXTENSION nedb CASCADE;
 CREATE EXTENSION nedb;
 
 -- what a plan does: the top node's row estimate, whether a Sort or a Limit
--- runs in Postgres, and what the foreign scan took over
+-- runs in Postgres, what the foreign scan took over, and where its figure
+-- of the collection's size comes from
 CREATE FUNCTION plan_of(q text, OUT est float8, OUT sort bool, OUT local_limit bool,
-                        OUT nedb_order text, OUT nedb_limit int, OUT direct bool)
+                        OUT nedb_order text, OUT nedb_limit int, OUT direct bool,
+                        OUT size_from text)
 LANGUAGE plpgsql AS $$
 DECLARE
     p jsonb;
@@ -26,6 +28,7 @@ BEGIN
     nedb_order := s ->> 'NEDB Order';
     nedb_limit := (s ->> 'NEDB Limit')::int;
     direct := s ? 'NEDB Direct Scan';
+    size_from := substring(s ->> 'NEDB Size Estimate' from ', from (.*)$');
 END $$;
 
 -- ---------------------------------------------------------------------------
@@ -49,7 +52,7 @@ SELECT est AS storage_estimate
   FROM plan_of($$SELECT 1 FROM nedb.versions WHERE coll = 'blocks' AND seq_to IS NULL$$);
 
 -- the foreign table is sized from the collection's index: about 20k
-SELECT est BETWEEN 10000 AND 40000 AS about_20k FROM plan_of('SELECT * FROM blocks');
+SELECT est BETWEEN 10000 AND 40000 AS about_20k, size_from FROM plan_of('SELECT * FROM blocks');
 
 -- the top 3 through the index: no Sort, the order and the limit in the scan
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, height FROM blocks ORDER BY height DESC LIMIT 3;
@@ -85,7 +88,7 @@ SELECT nedb.create_index('early', 'height', 'sorted');
 SELECT count(*) FROM (SELECT nedb.put('early', 'e' || i, jsonb_build_object('height', i))
                         FROM generate_series(1, 5000) i) x;
 CREATE FOREIGN TABLE early (_id text, height bigint) SERVER nedb;
-SELECT est BETWEEN 2500 AND 10000 AS about_5k FROM plan_of('SELECT * FROM early');
+SELECT est BETWEEN 2500 AND 10000 AS about_5k, size_from FROM plan_of('SELECT * FROM early');
 SELECT sort, local_limit, nedb_order, nedb_limit, direct
   FROM plan_of('SELECT * FROM early ORDER BY height DESC LIMIT 3');
 
@@ -95,7 +98,7 @@ SELECT count(*) FROM (
                   jsonb_build_object('height', i, 'hash', md5(i::text),
                                      'miner', CASE WHEN i % 3 = 0 THEN 'alice' ELSE 'bob' END))
     FROM generate_series(20001, 40000) i) x;
-SELECT est BETWEEN 20000 AND 80000 AS about_40k FROM plan_of('SELECT * FROM blocks');
+SELECT est BETWEEN 20000 AND 80000 AS about_40k, size_from FROM plan_of('SELECT * FROM blocks');
 
 -- ---------------------------------------------------------------------------
 -- ANALYZE of a foreign table samples the collection's live documents
@@ -108,6 +111,7 @@ SELECT attname, null_frac, n_distinct, most_common_vals
 SELECT est BETWEEN 10000 AND 16000 AS about_a_third FROM plan_of($$SELECT * FROM blocks WHERE miner = 'alice'$$);
 SELECT est BETWEEN 500 AND 2000 AS about_1000 FROM plan_of('SELECT * FROM blocks WHERE height <= 1000');
 SELECT est FROM plan_of($$SELECT * FROM blocks WHERE _id = 'b00007'$$);
+SELECT est BETWEEN 38000 AND 42000 AS about_40k, size_from FROM plan_of('SELECT * FROM blocks');
 SELECT sort, local_limit, nedb_order, nedb_limit, direct
   FROM plan_of('SELECT * FROM blocks ORDER BY height DESC LIMIT 3');
 -- deleted documents are not sampled; history is not either
@@ -120,7 +124,16 @@ SELECT reltuples FROM pg_class WHERE oid = 'blocks'::regclass;
 SELECT count(*) FROM (
   SELECT nedb.put('blocks', 'b' || lpad(i::text, 5, '0'), jsonb_build_object('height', i))
     FROM generate_series(40001, 50000) i) x;
-SELECT est BETWEEN 35000 AND 80000 AS about_40k FROM plan_of('SELECT * FROM blocks');
+SELECT est BETWEEN 35000 AND 80000 AS about_40k, size_from FROM plan_of('SELECT * FROM blocks');
+
+-- a collection without an index of its own: the storage statistics (here
+-- none: Postgres's default share of nedb.versions), until ANALYZE counts it
+SELECT count(*) FROM (SELECT nedb.put('plain', 'p' || i, jsonb_build_object('n', i))
+                        FROM generate_series(1, 3000) i) x;
+CREATE FOREIGN TABLE plain (_id text, n int) SERVER nedb;
+SELECT size_from FROM plan_of('SELECT * FROM plain');
+ANALYZE plain;
+SELECT est, size_from FROM plan_of('SELECT * FROM plain');
 
 -- ANALYZE of an empty collection counts nothing; documents loaded later are
 -- sized from its index, not from that count
@@ -130,7 +143,7 @@ ANALYZE later;
 SELECT reltuples FROM pg_class WHERE oid = 'later'::regclass;
 SELECT count(*) FROM (SELECT nedb.put('later', 'l' || i, jsonb_build_object('height', i))
                         FROM generate_series(1, 5000) i) x;
-SELECT est BETWEEN 2500 AND 10000 AS about_5k FROM plan_of('SELECT * FROM later');
+SELECT est BETWEEN 2500 AND 10000 AS about_5k, size_from FROM plan_of('SELECT * FROM later');
 
 -- a table AS OF a seq samples that state
 DO $$

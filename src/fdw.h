@@ -119,6 +119,7 @@ typedef enum NedbSizeSource
 
 extern double nedb_fdw_live_rows(NedbTable *t, double reltuples, BlockNumber relpages,
 								 NedbSizeSource *source);
+extern const char *nedb_size_source_name(NedbSizeSource source);
 extern bool nedb_fdw_analyze(Relation rel, AcquireSampleRowsFunc *func,
 							 BlockNumber *totalpages);
 

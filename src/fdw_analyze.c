@@ -93,7 +93,6 @@ index_entries(Relation irel, bool *measured)
 		curpages--;
 		relpages--;
 	}
-	*measured = true;
 	if (reltuples > 0 && relpages > 0)
 		density = reltuples / relpages;
 	else if (reltuples == 0 && curpages <= relpages)
@@ -249,7 +248,7 @@ open_versions(void)
 
 /*
  * The live documents of a table's collection, for the planner, and where
- * the figure comes from (EXPLAIN does not show it; the tests do).
+ * the figure comes from (EXPLAIN VERBOSE shows both).
  *
  *	- ANALYZEd with documents, and an index sizes the collection: the
  *	  documents ANALYZE counted, scaled by the collection's versions now
@@ -292,6 +291,24 @@ nedb_fdw_live_rows(NedbTable *t, double reltuples, BlockNumber relpages,
 	}
 	table_close(versions, AccessShareLock);
 	return Max(rows, 0);
+}
+
+/* what EXPLAIN says of a size's source */
+const char *
+nedb_size_source_name(NedbSizeSource source)
+{
+	switch (source)
+	{
+		case NEDB_SIZE_ANALYZE_SCALED:
+			return "ANALYZE, scaled by the collection's index size now";
+		case NEDB_SIZE_ANALYZE:
+			return "ANALYZE";
+		case NEDB_SIZE_INDEX:
+			return "the collection's index size";
+		case NEDB_SIZE_STORAGE:
+			return "the storage statistics";
+	}
+	return "?";
 }
 
 /* ------------------------------------------------------------------------

@@ -51,6 +51,8 @@ typedef struct NedbRel
 	double		rows;
 	Cost		startup;
 	Cost		total;
+	double		live;			/* the collection's live documents */
+	NedbSizeSource source;		/* where that figure comes from */
 } NedbRel;
 
 /* the ORDER BY stage over one of our base relations */
@@ -291,7 +293,6 @@ nedb_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	NedbRel    *info = palloc0(sizeof(NedbRel));
 	ListCell   *lc;
 	double		live;
-	NedbSizeSource source;
 	bool		analyzed = baserel->tuples > 0;
 
 	info->t = nedb_table(foreigntableid);
@@ -313,7 +314,8 @@ nedb_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			info->all_pushed = false;
 	}
 	nedb_fdw_estimate(info->t, info->quals, 0, 0, -1, &info->rows, &info->startup, &info->total);
-	live = nedb_fdw_live_rows(info->t, baserel->tuples, baserel->pages, &source);
+	live = info->live = nedb_fdw_live_rows(info->t, baserel->tuples, baserel->pages,
+										   &info->source);
 	baserel->tuples = Max(live, 1);
 	info->rows = clamp_row_est(live * pushed_selectivity(root, baserel, info, live, analyzed));
 	baserel->fdw_private = info;
@@ -474,6 +476,7 @@ nedb_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			flags = 0;
 	int			limit = -1;
 	int			offset = 0;
+	List	   *priv;
 
 	foreach(lc, scan_clauses)
 	{
@@ -491,10 +494,12 @@ nedb_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		limit = intVal(linitial(best_path->fdw_private));
 		offset = intVal(lsecond(best_path->fdw_private));
 	}
-	return make_foreignscan(tlist, local, baserel->relid, list_copy(info->values),
-							list_make5(list_copy(info->quals), makeInteger(attno),
-									   makeInteger(flags), makeInteger(limit),
-									   makeInteger(offset)),
+	/* what the scan does, then (for EXPLAIN) the collection's size and its source */
+	priv = list_make5(list_copy(info->quals), makeInteger(attno), makeInteger(flags),
+					  makeInteger(limit), makeInteger(offset));
+	priv = lappend(priv, makeInteger(info->source));
+	priv = lappend(priv, makeString(psprintf("%.0f", info->live)));
+	return make_foreignscan(tlist, local, baserel->relid, list_copy(info->values), priv,
 							NIL, NIL, outer_plan);
 }
 

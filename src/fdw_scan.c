@@ -721,6 +721,15 @@ nedb_fdw_explain_scan(ForeignScanState *node, ExplainState *es)
 									 (sc->order_flags & NEDB_ORDER_DESC) ? "backward" : "forward",
 									 sc->t->cols[sc->order_attno - 1].field),
 							es);
+	if (es->verbose && es->costs)
+	{
+		List	   *priv = ((ForeignScan *) node->ss.ps.plan)->fdw_private;
+
+		ExplainPropertyText("NEDB Size Estimate",
+							psprintf("%s live documents, from %s", strVal(list_nth(priv, 6)),
+									 nedb_size_source_name(intVal(list_nth(priv, 5)))),
+							es);
+	}
 	if (es->verbose)
 	{
 		for (int p = 0; p < sc->nparts; p++)
