@@ -46,6 +46,7 @@
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -321,7 +322,8 @@ typedef struct SampledDoc
 	int			pos;			/* its place in the reservoir */
 	char	   *id;
 	int64		seq;
-	Jsonb	   *doc;
+	Jsonb	   *doc;			/* detoasted, to read the fields from */
+	Datum		stored;			/* as stored (maybe a TOAST pointer), for the doc column */
 } SampledDoc;
 
 /*
@@ -414,7 +416,8 @@ acquire_sample(Relation rel, int elevel, HeapTuple *rows, int targrows,
 			picked[npicked].pos = pos;
 			picked[npicked].id = TextDatumGetCString(SPI_getbinval(tup, tdesc, 1, &isnull));
 			picked[npicked].seq = DatumGetInt64(SPI_getbinval(tup, tdesc, 2, &isnull));
-			picked[npicked].doc = (Jsonb *) PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, tdesc, 3, &isnull));
+			picked[npicked].stored = datumCopy(SPI_getbinval(tup, tdesc, 3, &isnull), false, -1);
+			picked[npicked].doc = (Jsonb *) PG_DETOAST_DATUM_COPY(picked[npicked].stored);
 			MemoryContextSwitchTo(old);
 			npicked++;
 		}
@@ -433,6 +436,14 @@ acquire_sample(Relation rel, int elevel, HeapTuple *rows, int targrows,
 			MemoryContextReset(row_cxt);
 			old = MemoryContextSwitchTo(row_cxt);
 			nedb_doc_to_values(t, picked[i].id, picked[i].seq, picked[i].doc, values, nulls);
+			/*
+			 * A large document stays compressed or in nedb.versions' TOAST
+			 * table, as in a heap sample: ANALYZE reads its width from the
+			 * header and detoasts only what it measures, under this
+			 * transaction's snapshot.
+			 */
+			if (t->doc_attno > 0)
+				values[t->doc_attno - 1] = picked[i].stored;
 			MemoryContextSwitchTo(caller);
 			row = heap_form_tuple(desc, values, nulls);
 			MemoryContextSwitchTo(old);

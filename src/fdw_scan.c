@@ -291,8 +291,12 @@ storage_plan(const char *sql, int nargs, Oid *types, bool fast)
 }
 
 /*
- * Rows and costs of a scan, from the storage statistics: the planner's
- * generic plan of the storage statement (kept, so this is cheap).
+ * Rows and costs of a scan by the storage statistics: the planner's
+ * generic plan of the storage statement (kept, so this is cheap).  Its
+ * costs are the scan's; its rows serve only for the selectivity of the
+ * conditions when the statistics know the collection (fdw_plan.c), since
+ * until an ANALYZE has seen the collection they are Postgres's defaults
+ * (fdw_analyze.c sizes the collection).
  */
 void
 nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags, int64 limit,
