@@ -163,6 +163,19 @@ SELECT try($$ANALYZE theirs$$);
 DROP FOREIGN TABLE theirs;
 DROP ROLE nedb_plan_owner;
 
+-- storage statistics from before a collection existed do not know it
+-- either: the size still comes from its index
+ANALYZE nedb.versions;
+SELECT nedb.create_index('fresh', 'height', 'sorted');
+SELECT count(*) FROM (SELECT nedb.put('fresh', 'f' || i, jsonb_build_object('height', i))
+                        FROM generate_series(1, 20000) i) x;
+CREATE FOREIGN TABLE fresh (_id text, height bigint) SERVER nedb;
+SELECT est AS storage_estimate
+  FROM plan_of($$SELECT 1 FROM nedb.versions WHERE coll = 'fresh' AND seq_to IS NULL$$);
+SELECT est BETWEEN 5000 AND 40000 AS about_20k, size_from FROM plan_of('SELECT * FROM fresh');
+SELECT sort, local_limit, nedb_order, nedb_limit, direct
+  FROM plan_of('SELECT * FROM fresh ORDER BY height DESC LIMIT 3');
+
 DROP FUNCTION plan_of(text);
 -- leave no objects that depend on the extension behind for the next test
 SET client_min_messages = warning;
