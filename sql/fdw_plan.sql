@@ -83,6 +83,12 @@ SELECT est FROM plan_of($$SELECT * FROM blocks WHERE _id IN ('b00007', 'b00008',
 SELECT est BETWEEN 20 AND 200 AS default_eq FROM plan_of('SELECT * FROM blocks WHERE height = 5');
 SELECT est BETWEEN 2000 AND 13333 AS default_range FROM plan_of('SELECT * FROM blocks WHERE height > 5');
 
+-- a storage statement too long for the statement cache (not kept) is
+-- planned and estimated as well (was: plancache reference not owned)
+SELECT est > 0 AS estimated
+  FROM plan_of((SELECT 'SELECT _id FROM blocks WHERE ' || string_agg('height > ' || i, ' AND ')
+                  FROM generate_series(1, 40) i));
+
 -- an index created before its documents recorded no density: sized from its keys
 SELECT nedb.create_index('early', 'height', 'sorted');
 SELECT count(*) FROM (SELECT nedb.put('early', 'e' || i, jsonb_build_object('height', i))

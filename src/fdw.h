@@ -14,6 +14,7 @@
 
 #include "access/tupdesc.h"
 #include "commands/explain.h"
+#include "executor/spi.h"
 #include "foreign/fdwapi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -100,6 +101,8 @@ extern int	nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order
 							int *parts);
 extern void nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 							  int order_flags, int64 limit, bool has_as_of, int part);
+extern bool nedb_storage_estimate(SPIPlanPtr plan, double *rows, Cost *startup,
+								  Cost *total);
 extern void nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags,
 							  int64 limit, double *rows, Cost *startup, Cost *total);
 extern void nedb_fdw_begin_scan(ForeignScanState *node, int eflags);

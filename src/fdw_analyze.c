@@ -219,16 +219,13 @@ static double
 storage_rows(const char *sql)
 {
 	NedbSession s;
-	CachedPlan *cplan;
 	double		rows = -1;
+	Cost		startup;
+	Cost		total;
 
 	nedb_begin(&s);
-	cplan = SPI_plan_get_cached_plan(nedb_plan_by_text(sql, 0, NULL, 0));
-	if (cplan != NULL)
-	{
-		rows = linitial_node(PlannedStmt, cplan->stmt_list)->planTree->plan_rows;
-		ReleaseCachedPlan(cplan, CurrentResourceOwner);
-	}
+	if (!nedb_storage_estimate(nedb_plan_by_text(sql, 0, NULL, 0), &rows, &startup, &total))
+		rows = -1;
 	nedb_end(&s);
 	return rows;
 }
