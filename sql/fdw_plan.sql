@@ -160,6 +160,10 @@ BEGIN
 END $$;
 ANALYZE later_then;
 SELECT reltuples FROM pg_class WHERE oid = 'later_then'::regclass;
+-- and that state does not grow with the collection
+SELECT count(*) FROM (SELECT nedb.put('later', 'l' || i, jsonb_build_object('height', i))
+                        FROM generate_series(5001, 8000) i) x;
+SELECT est, size_from FROM plan_of('SELECT * FROM later_then');
 
 -- the table's owner must hold read on the collection, as for a scan
 CREATE ROLE nedb_plan_owner;

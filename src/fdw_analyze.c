@@ -248,6 +248,8 @@ open_versions(void)
  * The live documents of a table's collection, for the planner, and where
  * the figure comes from (EXPLAIN VERBOSE shows both).
  *
+ *	- ANALYZEd with documents, and the table reads a fixed seq (option
+ *	  as_of): the documents ANALYZE counted;
  *	- ANALYZEd with documents, and an index sizes the collection: the
  *	  documents ANALYZE counted, scaled by the collection's versions now
  *	  against then (relpages, in pages of nedb.versions);
@@ -265,7 +267,13 @@ nedb_fdw_live_rows(NedbTable *t, double reltuples, BlockNumber relpages,
 	double		indexed = indexed_versions(t->coll, versions);
 	double		rows;
 
-	if (reltuples > 0 && indexed >= 0 && relpages > 0 && density > 0)
+	if (reltuples > 0 && t->has_as_of)
+	{
+		/* the state at a fixed seq does not grow */
+		rows = reltuples;
+		*source = NEDB_SIZE_ANALYZE;
+	}
+	else if (reltuples > 0 && indexed >= 0 && relpages > 0 && density > 0)
 	{
 		rows = reltuples * (indexed / density) / relpages;
 		*source = NEDB_SIZE_ANALYZE_SCALED;
