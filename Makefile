@@ -30,6 +30,7 @@ OBJS = \
 	src/fdw_convert.o \
 	src/fdw_plan.o \
 	src/fdw_scan.o \
+	src/fdw_analyze.o \
 	src/fdw_modify.o \
 	src/fdw_import.o \
 	src/log_tree.o \
@@ -51,7 +52,7 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_insert proofs cascade repl security limits
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert proofs cascade repl security limits
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency grants fdw_insert_race
 ISOLATION_OPTS = --inputdir=.

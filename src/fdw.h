@@ -14,6 +14,7 @@
 
 #include "access/tupdesc.h"
 #include "commands/explain.h"
+#include "executor/spi.h"
 #include "foreign/fdwapi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -100,6 +101,8 @@ extern int	nedb_scan_parts(NedbTable *t, List *quals, int order_attno, int order
 							int *parts);
 extern void nedb_fdw_scan_sql(StringInfo sql, NedbTable *t, List *quals, int order_attno,
 							  int order_flags, int64 limit, bool has_as_of, int part);
+extern bool nedb_storage_estimate(SPIPlanPtr plan, double *rows, Cost *startup,
+								  Cost *total);
 extern void nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags,
 							  int64 limit, double *rows, Cost *startup, Cost *total);
 extern void nedb_fdw_begin_scan(ForeignScanState *node, int eflags);
@@ -107,6 +110,21 @@ extern TupleTableSlot *nedb_fdw_iterate_scan(ForeignScanState *node);
 extern void nedb_fdw_rescan(ForeignScanState *node);
 extern void nedb_fdw_end_scan(ForeignScanState *node);
 extern void nedb_fdw_explain_scan(ForeignScanState *node, ExplainState *es);
+
+/* fdw_analyze.c: the size of a collection, ANALYZE */
+typedef enum NedbSizeSource
+{
+	NEDB_SIZE_ANALYZE_SCALED,	/* ANALYZE's count, scaled by an index's size now */
+	NEDB_SIZE_ANALYZE,			/* ANALYZE's count */
+	NEDB_SIZE_INDEX,			/* an index's size now, times the live share */
+	NEDB_SIZE_STORAGE			/* the storage statistics */
+} NedbSizeSource;
+
+extern double nedb_fdw_live_rows(NedbTable *t, double reltuples, BlockNumber relpages,
+								 NedbSizeSource *source);
+extern const char *nedb_size_source_name(NedbSizeSource source);
+extern bool nedb_fdw_analyze(Relation rel, AcquireSampleRowsFunc *func,
+							 BlockNumber *totalpages);
 
 /* fdw_modify.c */
 extern void nedb_fdw_add_update_targets(PlannerInfo *root, Index rtindex,

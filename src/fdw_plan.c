@@ -33,6 +33,7 @@
 #include "optimizer/restrictinfo.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
+#include "utils/selfuncs.h"
 
 #include "fdw.h"
 
@@ -50,6 +51,8 @@ typedef struct NedbRel
 	double		rows;
 	Cost		startup;
 	Cost		total;
+	double		live;			/* the collection's live documents */
+	NedbSizeSource source;		/* where that figure comes from */
 } NedbRel;
 
 /* the ORDER BY stage over one of our base relations */
@@ -230,11 +233,67 @@ pathkeys_order(RelOptInfo *rel, NedbTable *t, List *pathkeys, int *attno, int *f
 	return false;
 }
 
+/*
+ * The selectivity of the pushed conditions.  _id is the collection's
+ * unique key: one row per value.  Otherwise the foreign table's own column
+ * statistics when it has been ANALYZEd; else the storage statistics' (the
+ * storage statement's estimate with the conditions against without), when
+ * they know the collection (their estimate of it is not far below its
+ * size); else Postgres's defaults for a table never analyzed.
+ */
+static Selectivity
+pushed_selectivity(PlannerInfo *root, RelOptInfo *baserel, NedbRel *info, double live,
+				   bool analyzed)
+{
+	List	   *others = NIL;
+	double		ids = -1;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, info->pushed)
+	{
+		AttrNumber	attno = list_nth_int(info->quals, 2 * i);
+		int			strategy = list_nth_int(info->quals, 2 * i + 1);
+		Node	   *value = list_nth(info->values, i);
+
+		i++;
+		if (info->t->cols[attno - 1].kind == NEDB_COL_ID)
+		{
+			double		n = strategy == NEDB_STRATEGY_ANY ? estimate_array_length(value) : 1;
+
+			ids = ids < 0 ? n : Min(ids, n);
+		}
+		else
+			others = lappend(others, lfirst(lc));
+	}
+	if (ids >= 0)
+		return Min(1.0, ids / Max(live, 1));
+	if (others == NIL)
+		return 1.0;
+	if (!analyzed)
+	{
+		double		base;
+		Cost		startup;
+		Cost		total;
+
+		nedb_fdw_estimate(info->t, NIL, 0, 0, -1, &base, &startup, &total);
+		if (base >= 10 && base >= live / 10)
+			return Min(1.0, info->rows / base);
+	}
+	return clauselist_selectivity(root, others, baserel->relid, JOIN_INNER, NULL);
+}
+
+/*
+ * Rows: the collection's live documents now (fdw_analyze.c) times the
+ * selectivity of the conditions; costs: the storage statement's plan.
+ */
 static void
 nedb_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	NedbRel    *info = palloc0(sizeof(NedbRel));
 	ListCell   *lc;
+	double		live;
+	bool		analyzed = baserel->tuples > 0;
 
 	info->t = nedb_table(foreigntableid);
 	info->all_pushed = true;
@@ -255,9 +314,13 @@ nedb_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			info->all_pushed = false;
 	}
 	nedb_fdw_estimate(info->t, info->quals, 0, 0, -1, &info->rows, &info->startup, &info->total);
+	live = info->live = nedb_fdw_live_rows(info->t, baserel->tuples, baserel->pages,
+										   &info->source);
+	baserel->tuples = Max(live, 1);
+	info->rows = clamp_row_est(live * pushed_selectivity(root, baserel, info, live, analyzed));
 	baserel->fdw_private = info;
 
-	/* the storage estimate covers the pushed conditions; the rest as Postgres would */
+	/* the conditions left to Postgres, as for a table */
 	{
 		List	   *local = NIL;
 
@@ -413,6 +476,7 @@ nedb_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			flags = 0;
 	int			limit = -1;
 	int			offset = 0;
+	List	   *priv;
 
 	foreach(lc, scan_clauses)
 	{
@@ -430,10 +494,12 @@ nedb_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		limit = intVal(linitial(best_path->fdw_private));
 		offset = intVal(lsecond(best_path->fdw_private));
 	}
-	return make_foreignscan(tlist, local, baserel->relid, list_copy(info->values),
-							list_make5(list_copy(info->quals), makeInteger(attno),
-									   makeInteger(flags), makeInteger(limit),
-									   makeInteger(offset)),
+	/* what the scan does, then (for EXPLAIN) the collection's size and its source */
+	priv = list_make5(list_copy(info->quals), makeInteger(attno), makeInteger(flags),
+					  makeInteger(limit), makeInteger(offset));
+	priv = lappend(priv, makeInteger(info->source));
+	priv = lappend(priv, makeString(psprintf("%.0f", info->live)));
+	return make_foreignscan(tlist, local, baserel->relid, list_copy(info->values), priv,
 							NIL, NIL, outer_plan);
 }
 
@@ -463,6 +529,7 @@ nedb_fdw_handler(PG_FUNCTION_ARGS)
 	r->EndForeignInsert = nedb_fdw_end_insert;
 	r->IsForeignRelUpdatable = nedb_fdw_updatable;
 
+	r->AnalyzeForeignTable = nedb_fdw_analyze;
 	r->ImportForeignSchema = nedb_fdw_import;
 	PG_RETURN_POINTER(r);
 }

@@ -28,6 +28,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/plancache.h"
+#include "utils/resowner.h"
 
 #include "acl.h"
 #include "chain.h"
@@ -291,8 +293,40 @@ storage_plan(const char *sql, int nargs, Oid *types, bool fast)
 }
 
 /*
- * Rows and costs of a scan, from the storage statistics: the planner's
- * generic plan of the storage statement (kept, so this is cheap).
+ * The rows and costs of the top node of a storage statement's generic
+ * plan; false if it has none.  A statement the text cache did not keep (a
+ * long one, or one past a full cache) is not saved, and its plan is then
+ * not tracked by a resource owner.
+ */
+bool
+nedb_storage_estimate(SPIPlanPtr plan, double *rows, Cost *startup, Cost *total)
+{
+	List	   *sources = SPI_plan_get_plan_sources(plan);
+	ResourceOwner owner;
+	CachedPlan *cplan;
+	Plan	   *top;
+
+	if (list_length(sources) != 1)
+		return false;
+	owner = ((CachedPlanSource *) linitial(sources))->is_saved ? CurrentResourceOwner : NULL;
+	cplan = SPI_plan_get_cached_plan(plan);
+	if (cplan == NULL)
+		return false;
+	top = linitial_node(PlannedStmt, cplan->stmt_list)->planTree;
+	*rows = top->plan_rows;
+	*startup = top->startup_cost;
+	*total = top->total_cost;
+	ReleaseCachedPlan(cplan, owner);
+	return true;
+}
+
+/*
+ * Rows and costs of a scan by the storage statistics: the planner's
+ * generic plan of the storage statement (kept, so this is cheap).  Its
+ * costs are the scan's; its rows serve only for the selectivity of the
+ * conditions when the statistics know the collection (fdw_plan.c), since
+ * until an ANALYZE has seen the collection they are Postgres's defaults
+ * (fdw_analyze.c sizes the collection).
  */
 void
 nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags, int64 limit,
@@ -311,22 +345,21 @@ nedb_fdw_estimate(NedbTable *t, List *quals, int order_attno, int order_flags, i
 	for (int p = 0; p < nparts; p++)
 	{
 		StringInfoData sql;
-		CachedPlan *cplan;
-		Plan	   *top;
+		double		prows;
+		Cost		pstartup;
+		Cost		ptotal;
 
 		initStringInfo(&sql);
 		nedb_fdw_scan_sql(&sql, t, quals, order_attno, order_flags, limit, has_as_of, parts[p]);
-		cplan = SPI_plan_get_cached_plan(storage_plan(sql.data, list_length(quals) / 2 + 1,
-													  param_types(t, quals, has_as_of),
-													  order_attno > 0 && parts[p] == 0));
-		if (cplan == NULL)
+		if (!nedb_storage_estimate(storage_plan(sql.data, list_length(quals) / 2 + 1,
+												param_types(t, quals, has_as_of),
+												order_attno > 0 && parts[p] == 0),
+								   &prows, &pstartup, &ptotal))
 			continue;
-		top = linitial_node(PlannedStmt, cplan->stmt_list)->planTree;
 		if (p == 0)
-			*startup = top->startup_cost;
-		*rows += top->plan_rows;
-		*total += top->total_cost;
-		ReleaseCachedPlan(cplan, CurrentResourceOwner);
+			*startup = pstartup;
+		*rows += prows;
+		*total += ptotal;
 	}
 	nedb_end(&s);
 }
@@ -721,6 +754,15 @@ nedb_fdw_explain_scan(ForeignScanState *node, ExplainState *es)
 									 (sc->order_flags & NEDB_ORDER_DESC) ? "backward" : "forward",
 									 sc->t->cols[sc->order_attno - 1].field),
 							es);
+	if (es->verbose && es->costs)
+	{
+		List	   *priv = ((ForeignScan *) node->ss.ps.plan)->fdw_private;
+
+		ExplainPropertyText("NEDB Size Estimate",
+							psprintf("%s live documents, from %s", strVal(list_nth(priv, 6)),
+									 nedb_size_source_name(intVal(list_nth(priv, 5)))),
+							es);
+	}
 	if (es->verbose)
 	{
 		for (int p = 0; p < sc->nparts; p++)
