@@ -265,6 +265,154 @@ INSERT INTO st VALUES ('m4', NULL, 1, 1);
 ROLLBACK;
 
 -- ---------------------------------------------------------------------------
+-- Dates, times and other values Postgres writes by the session's settings
+-- are stored in one form, and read back alike in every session
+-- ---------------------------------------------------------------------------
+CREATE FOREIGN TABLE ev (_id text, d date, ts timestamp, at timestamptz, tm time, ttz timetz,
+                         iv interval, by bytea, f8 float8, f4 real, n numeric, ok boolean,
+                         ats timestamptz[], rng tstzrange, doc jsonb)
+  SERVER nedb OPTIONS (collection 'ev');
+-- the report: a date written under DMY read back under MDY as April 3
+SET DateStyle = 'SQL, DMY';
+INSERT INTO ev (_id, d) VALUES ('dmy', '04/03/2024');
+SET DateStyle = 'SQL, MDY';
+SELECT d, to_char(d, 'FMDD Month YYYY') FROM ev WHERE _id = 'dmy';
+RESET DateStyle;
+SELECT doc ->> 'd' AS stored FROM ev WHERE _id = 'dmy';
+
+-- the same values written under every DateStyle, time zones with negative,
+-- half-hour and 45-minute offsets, every IntervalStyle, both bytea_outputs
+-- and extra_float_digits from -15 to 3: one stored document
+CREATE TEMP TABLE styles (style) AS VALUES ('ISO, MDY'), ('ISO, DMY'), ('ISO, YMD'),
+  ('SQL, MDY'), ('SQL, DMY'), ('SQL, YMD'), ('Postgres, MDY'), ('Postgres, DMY'),
+  ('Postgres, YMD'), ('German');
+CREATE TEMP TABLE zones (zone) AS VALUES ('UTC'), ('America/New_York'), ('Asia/Kolkata'),
+  ('America/St_Johns'), ('Pacific/Chatham'), ('Etc/GMT+12');
+CREATE TEMP TABLE istyles (istyle) AS VALUES ('postgres'), ('postgres_verbose'),
+  ('sql_standard'), ('iso_8601');
+DO $$
+DECLARE
+    r record;
+    i int := 0;
+BEGIN
+    FOR r IN SELECT style, zone FROM styles, zones ORDER BY 1, 2 LOOP
+        i := i + 1;
+        PERFORM set_config('DateStyle', r.style, true);
+        PERFORM set_config('TimeZone', r.zone, true);
+        PERFORM set_config('IntervalStyle', (SELECT istyle FROM istyles OFFSET i % 4 LIMIT 1), true);
+        PERFORM set_config('bytea_output', CASE WHEN i % 2 = 0 THEN 'hex' ELSE 'escape' END, true);
+        PERFORM set_config('extra_float_digits', (i % 19 - 15)::text, true);
+        INSERT INTO ev VALUES ('w' || i, date '2024-03-04', timestamp '2024-03-04 12:34:56.789',
+            timestamptz '2024-03-04 12:00:00.5+00', time '12:34:56', timetz '12:34:56+05:30',
+            make_interval(1, 2, 0, 3, 4, 5, 6.7), '\x00ff41', 0.1, 0.1, 1234.5678, true,
+            ARRAY[timestamptz '2024-03-04 12:00:00.5+00', timestamptz '2024-12-31 23:59:59+00'],
+            tstzrange('2024-03-04 12:00+00', '2024-03-05 00:00+00'));
+    END LOOP;
+END $$;
+SELECT count(*) AS written, count(DISTINCT doc - '_id' - '_seq') AS stored_forms
+  FROM ev WHERE _id LIKE 'w%';
+SELECT jsonb_pretty(doc - '_id' - '_seq') AS stored FROM ev WHERE _id = 'w1';
+
+-- read back under every DateStyle, zone and IntervalStyle: the same values
+CREATE FUNCTION read_alike(style text, zone text, istyle text) RETURNS text LANGUAGE plpgsql
+  SET DateStyle = 'ISO' SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' AS $$
+DECLARE res text;
+BEGIN
+    PERFORM set_config('DateStyle', style, true);
+    PERFORM set_config('TimeZone', zone, true);
+    PERFORM set_config('IntervalStyle', istyle, true);
+    SELECT count(*) FILTER (WHERE d = date '2024-03-04' AND ts = timestamp '2024-03-04 12:34:56.789'
+        AND at = timestamptz '2024-03-04 12:00:00.5+00' AND tm = time '12:34:56'
+        AND ttz = timetz '12:34:56+05:30' AND iv = make_interval(1, 2, 0, 3, 4, 5, 6.7)
+        AND by = '\x00ff41'::bytea AND f8 = 0.1::float8 AND f4 = 0.1::real AND n = 1234.5678 AND ok
+        AND ats = ARRAY[timestamptz '2024-03-04 12:00:00.5+00', timestamptz '2024-12-31 23:59:59+00']
+        AND rng = tstzrange('2024-03-04 12:00+00', '2024-03-05 00:00+00'))
+        || '/' || count(*) INTO res FROM ev WHERE _id LIKE 'w%';
+    RETURN res;
+END $$;
+SELECT read_alike(style, zone, istyle) AS same_values, count(*) AS sessions
+  FROM styles, zones, istyles GROUP BY 1;
+-- as a person sees them in two of those sessions
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'America/New_York';
+SET IntervalStyle = 'sql_standard';
+SET bytea_output = 'escape';
+SELECT d, ts, at, iv, by, ats[1] AS ats1, upper(rng) AS rng_upper FROM ev WHERE _id = 'w1';
+SET DateStyle = 'German';
+SET TimeZone = 'Asia/Kolkata';
+SET IntervalStyle = 'postgres_verbose';
+SELECT d, ts, at, iv, by, ats[1] AS ats1, upper(rng) AS rng_upper FROM ev WHERE _id = 'w1';
+RESET ALL;
+
+-- an instant written from three zones orders by time in the storage too:
+-- ISO 8601 in UTC sorts as text ('+' < '.' < digits keeps fractions in order)
+CREATE FOREIGN TABLE evo (_id text, at timestamptz) SERVER nedb OPTIONS (collection 'evo');
+SET TimeZone = 'America/New_York';
+INSERT INTO evo VALUES ('o1', '2024-03-04 10:00');        -- 15:00 UTC
+SET TimeZone = 'Asia/Kolkata';
+INSERT INTO evo VALUES ('o2', '2024-03-04 20:00');        -- 14:30 UTC
+SET TimeZone = 'UTC';
+INSERT INTO evo VALUES ('o3', '2024-03-04 09:59'), ('o4', '2024-03-04 09:59:00.5');
+RESET TimeZone;
+SELECT r ->> '_id' AS id, r ->> 'at' AS at FROM nql('FROM evo ORDER BY at') r;
+SELECT r ->> '_id' AS id FROM nql('FROM evo WHERE at > "2024-03-04T14:00" ORDER BY at DESC') r;
+SELECT _id FROM evo ORDER BY at;
+DROP FOREIGN TABLE evo;
+
+-- strings written by others read the same in every session: an offset
+-- decides the instant, a string without one is UTC, day and month in
+-- Postgres's default order (MDY), intervals as under IntervalStyle postgres,
+-- bytea in either output form
+SELECT nedb.put('ev', 'other', '{"at": "2024-03-04T12:00:00.000Z", "ts": "2024-03-04 12:00",
+                                 "d": "03/04/2024", "tm": "12:00", "iv": "-1 day 01:00",
+                                 "by": "\\000\\377A", "ttz": "12:00:00-03:30",
+                                 "ats": "{2024-03-04 12:00}"}') IS NOT NULL AS put;
+SELECT nedb.put('ev', 'bare', '{"at": "2024-03-04 12:00"}') IS NOT NULL AS put;
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'Asia/Kolkata';
+SET IntervalStyle = 'sql_standard';
+CREATE TEMP TABLE seen1 AS SELECT _id, d, ts, at, tm, ttz, iv, by, ats FROM ev WHERE _id IN ('other', 'bare');
+SET DateStyle = 'ISO, YMD';
+SET TimeZone = 'America/St_Johns';
+SET IntervalStyle = 'postgres';
+CREATE TEMP TABLE seen2 AS SELECT _id, d, ts, at, tm, ttz, iv, by, ats FROM ev WHERE _id IN ('other', 'bare');
+RESET ALL;
+SELECT count(*) AS differing FROM (SELECT * FROM seen1 EXCEPT SELECT * FROM seen2) x;
+SELECT * FROM seen1 ORDER BY _id;
+-- a string that is not a date is an error naming the document and field
+SELECT nedb.put('ev', 'bad', '{"d": "04/31/2024"}') IS NOT NULL AS put;
+SELECT try($$SELECT d FROM ev WHERE _id = 'bad'$$);
+SELECT nedb.delete('ev', 'bad') >= 0 AS deleted;
+
+-- a domain over a date type, infinity, BC, and years past 9999
+CREATE DOMAIN day_d AS date CHECK (VALUE > '1900-01-01' OR VALUE < '0001-01-01');
+CREATE FOREIGN TABLE ev2 (_id text, dd day_d, at timestamptz, d date) SERVER nedb OPTIONS (collection 'ev2');
+SET DateStyle = 'German';
+SET TimeZone = 'Pacific/Chatham';
+INSERT INTO ev2 VALUES ('x1', '04.03.2024', 'infinity', '0044-03-15 BC'),
+                       ('x2', '31.12.12345', '-infinity', 'infinity'),
+                       ('x3', NULL, '0044-03-15 12:00+00 BC', '10000-01-01');
+SELECT _id, dd, at, d FROM ev2 ORDER BY _id;
+RESET ALL;
+SELECT r - '_seq' AS stored FROM nql('FROM ev2') r;
+SELECT _id, dd, at, d FROM ev2 ORDER BY _id;
+
+-- float4 is stored as its shortest decimal, float8 as its own; both exact
+SET extra_float_digits = 3;
+INSERT INTO ev (_id, f4, f8) VALUES ('fl', 3.14159274, 1e-7), ('fl2', 16777217, 0.1::float8 + 0.2);
+SELECT doc ->> 'f4' AS f4_stored, doc ->> 'f8' AS f8_stored, f4, f8 FROM ev WHERE _id IN ('fl', 'fl2') ORDER BY _id;
+RESET extra_float_digits;
+
+-- money is refused: its text and its numbers are lc_monetary's
+CREATE FOREIGN TABLE mon (_id text, m money) SERVER nedb OPTIONS (collection 'mon');
+SELECT * FROM mon;
+INSERT INTO mon VALUES ('m', 1);
+DROP FOREIGN TABLE mon;
+DROP FOREIGN TABLE ev2;
+DROP DOMAIN day_d;
+DROP FUNCTION read_alike(text, text, text);
+
+-- ---------------------------------------------------------------------------
 DROP FUNCTION settings_rows(text), insert_as_fn(text);
 SET client_min_messages = warning;
 DROP EXTENSION nedb CASCADE;

@@ -39,7 +39,8 @@ typedef enum NedbTypeClass
 	NEDB_TC_BOOL,				/* JSON true/false */
 	NEDB_TC_TEXT,				/* text, varchar: JSON strings */
 	NEDB_TC_JSONB,				/* jsonb: any JSON value, as is */
-	NEDB_TC_OTHER				/* anything else: a JSON string through the type's input */
+	NEDB_TC_OTHER				/* anything else: a JSON string in a form that does not
+								 * depend on the session (fdw_convert.c) */
 } NedbTypeClass;
 
 typedef struct NedbColumn
@@ -53,6 +54,8 @@ typedef struct NedbColumn
 	int32		typmod;
 	NedbTypeClass tclass;
 	bool		in_ready;		/* in_fn looked up */
+	Oid			in_base;		/* the type, or a domain's base type */
+	int8		in_fixed;		/* the settings fixed while reading (fdw_convert.c) */
 	FmgrInfo	in_fn;			/* the type's input function */
 	Oid			in_ioparam;
 	int8		sorted_index;	/* the field has a sorted index: -1 not yet looked up */

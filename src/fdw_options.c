@@ -572,6 +572,14 @@ nedb_table(Oid relid)
 			c->kind = NEDB_COL_FIELD;
 			c->field = field ? field : c->name;
 			c->path = field ? split_path(field) : list_make1(c->name);
+			/* its text, and what a number of it means, is lc_monetary's */
+			if (getBaseType(c->type) == CASHOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("column \"%s\" of foreign table \"%s\" has type money, which nedb cannot store",
+								c->name, t->relname),
+						 errdetail("A money value is read and written in the currency of the session's lc_monetary, so a stored one would mean something else in another session."),
+						 errhint("Use type numeric.")));
 		}
 	}
 	table_close(rel, NoLock);
