@@ -270,7 +270,7 @@ ROLLBACK;
 -- ---------------------------------------------------------------------------
 CREATE FOREIGN TABLE ev (_id text, d date, ts timestamp, at timestamptz, tm time, ttz timetz,
                          iv interval, by bytea, f8 float8, f4 real, n numeric, ok boolean,
-                         ats timestamptz[], rng tstzrange, doc jsonb)
+                         ats timestamptz[], rng tstzrange, fa float8[], doc jsonb)
   SERVER nedb OPTIONS (collection 'ev');
 -- the report: a date written under DMY read back under MDY as April 3
 SET DateStyle = 'SQL, DMY';
@@ -306,7 +306,7 @@ BEGIN
             timestamptz '2024-03-04 12:00:00.5+00', time '12:34:56', timetz '12:34:56+05:30',
             make_interval(1, 2, 0, 3, 4, 5, 6.7), '\x00ff41', 0.1, 0.1, 1234.5678, true,
             ARRAY[timestamptz '2024-03-04 12:00:00.5+00', timestamptz '2024-12-31 23:59:59+00'],
-            tstzrange('2024-03-04 12:00+00', '2024-03-05 00:00+00'));
+            tstzrange('2024-03-04 12:00+00', '2024-03-05 00:00+00'), ARRAY[0.1, 1 / 3.0::float8]);
     END LOOP;
 END $$;
 SELECT count(*) AS written, count(DISTINCT doc - '_id' - '_seq') AS stored_forms
@@ -326,7 +326,8 @@ BEGIN
         AND ttz = timetz '12:34:56+05:30' AND iv = make_interval(1, 2, 0, 3, 4, 5, 6.7)
         AND by = '\x00ff41'::bytea AND f8 = 0.1::float8 AND f4 = 0.1::real AND n = 1234.5678 AND ok
         AND ats = ARRAY[timestamptz '2024-03-04 12:00:00.5+00', timestamptz '2024-12-31 23:59:59+00']
-        AND rng = tstzrange('2024-03-04 12:00+00', '2024-03-05 00:00+00'))
+        AND rng = tstzrange('2024-03-04 12:00+00', '2024-03-05 00:00+00')
+        AND fa = ARRAY[0.1, 1 / 3.0::float8])
         || '/' || count(*) INTO res FROM ev WHERE _id LIKE 'w%';
     RETURN res;
 END $$;
@@ -397,8 +398,16 @@ RESET ALL;
 SELECT r - '_seq' AS stored FROM nql('FROM ev2') r;
 SELECT _id, dd, at, d FROM ev2 ORDER BY _id;
 
--- float4 is stored as its shortest decimal, float8 as its own; both exact
+-- float4 is stored as its shortest decimal, float8 as its own; both exact,
+-- and a domain over float8 (stored as text) likewise
+CREATE DOMAIN f8_d AS float8;
+CREATE FOREIGN TABLE evf (_id text, fd f8_d) SERVER nedb OPTIONS (collection 'ev');
+SET extra_float_digits = -15;
+INSERT INTO evf VALUES ('fd', 1 / 3.0);
 SET extra_float_digits = 3;
+SELECT doc ->> 'fd' AS fd_stored, fd FROM ev JOIN evf USING (_id) WHERE _id = 'fd';
+DROP FOREIGN TABLE evf;
+DROP DOMAIN f8_d;
 INSERT INTO ev (_id, f4, f8) VALUES ('fl', 3.14159274, 1e-7), ('fl2', 16777217, 0.1::float8 + 0.2);
 SELECT doc ->> 'f4' AS f4_stored, doc ->> 'f8' AS f8_stored, f4, f8 FROM ev WHERE _id IN ('fl', 'fl2') ORDER BY _id;
 RESET extra_float_digits;

@@ -106,9 +106,14 @@ static const struct
 };
 
 /* which of format_settings a type's text depends on */
-#define FIX_DATES	0x03		/* DateStyle, TimeZone */
-#define FIX_INTERVALS 0x04		/* IntervalStyle */
-#define FIX_ALL		0x3f
+#define FIX_DATES		0x03	/* DateStyle, TimeZone */
+#define FIX_INTERVALS	0x04	/* IntervalStyle */
+#define FIX_BYTEA		0x08	/* bytea_output */
+#define FIX_FLOATS		0x10	/* extra_float_digits */
+#define FIX_MONEY		0x20	/* lc_monetary */
+#define FIX_ALL			0x3f
+/* input reads both bytea forms, and floats whatever extra_float_digits */
+#define FIX_INPUT		(FIX_ALL & ~(FIX_BYTEA | FIX_FLOATS))
 
 /* the fixed settings in mask until fixed_formats_end(level) */
 static int
@@ -147,6 +152,13 @@ text_depends_on(Oid base)
 			return FIX_DATES;
 		case INTERVALOID:
 			return FIX_INTERVALS;
+		case BYTEAOID:
+			return FIX_BYTEA;
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return FIX_FLOATS;
+		case CASHOID:
+			return FIX_MONEY;
 		case TEXTOID:
 		case VARCHAROID:
 		case BPCHAROID:
@@ -260,12 +272,13 @@ typed_input(NedbTable *t, NedbColumn *c, const char *id, char *str)
 		getTypeInputInfo(c->type, &fn, &c->in_ioparam);
 		fmgr_info_cxt(fn, &c->in_fn, t->cxt);
 		c->in_base = getBaseType(c->type);
-		c->in_fixed = text_depends_on(c->in_base);
+		c->in_fixed = text_depends_on(c->in_base) & FIX_INPUT;
 		c->in_ready = true;
 	}
 	PG_TRY();
 	{
-		if (c->in_fixed && !(c->in_fixed != FIX_ALL && reads_alike(str, c->in_base)))
+		if (c->in_fixed &&
+			!((c->in_fixed & ~(FIX_DATES | FIX_INTERVALS)) == 0 && reads_alike(str, c->in_base)))
 		{
 			int			level = fixed_formats_begin(c->in_fixed);
 
@@ -443,11 +456,12 @@ canonical_text(Datum d, Oid type)
 				bool		isvarlena;
 				char	   *s;
 				int			level;
+				int			fix = text_depends_on(base);
 
 				getTypeOutputInfo(type, &fn, &isvarlena);
-				if (text_depends_on(base) == 0)
+				if (fix == 0)
 					return OidOutputFunctionCall(fn, d);
-				level = fixed_formats_begin(FIX_ALL);
+				level = fixed_formats_begin(fix);
 				s = OidOutputFunctionCall(fn, d);
 				fixed_formats_end(level);
 				return s;

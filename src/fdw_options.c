@@ -229,11 +229,12 @@ source_name(GucSource source)
 	}
 }
 
-static const char *
-nedb_setting_scope_detail(SettingDef *s)
+/* the DETAIL of refusing a session value of s */
+static int
+errdetail_session_value(SettingDef *s)
 {
-	return psprintf("nedb honors %s only in the transaction that sets it%s: a value set for the session would stay armed for every later statement on this connection, and behind a transaction-mode pooler for other clients' transactions.",
-					s->name, s->per_write ? "" : " (or as a configured default)");
+	return errdetail("nedb honors %s only in the transaction that sets it%s: a value set for the session would stay armed for every later statement on this connection, and behind a transaction-mode pooler for other clients' transactions.",
+					 s->name, s->per_write ? "" : " (or as a configured default)");
 }
 
 /*
@@ -268,7 +269,7 @@ settings_xact_callback(XactEvent event, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot set %s for the session", s->name),
-				 errdetail_internal("%s", nedb_setting_scope_detail(s)),
+				 errdetail_session_value(s),
 				 errhint("Use SET LOCAL %s (or set_config('%s', value, true)) inside the transaction of the statement it is for.",
 						 s->name, s->name)));
 	}
@@ -374,7 +375,7 @@ nedb_setting(NedbSetting id)
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("%s is set for the session", s->name),
-			 errdetail_internal("%s", nedb_setting_scope_detail(s)),
+			 errdetail_session_value(s),
 			 errhint("RESET %s, and set it with SET LOCAL %s (or set_config('%s', value, true)) in the transaction of the statement it is for.",
 					 s->name, s->name, s->name)));
 	return NULL;				/* keep compiler quiet */
