@@ -188,15 +188,15 @@ text_depends_on(Oid base)
 	}
 }
 
-/* past n digits, min <= n, or NULL */
+/* past n digits, min <= n <= max, or NULL */
 static const char *
-skip_digits(const char *p, int min)
+skip_digits(const char *p, int min, int max)
 {
 	int			n = 0;
 
 	while (*p >= '0' && *p <= '9')
 		p++, n++;
-	return n >= min ? p : NULL;
+	return n >= min && n <= max ? p : NULL;
 }
 
 /* past ":dd" k times at most (at least once if required), or NULL */
@@ -205,7 +205,7 @@ skip_colon_pairs(const char *p, int k, bool required)
 {
 	for (int i = 0; i < k && (*p == ':' || (required && i == 0)); i++)
 	{
-		if (*p++ != ':' || (p = skip_digits(p, 2)) == NULL)
+		if (*p++ != ':' || (p = skip_digits(p, 2, 2)) == NULL)
 			return NULL;
 	}
 	return p;
@@ -233,9 +233,9 @@ reads_alike(const char *p, Oid base)
 		return true;
 	if (date)
 	{
-		if ((p = skip_digits(p, 4)) == NULL || *p++ != '-' ||
-			(p = skip_digits(p, 2)) == NULL || *p++ != '-' ||
-			(p = skip_digits(p, 2)) == NULL)
+		if ((p = skip_digits(p, 4, 9)) == NULL || *p++ != '-' ||
+			(p = skip_digits(p, 2, 2)) == NULL || *p++ != '-' ||
+			(p = skip_digits(p, 2, 2)) == NULL)
 			return false;
 		if (time && *p != 'T' && *p != ' ')
 			return false;
@@ -244,14 +244,14 @@ reads_alike(const char *p, Oid base)
 	}
 	if (time)
 	{
-		if ((p = skip_digits(p, 2)) == NULL || (p = skip_colon_pairs(p, 2, true)) == NULL)
+		if ((p = skip_digits(p, 2, 2)) == NULL || (p = skip_colon_pairs(p, 2, true)) == NULL)
 			return false;
-		if (*p == '.' && (p = skip_digits(p + 1, 1)) == NULL)
+		if (*p == '.' && (p = skip_digits(p + 1, 1, 9)) == NULL)
 			return false;
 	}
 	if (zone)
 	{
-		if ((*p != '+' && *p != '-') || (p = skip_digits(p + 1, 2)) == NULL ||
+		if ((*p != '+' && *p != '-') || (p = skip_digits(p + 1, 2, 2)) == NULL ||
 			(p = skip_colon_pairs(p, 2, false)) == NULL)
 			return false;
 	}
