@@ -433,10 +433,19 @@ canonical_text(Datum d, Oid type)
 			}
 		case INTERVALOID:
 			{
+#if PG_VERSION_NUM >= 150000
 				struct pg_itm itm;
 
 				interval2itm(*DatumGetIntervalP(d), &itm);
 				EncodeInterval(&itm, INTSTYLE_ISO_8601, buf);
+#else
+				struct pg_tm tm;
+				fsec_t		fsec;
+
+				if (interval2tm(*DatumGetIntervalP(d), &tm, &fsec) != 0)
+					elog(ERROR, "could not convert interval to tm");
+				EncodeInterval(&tm, fsec, INTSTYLE_ISO_8601, buf);
+#endif
 				return pstrdup(buf);
 			}
 		case BYTEAOID:
