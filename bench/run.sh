@@ -161,9 +161,11 @@ failed=()
 t_all=$(now_s)
 for b in "${ALL[@]}"; do
 	[ -n "${want[$b]:-}" ] || continue
+	# each benchmark's databases, so that any subset runs on its own
 	case $b in
 		ingest | concurrent | mix) need_bench_db ;;
-		verify | restart | asof | nql | fdw) need_big_db ;; proofs)
+		verify) need_big_db; need_bench_db ;;
+		restart | asof | nql | fdw | proofs) need_big_db ;;
 	esac
 	log "=== $b"
 	bench_t0=$(now_s)

@@ -48,3 +48,21 @@ SELECT coll, field, kind FROM nedb.indexes ORDER BY kind;
 -- an array or object value in an indexed field is just a value: no poisoned writes
 SELECT nedb.put('blocks', 'odd', '{"miner": ["x", "y"], "height": {"a": 1}, "note": 7}') ->> '_id' AS id;
 SELECT nedb.verify();
+
+-- writes, then an index change, in one transaction (migrations, psql -1)
+BEGIN;
+SELECT nedb.put('users', 'seed', '{"age": 1}') ->> '_id' AS id;
+SELECT nedb.create_index('users', 'age', 'sorted');
+SELECT nedb.put('users', 'seed2', '{"age": 2}') ->> '_id' AS id;
+SELECT nedb.create_index('users', 'age', 'eq');
+SELECT nedb.drop_index('users', 'age', 'sorted');
+CREATE FOREIGN TABLE users_ft (_id text, age int) SERVER nedb OPTIONS (collection 'users');
+INSERT INTO users_ft VALUES ('seed3', 3);
+SELECT nedb.drop_index('users', 'age', 'eq');
+SELECT nedb.create_index('users', 'age', 'sorted');
+INSERT INTO users_ft VALUES ('seed4', 4);
+COMMIT;
+SELECT r ->> '_id' AS id FROM nql('FROM users ORDER BY age DESC LIMIT 2') r;
+SELECT kind FROM nedb.indexes WHERE coll = 'users';
+DROP FOREIGN TABLE users_ft;
+SELECT nedb.verify();

@@ -39,7 +39,8 @@ CREATE ROLE nedb_sec_attacker;
 GRANT USAGE ON SCHEMA nedb TO nedb_sec_attacker;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA nedb TO nedb_sec_attacker;
 GRANT USAGE ON FOREIGN SERVER nedb TO nedb_sec_attacker;
-GRANT SELECT ON nedb.log TO nedb_sec_attacker;
+GRANT pg_stat_scan_tables TO nedb_sec_attacker;  -- may run sorted_check
+GRANT SELECT ON nedb.log, nedb.indexes TO nedb_sec_attacker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.acct TO nedb_sec_attacker;
 CREATE SCHEMA evil AUTHORIZATION nedb_sec_attacker;
 SELECT nedb.grant(NULL, 'nedb_sec_attacker', 'all');
@@ -139,7 +140,7 @@ INSERT INTO attack VALUES
  (38, $$INSERT INTO evil.mine (_id, doc) VALUES ('m1', '{"a": 1}')$$),
  (39, $$IMPORT FOREIGN SCHEMA nedb FROM SERVER nedb INTO evil$$),
  (40, $$SELECT nedb.has_privilege('accounts', 'write')$$),
- (41, $$SELECT nedb.sorted_check('nedb.' || (SELECT indexname FROM pg_catalog.pg_indexes WHERE indexname LIKE 'accounts%' LIMIT 1))$$),
+ (41, $$SELECT nedb.sorted_check(i), nedb.sorted_stats(i) FROM (SELECT ('nedb.' || index_name)::regclass i FROM nedb.indexes WHERE coll = 'accounts' AND kind = 'sorted') x$$),
  (42, $$SELECT nedb.subscription_worker()$$);
 SELECT n, try_rb(stmt) AS result FROM attack ORDER BY n;
 -- index builds, each in its own transaction
@@ -347,7 +348,8 @@ DROP FOREIGN TABLE public.acct;
 REVOKE ALL ON SCHEMA nedb FROM nedb_sec_nobody, nedb_sec_reader, nedb_sec_writer, nedb_sec_both,
     nedb_sec_everything, nedb_sec_files, nedb_sec_auditor, nedb_sec_attacker;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA nedb FROM nedb_sec_auditor, nedb_sec_attacker;
-REVOKE ALL ON nedb.log FROM nedb_sec_auditor, nedb_sec_attacker;
+REVOKE ALL ON nedb.log, nedb.indexes FROM nedb_sec_auditor, nedb_sec_attacker;
+REVOKE pg_stat_scan_tables FROM nedb_sec_attacker;
 TRUNCATE nedb.grants;
 DROP ROLE nedb_sec_nobody, nedb_sec_reader, nedb_sec_writer, nedb_sec_both,
     nedb_sec_everything, nedb_sec_files, nedb_sec_auditor, nedb_sec_attacker;

@@ -222,6 +222,21 @@ node_str(CanonNode *obj, const char *k, bool required)
 	return n->str;
 }
 
+/* a name that lands in a btree index: at most NEDB_MAX_NAME bytes */
+static const char *
+node_name(CanonNode *obj, const char *k, bool required)
+{
+	const char *s = node_str(obj, k, required);
+
+	if (s && strlen(s) > NEDB_MAX_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("field \"%s\" is %zu bytes long, more than the limit of %d",
+						k, strlen(s), NEDB_MAX_NAME),
+				 errdetail("Nothing was imported.")));
+	return s;
+}
+
 static int64
 node_int(CanonNode *obj, const char *k)
 {
@@ -293,8 +308,18 @@ node_seq_list(CanonNode *n)
 	return construct_array(elems, n->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 }
 
+/*
+ * A line that does not continue the chain: in an imported file (lineno > 0)
+ * that is bad input, 22023 like every other bad line, named by its line;
+ * from a primary (replication) it is a damaged or diverged log, XX001.
+ */
+#define chain_errcode(lineno) \
+	((lineno) > 0 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_DATA_CORRUPTED)
+#define line_prefix(lineno) \
+	((lineno) > 0 ? psprintf("AOF line %d: ", (lineno)) : "")
+
 static void
-import_line(CanonNode *line, double *ts)
+import_line(CanonNode *line, double *ts, int lineno)
 {
 	StringInfoData body;
 	StringInfoData rebuilt;
@@ -321,15 +346,18 @@ import_line(CanonNode *line, double *ts)
 	op.seq = node_int(line, "seq");
 	if (op.seq != chain_next_seq())
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("seq " INT64_FORMAT " does not follow the head (expected seq " INT64_FORMAT ")",
-						op.seq, chain_next_seq()),
-				 errdetail("Nothing was imported.")));
+				(errcode(chain_errcode(lineno)),
+				 errmsg("%sseq " INT64_FORMAT " does not follow the head (expected seq " INT64_FORMAT ")",
+						line_prefix(lineno), op.seq, chain_next_seq()),
+				 errdetail("Nothing was imported."),
+				 lineno > 0 ? errhint("Import a log from its first line into an empty database, or only the lines after seq " INT64_FORMAT ", in order.",
+									  chain_next_seq() - 1) : 0));
 	prev = node_str(line, "prev_hash", true);
 	if (strcmp(prev, chain_head_hex()) != 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("prev_hash of seq " INT64_FORMAT " does not match the head", op.seq),
+				(errcode(chain_errcode(lineno)),
+				 errmsg("%sprev_hash of seq " INT64_FORMAT " does not match the head",
+						line_prefix(lineno), op.seq),
 				 errdetail("The line has %s, the head is %s. Nothing was imported.",
 						   prev, chain_head_hex())));
 	hash = node_str(line, "hash", true);
@@ -344,21 +372,21 @@ import_line(CanonNode *line, double *ts)
 
 		hash_to_hex(got, hex);
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("hash mismatch at seq " INT64_FORMAT, op.seq),
+				(errcode(chain_errcode(lineno)),
+				 errmsg("%shash mismatch at seq " INT64_FORMAT, line_prefix(lineno), op.seq),
 				 errdetail("The line says %s, its content hashes to %s. Nothing was imported.",
 						   hash, hex)));
 	}
 
 	/* the op's fields */
-	op.client = node_str(line, "client", true);
+	op.client = node_name(line, "client", true);
 	op.nonce = node_int(line, "nonce");
 	op.op = node_str(line, "op", true);
 	n = canon_member(line, "ts");
 	if (n == NULL)
 		bad_line("field \"%s\" is missing", "ts");
 	op.ts = node_float(n, "ts");
-	op.idem = node_str(line, "idem", false);
+	op.idem = node_name(line, "idem", false);
 	n = canon_member(line, "caused_by");
 	if (is_set(n))
 		op.caused_by = node_seq_list(n);
@@ -379,8 +407,8 @@ import_line(CanonNode *line, double *ts)
 	is_del = strcmp(op.op, "delete") == 0;
 	if (is_put || is_del)
 	{
-		op.coll = node_str(payload, "coll", true);
-		op.id = node_str(payload, "id", true);
+		op.coll = node_name(payload, "coll", true);
+		op.id = node_name(payload, "id", true);
 		if (is_put)
 		{
 			n = canon_member(payload, "doc");
@@ -395,9 +423,8 @@ import_line(CanonNode *line, double *ts)
 		op.payload = canon_node_to_jsonb(payload);
 	if (strcmp(op.op, "link") == 0 || strcmp(op.op, "unlink") == 0)
 	{
-		node_str(payload, "frm", true);
-		node_str(payload, "rel", true);
-		node_str(payload, "to", true);
+		nedb_check_edge(node_name(payload, "frm", true), node_name(payload, "rel", true),
+						node_name(payload, "to", true));
 	}
 
 	/* keep the exact body where the stored rows cannot rebuild it */
@@ -408,7 +435,7 @@ import_line(CanonNode *line, double *ts)
 
 	if (op.idem && chain_idem_seq(op.idem) >= 0)
 		bad_line("idempotency key \"%s\" is used twice", op.idem);
-	(void) chain_take_nonce(op.client, true, op.nonce);
+	chain_take_replayed_nonce(op.client, op.nonce);
 	/* the hash of prev (the head) and this body, checked above */
 	op.hash = got;
 	chain_append(&op);
@@ -431,13 +458,19 @@ import_line(CanonNode *line, double *ts)
  * original seq, ts, client, nonce and hash.  Needs a storage session and the
  * chain lock.  Returns the op's seq; *ts gets its ts.
  */
-int64
-aof_apply_line(const char *line, int len, double *ts)
+static int64
+apply_line(const char *line, int len, double *ts, int lineno)
 {
 	int64		seq = chain_next_seq();
 
-	import_line(canon_parse(line, len, "the line"), ts);
+	import_line(canon_parse(line, len, "the line"), ts, lineno);
 	return seq;
+}
+
+int64
+aof_apply_line(const char *line, int len, double *ts)
+{
+	return apply_line(line, len, ts, 0);
 }
 
 /* nedb.import_aof(lines): replay reference AOF lines; returns the count */
@@ -493,7 +526,7 @@ nedb_import_aof(PG_FUNCTION_ARGS)
 			double		ts;
 
 			old = MemoryContextSwitchTo(linecxt);
-			(void) aof_apply_line(p, len, &ts);
+			(void) apply_line(p, len, &ts, lineno);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(linecxt);
 			count++;

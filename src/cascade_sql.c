@@ -350,6 +350,7 @@ nedb_put_file(PG_FUNCTION_ARGS)
 				 errmsg("the data of file \"%s\" must not be NULL", name)));
 	data = PG_GETARG_BYTEA_PP(1);
 	len = VARSIZE_ANY_EXHDR(data);
+	nedb_check_client(client);
 
 	nedb_begin(&s);
 

@@ -40,6 +40,7 @@
 #include "log_tree.h"
 #include "repl.h"
 #include "store.h"
+#include "util.h"
 
 /* lock tag: advisory lock space, our own field4 so user advisory locks never collide */
 #define NEDB_LOCK_CLASS 0x4E45		/* "NE" */
@@ -210,7 +211,7 @@ nedb_begin(NedbSession *s)
 	s->caller_cxt = CurrentMemoryContext;
 	GetUserIdAndSecContext(&s->save_userid, &s->save_sec);
 	SetUserIdAndSecContext(owner, s->save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	nedb_safe_search_path(&s->guc_level);
+	nedb_safe_names_push(&s->guc_level);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
@@ -219,7 +220,7 @@ void
 nedb_end(NedbSession *s)
 {
 	SPI_finish();
-	AtEOXact_GUC(true, s->guc_level);
+	nedb_safe_names_pop(s->guc_level);
 	SetUserIdAndSecContext(s->save_userid, s->save_sec);
 }
 
@@ -227,19 +228,40 @@ nedb_end(NedbSession *s)
  * What runs with the owner's rights must not resolve a name through the
  * caller's search_path: a function, operator, cast or type of the caller's
  * (in a schema they own, or their temp schema) would run as the owner.  So
- * the session resolves names in pg_catalog, then the temp schema (relations
- * and types only; Postgres never looks there for functions or operators),
- * and every name of ours is schema-qualified.  The setting is popped by
- * nedb_end, or by the (sub)transaction abort on error, as for SECURITY
- * DEFINER functions with SET search_path.
+ * a session resolves names in pg_catalog alone (the temp schema is not
+ * searched at all), and every name of ours is schema-qualified.  Up to
+ * PostgreSQL 16 an override search path does that without the GUC
+ * machinery (a put or get sets it twice); from 17 on, search_path is set as
+ * for a SECURITY DEFINER function with SET search_path.  Either is undone by
+ * nedb_safe_names_pop, or by the (sub)transaction abort on error.
  */
 void
-nedb_safe_search_path(int *guc_level)
+nedb_safe_names_push(int *guc_level)
 {
+#if PG_VERSION_NUM < 170000
+	OverrideSearchPath path = {0};
+
+	path.schemas = NIL;
+	path.addCatalog = true;
+	path.addTemp = false;
+	PushOverrideSearchPath(&path);
+	*guc_level = 0;
+#else
 	*guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+#endif
+}
+
+void
+nedb_safe_names_pop(int guc_level)
+{
+#if PG_VERSION_NUM < 170000
+	PopOverrideSearchPath();
+#else
+	AtEOXact_GUC(true, guc_level);
+#endif
 }
 
 Datum
@@ -403,14 +425,9 @@ chain_head_hex(void)
 	return chain_head;
 }
 
-/*
- * The nonce to use for client's next op: the given one if it is above the
- * client's high-water mark (else a replay error), or the next one.  Unlike
- * the reference, the automatic nonce follows the stored high-water mark, so
- * explicit nonces never make it stale.
- */
-int64
-chain_take_nonce(const char *client, bool given, int64 nonce)
+/* the client's nonce high-water mark, read once per transaction */
+static NonceEntry *
+nonce_last(const char *client)
 {
 	NonceEntry *e;
 
@@ -418,31 +435,79 @@ chain_take_nonce(const char *client, bool given, int64 nonce)
 	e = nonce_entry(client);
 	if (e == NULL)
 		e = nonce_add(client, store_last_nonce(client));
+	return e;
+}
 
+static void
+nonce_replayed(const char *client, int64 nonce, int64 last)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("replay/stale nonce for client '%s': %lld <= %lld",
+					client, (long long) nonce, (long long) last),
+			 errhint("Each nonce of a client must be greater than its last one; omit the nonce to have the next one assigned.")));
+}
+
+/*
+ * The nonce to use for a live write's op: the given one if it is above the
+ * client's high-water mark (else a replay error), or the next one.  Unlike
+ * the reference, the automatic nonce follows the stored high-water mark, so
+ * explicit nonces never make it stale.  A given nonce may be at most
+ * NEDB_MAX_NONCE (2^53 - 1): one write must not be able to use up a
+ * client's nonces (automatic ones go on above it, for 2^63 - 2^53 more).
+ */
+int64
+chain_take_nonce(const char *client, bool given, int64 nonce)
+{
+	NonceEntry *e;
+
+	if (given && nonce > NEDB_MAX_NONCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("nonce %lld of client '%s' is out of range", (long long) nonce, client),
+				 errdetail("A write's nonce may be at most %lld (2^53 - 1).",
+						   (long long) NEDB_MAX_NONCE),
+				 errhint("Omit the nonce to have the next one assigned, or use a counter or epoch milliseconds.")));
+	e = nonce_last(client);
 	if (!given)
 	{
 		if (e->last == PG_INT64_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("nonces of client '%s' are exhausted", client)));
+					 errmsg("nonces of client '%s' are exhausted", client),
+					 errdetail("Its last nonce is %lld, the largest there is.", (long long) e->last),
+					 errhint("Write as another client.")));
 		nonce = e->last + 1;
 	}
 	else if (nonce <= e->last)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("replay/stale nonce for client '%s': %lld <= %lld",
-						client, (long long) nonce, (long long) e->last),
-				 errhint("Each nonce of a client must be greater than its last one; omit the nonce to have the next one assigned.")));
+		nonce_replayed(client, nonce, e->last);
 	e->last = nonce;
 	return nonce;
+}
+
+/*
+ * The nonce of a replayed op (an imported or replicated log): any nonce
+ * above the client's high-water mark, as the reference accepts it.
+ */
+void
+chain_take_replayed_nonce(const char *client, int64 nonce)
+{
+	NonceEntry *e = nonce_last(client);
+
+	if (nonce <= e->last)
+		nonce_replayed(client, nonce, e->last);
+	e->last = nonce;
 }
 
 /* seq of the op that registered this idempotency key, or -1 */
 int64
 chain_idem_seq(const char *idem)
 {
-	Datum		arg = CStringGetTextDatum(idem);
+	Datum		arg;
 	bool		isnull;
+
+	nedb_check_idem(idem);
+	arg = CStringGetTextDatum(idem);
 
 	if (nedb_exec(PLAN_IDEM, &arg, NULL, false, 1) == 0)
 		return -1;

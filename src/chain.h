@@ -37,14 +37,15 @@ typedef struct NedbSession
 	MemoryContext caller_cxt;	/* where results must be allocated */
 	Oid			save_userid;
 	int			save_sec;
-	int			guc_level;		/* our search_path's GUC nest level */
+	int			guc_level;		/* nedb_safe_names_push's GUC nest level */
 } NedbSession;
 
 extern void nedb_begin(NedbSession *s);
 extern void nedb_end(NedbSession *s);
 
-/* search_path = pg_catalog, pg_temp until AtEOXact_GUC(true, *guc_level) */
-extern void nedb_safe_search_path(int *guc_level);
+/* names resolve in pg_catalog only, until the matching pop */
+extern void nedb_safe_names_push(int *guc_level);
+extern void nedb_safe_names_pop(int guc_level);
 
 /* a jsonb result copied to the caller's context, to outlive the session */
 extern Datum nedb_copy_out(NedbSession *s, Jsonb *jb);
@@ -70,6 +71,7 @@ extern void chain_wait_writers(void);
 extern int64 chain_next_seq(void);
 extern const char *chain_head_hex(void);
 extern int64 chain_take_nonce(const char *client, bool given, int64 nonce);
+extern void chain_take_replayed_nonce(const char *client, int64 nonce);
 extern int64 chain_idem_seq(const char *idem);
 extern void chain_append(NedbOp *op);
 

@@ -221,6 +221,7 @@ modify_state(ResultRelInfo *rinfo, CmdType op)
 	m->serial = ++modify_serial;
 	val = nedb_setting(NEDB_SET_CLIENT);
 	m->client = pstrdup(val ? val : "local");
+	nedb_check_client(m->client);
 	val = nedb_setting(NEDB_SET_NONCE);
 	m->has_nonce = val != NULL;
 	if (m->has_nonce)

@@ -100,13 +100,22 @@ static bool
 check_nonce_guc(char **newval, void **extra, GucSource source)
 {
 	char	   *end;
+	long long	v;
 
 	if (*newval == NULL || **newval == '\0')
 		return true;
 	errno = 0;
-	(void) strtoll(*newval, &end, 10);
-	if (errno == 0 && *end == '\0')
+	v = strtoll(*newval, &end, 10);
+	if (errno == 0 && *end == '\0' && v <= NEDB_MAX_NONCE)
 		return true;
+	if (errno == 0 && *end == '\0')
+	{
+		GUC_check_errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE);
+		GUC_check_errdetail("A write's nonce may be at most %lld (2^53 - 1).",
+							(long long) NEDB_MAX_NONCE);
+		GUC_check_errhint("RESET nedb.nonce to have the next nonces assigned.");
+		return false;
+	}
 	GUC_check_errdetail("It must be empty or an integer.");
 	return false;
 }

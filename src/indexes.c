@@ -32,6 +32,7 @@
 
 #include "acl.h"
 #include "chain.h"
+#include "store.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(nedb_create_index);
@@ -166,6 +167,7 @@ run(const char *sql)
 static void
 build_index(const char *coll, const char *field, const char *kind, const char *name)
 {
+	store_release();
 	if (strcmp(kind, "search") == 0)
 		run(psprintf("CREATE INDEX %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
 					 " WHERE coll = %s",
@@ -238,6 +240,7 @@ nedb_drop_index(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("there is no %s index on %s.%s", kind, coll, field)));
+	store_release();
 	run(psprintf("DROP INDEX nedb.%s",
 				 quote_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
 	nedb_end(&s);

@@ -18,6 +18,19 @@
 /* longest coll, id, client, relation name or endpoint we accept, in bytes */
 #define NEDB_MAX_NAME 1024
 
+/*
+ * An edge's frm, rel and "to" together (edges_live indexes all three: a
+ * btree entry holds at most 2704 bytes); each is also at most NEDB_MAX_NAME.
+ */
+#define NEDB_MAX_EDGE 2048
+
+/*
+ * Largest nonce a live write may give: 2^53 - 1, the largest integer every
+ * JSON client keeps exactly.  Automatic nonces go on above it (a client's
+ * nonces cannot be exhausted by one write), and imported logs keep theirs.
+ */
+#define NEDB_MAX_NONCE ((INT64CONST(1) << 53) - 1)
+
 typedef struct NedbOp
 {
 	int64		seq;

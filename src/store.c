@@ -127,6 +127,17 @@ store_prepare(void)
 	writers_open();
 }
 
+/*
+ * Close what the writers keep open, so that DDL on nedb.versions in the same
+ * transaction (nedb.create_index after a put: migrations, psql -1) does not
+ * find the table in use; the next write opens them again.
+ */
+void
+store_release(void)
+{
+	writers_close();
+}
+
 static void
 writers_open(void)
 {

@@ -9,6 +9,8 @@
 
 /* open the tables and indexes for this transaction (before the chain lock) */
 extern void store_prepare(void);
+/* close the writers' relations before DDL on them */
+extern void store_release(void);
 
 /* one nedb.ops row, columns in table order */
 extern void store_append_op(Datum *values, bool *nulls);

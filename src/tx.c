@@ -163,6 +163,7 @@ parse_op(JsonbContainer *obj, int i, TxOp *t)
 	t->put.client = get_str(obj, i, "client", false);
 	if (t->put.client == NULL)
 		t->put.client = "local";
+	nedb_check_client(t->put.client);
 	t->put.has_nonce = get_int(obj, i, "nonce", &t->put.nonce);
 
 	if (t->kind == TX_LINK || t->kind == TX_UNLINK)

@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
+#include "acl.h"
 #include "op.h"
 #include "util.h"
 
@@ -34,6 +35,50 @@ nedb_arg_name(FunctionCallInfo fcinfo, int argno, const char *what)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s is %d bytes long, more than the limit of %d", what, len, NEDB_MAX_NAME)));
 	return text_to_cstring(t);
+}
+
+/* An idempotency key lands in the unique btree ops_idem: at most 1 KiB. */
+void
+nedb_check_idem(const char *idem)
+{
+	size_t		len = strlen(idem);
+
+	if (len > NEDB_MAX_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("idempotency key is %zu bytes long, more than the limit of %d",
+						len, NEDB_MAX_NAME),
+				 errhint("Use a shorter key, such as a hash of the request.")));
+}
+
+/* An edge's three names land together in the btree edges_live. */
+void
+nedb_check_edge(const char *frm, const char *rel, const char *to)
+{
+	size_t		len = strlen(frm) + strlen(rel) + strlen(to);
+
+	if (strlen(frm) > NEDB_MAX_NAME || strlen(rel) > NEDB_MAX_NAME ||
+		strlen(to) > NEDB_MAX_NAME || len > NEDB_MAX_EDGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("edge names are %zu bytes long together, more than the limit of %d",
+						len, NEDB_MAX_EDGE),
+				 errdetail("frm, rel and to are %zu, %zu and %zu bytes; each may have %d, and all three %d.",
+						   strlen(frm), strlen(rel), strlen(to), NEDB_MAX_NAME, NEDB_MAX_EDGE)));
+}
+
+void
+nedb_check_client(const char *client)
+{
+	if (strncmp(client, "__", 2) != 0)
+		return;
+	if (nedb_acl_is_admin(GetUserId()))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to write as client \"%s\"", client),
+			 errdetail("Client names beginning with \"__\" are reserved for the engine (nedb.sweep() deletes as __ttl__, the reference checkpoints as __snapshot__); only the extension's owner may use them."),
+			 errhint("Use another client name.")));
 }
 
 Tuplestorestate *

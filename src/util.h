@@ -15,6 +15,17 @@
 extern const char *nedb_arg_name(FunctionCallInfo fcinfo, int argno,
 								 const char *what);
 
+/* limits of the names that land in btree indexes (54000 above them) */
+extern void nedb_check_idem(const char *idem);
+extern void nedb_check_edge(const char *frm, const char *rel, const char *to);
+
+/*
+ * The client of a live write: names beginning with "__" are the engine's
+ * (__ttl__, __snapshot__), refused unless the current user is a NEDB admin
+ * (superuser, or has the privileges of schema nedb's owner): 42501.
+ */
+extern void nedb_check_client(const char *client);
+
 /* materialized set-returning function: the tuplestore and its row shape */
 extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc);
 

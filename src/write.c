@@ -304,6 +304,7 @@ edge_put(bool link, int64 seq, const char *frm, const char *rel, const char *to)
 {
 	Datum		v[4];
 
+	nedb_check_edge(frm, rel, to);
 	v[0] = Int64GetDatum(seq);
 	v[1] = CStringGetTextDatum(frm);
 	v[2] = CStringGetTextDatum(rel);
@@ -347,6 +348,7 @@ nedb_put(PG_FUNCTION_ARGS)
 				 errhint("Use nedb.delete() to remove a document.")));
 	a.doc = PG_GETARG_JSONB_P(2);
 	a.client = nedb_arg_name(fcinfo, 3, "client");
+	nedb_check_client(a.client);
 	a.has_nonce = !PG_ARGISNULL(4);
 	a.nonce = a.has_nonce ? PG_GETARG_INT64(4) : 0;
 	a.idem = opt_text(fcinfo, 5);
@@ -398,6 +400,7 @@ nedb_delete(PG_FUNCTION_ARGS)
 	int64		seq;
 
 	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
+	nedb_check_client(client);
 	nedb_begin(&s);
 	seq = write_delete(coll, id, client, !PG_ARGISNULL(3),
 					   PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3), opt_text(fcinfo, 4));
@@ -417,6 +420,7 @@ link_common(FunctionCallInfo fcinfo, bool link)
 
 	/* an edge belongs to the document it starts from */
 	nedb_acl_require_node(GetUserId(), frm, NEDB_WRITE);
+	nedb_check_client(client);
 	nedb_begin(&s);
 	seq = write_link(link, frm, rel, to, client, !PG_ARGISNULL(4),
 					 PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4));
