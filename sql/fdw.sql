@@ -201,36 +201,46 @@ ROLLBACK;
 SELECT count(*) FROM blocks WHERE _id = 'rb';
 SELECT nedb.seq() = :seq_before AS nothing_written;
 
--- client, nonce and idempotency key per statement
-SET nedb.client = 'svc';
-SET nedb.nonce = 10;
+-- client, nonce and idempotency key per statement, set for the transaction
+-- (SET LOCAL: a session-level value is refused, see fdw_settings)
+BEGIN;
+SET LOCAL nedb.client = 'svc';
+SET LOCAL nedb.nonce = 10;
 INSERT INTO blocks (_id, height) VALUES ('g1', 1), ('g2', 2);
 SELECT id, client, nonce FROM nedb.ops WHERE seq > :seq_before ORDER BY seq;
+-- a nonce is for one write statement
 SELECT try($$INSERT INTO blocks (_id, height) VALUES ('g3', 3)$$);
-SET nedb.nonce = 12;
+-- set again, the same nonce is a replay
+SET LOCAL nedb.nonce = 10;
+SELECT try($$INSERT INTO blocks (_id, height) VALUES ('g3', 3)$$);
+SET LOCAL nedb.nonce = 12;
 UPDATE blocks SET height = 20 WHERE _id = 'g2';
-RESET nedb.nonce;
-SET nedb.idem = 'k1';
+COMMIT;
+BEGIN;
+SET LOCAL nedb.client = 'svc';
+SET LOCAL nedb.idem = 'k1';
 INSERT INTO blocks (_id, height) VALUES ('i1', 5) RETURNING _id, height;
+COMMIT;
+-- a retry with the known key was done before: no row, not counted
+BEGIN;
+SET LOCAL nedb.client = 'svc';
+SET LOCAL nedb.idem = 'k1';
 INSERT INTO blocks (_id, height) VALUES ('i1', 6) RETURNING _id, height;
+SET LOCAL nedb.idem = 'k2';
 SELECT try($$INSERT INTO blocks (_id, height) VALUES ('i2', 1), ('i3', 2)$$);
-RESET nedb.idem;
-RESET nedb.client;
+COMMIT;
 SELECT id, client, nonce, idem FROM nedb.ops WHERE seq > :seq_before ORDER BY seq;
 -- provenance and valid time of puts, per statement (as nedb.put's arguments)
-SET nedb.caused_by = '{0, 1}';
-SET nedb.evidence = 'import';
-SET nedb.confidence = 0.75;
-SET nedb.valid_from = '2024-01-01';
-SET nedb.valid_to = '2024-12-31';
+BEGIN;
+SET LOCAL nedb.caused_by = '{0, 1}';
+SET LOCAL nedb.evidence = 'import';
+SET LOCAL nedb.confidence = 0.75;
+SET LOCAL nedb.valid_from = '2024-01-01';
+SET LOCAL nedb.valid_to = '2024-12-31';
 INSERT INTO blocks (_id, height) VALUES ('p1', 7) RETURNING doc - '_seq';
 UPDATE blocks SET height = 8 WHERE _id = 'p1' RETURNING doc - '_seq';
+COMMIT;
 SELECT caused_by, evidence, confidence, valid_from, valid_to FROM nedb.ops WHERE id = 'p1' ORDER BY seq;
-RESET nedb.caused_by;
-RESET nedb.evidence;
-RESET nedb.confidence;
-RESET nedb.valid_from;
-RESET nedb.valid_to;
 SELECT try($$SET nedb.caused_by = '{1, x}'$$);
 SELECT try($$SET nedb.confidence = 'NaN'$$);
 
@@ -246,7 +256,8 @@ SELECT try($$COPY blocks (_id, height) FROM PROGRAM 'echo cp4,abc' WITH (FORMAT 
 -- ---------------------------------------------------------------------------
 -- History: nedb.as_of and the table option as_of
 -- ---------------------------------------------------------------------------
-SET nedb.as_of = 199;
+BEGIN;
+SET LOCAL nedb.as_of = 199;
 SELECT count(*), min(height), max(height) FROM blocks;
 SELECT _id, miner FROM blocks WHERE height <= 3 ORDER BY height;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id FROM blocks ORDER BY height DESC LIMIT 1;
@@ -255,9 +266,9 @@ SELECT try($$INSERT INTO blocks (_id) VALUES ('x')$$);
 SELECT try($$UPDATE blocks SET height = 1$$);
 SELECT try($$DELETE FROM blocks$$);
 SELECT try($$COPY blocks (_id) FROM PROGRAM 'echo x'$$);
-SET nedb.as_of = 0;
+SET LOCAL nedb.as_of = 0;
 SELECT _id FROM blocks;
-RESET nedb.as_of;
+COMMIT;
 CREATE FOREIGN TABLE blocks_then (_id text, height bigint) SERVER nedb OPTIONS (collection 'blocks', as_of '2');
 SELECT * FROM blocks_then ORDER BY height;
 SELECT try($$INSERT INTO blocks_then VALUES ('x', 1)$$);

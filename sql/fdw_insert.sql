@@ -65,11 +65,11 @@ WITH ins AS (INSERT INTO ft (_id, a) SELECT 'q' || i, i FROM generate_series(1, 
 SELECT count(*) FROM ins;
 SELECT rows_of($$INSERT INTO ft (_id, a) SELECT 'q' || i, i FROM generate_series(1, 5) i ON CONFLICT DO NOTHING$$);
 -- skipped rows take no nonce: the written ones take consecutive nonces
-SET nedb.client = 'ins';
-SET nedb.nonce = 100;
+BEGIN;
+SET LOCAL nedb.client = 'ins';
+SET LOCAL nedb.nonce = 100;
 INSERT INTO ft (_id) VALUES ('n1'), ('x'), ('n2') ON CONFLICT DO NOTHING;
-RESET nedb.nonce;
-RESET nedb.client;
+COMMIT;
 SELECT id, client, nonce FROM nedb.ops WHERE client = 'ins' ORDER BY seq;
 -- a conflict target needs an index, which a foreign table cannot have
 SELECT try($$INSERT INTO ft (_id, a) VALUES ('x', 9) ON CONFLICT (_id) DO NOTHING$$);

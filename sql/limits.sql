@@ -51,13 +51,14 @@ SELECT nonce FROM nedb.log WHERE client = 'lim' ORDER BY seq;
 -- the foreign table's nedb.nonce: the statement's rows take the following
 -- nonces, and a row above the bound fails the statement
 CREATE FOREIGN TABLE lim_n (_id text, doc jsonb) SERVER nedb OPTIONS (collection 'n');
-SET nedb.client = 'limfdw';
-SET nedb.nonce = '9007199254740990';
+BEGIN;
+SET LOCAL nedb.client = 'limfdw';
+SET LOCAL nedb.nonce = '9007199254740990';
 SELECT try($$INSERT INTO lim_n VALUES ('x', '{}'), ('y', '{}'), ('z', '{}')$$);
 INSERT INTO lim_n VALUES ('x', '{}'), ('y', '{}');
 RESET nedb.nonce;
 INSERT INTO lim_n VALUES ('z', '{}');
-RESET nedb.client;
+COMMIT;
 SELECT nonce FROM nedb.log WHERE client = 'limfdw' ORDER BY seq;
 
 -- ---------------------------------------------------------------------------
@@ -77,9 +78,10 @@ SELECT nedb.put('r', 'a', '{}', client => '__ttl__');
 SELECT try($$SELECT nedb.delete('r', 'a', client => '__ttl__')$$);
 SELECT try($$SELECT nedb.link('a', 'r', 'b', client => '__snapshot__')$$);
 SELECT try($$SELECT nedb.tx('[{"op": "del", "coll": "r", "id": "a", "client": "__ttl__"}]')$$);
-SET nedb.client = '__ttl__';
+BEGIN;
+SET LOCAL nedb.client = '__ttl__';
 SELECT try($$INSERT INTO lim_n VALUES ('q', '{}')$$);
-RESET nedb.client;
+COMMIT;
 -- "__" elsewhere in a name is an ordinary name
 SELECT nedb.put('r', 'a', '{}', client => 'my__app', ttl => '-1 second') ->> '_id' AS ordinary;
 -- sweep() still deletes as __ttl__, for whoever may run it

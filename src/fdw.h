@@ -40,7 +40,8 @@ typedef enum NedbTypeClass
 	NEDB_TC_BOOL,				/* JSON true/false */
 	NEDB_TC_TEXT,				/* text, varchar: JSON strings */
 	NEDB_TC_JSONB,				/* jsonb: any JSON value, as is */
-	NEDB_TC_OTHER				/* anything else: a JSON string through the type's input */
+	NEDB_TC_OTHER				/* anything else: a JSON string in a form that does not
+								 * depend on the session (fdw_convert.c) */
 } NedbTypeClass;
 
 typedef struct NedbColumn
@@ -54,6 +55,8 @@ typedef struct NedbColumn
 	int32		typmod;
 	NedbTypeClass tclass;
 	bool		in_ready;		/* in_fn looked up */
+	Oid			in_base;		/* the type, or a domain's base type */
+	int8		in_fixed;		/* the settings fixed while reading (fdw_convert.c) */
 	FmgrInfo	in_fn;			/* the type's input function */
 	Oid			in_ioparam;
 	int8		sorted_index;	/* the field has a sorted index: -1 not yet looked up */
@@ -74,20 +77,38 @@ typedef struct NedbTable
 	MemoryContext cxt;			/* where this lives */
 } NedbTable;
 
+/*
+ * The settings that steer foreign-table reads and writes.  Each is honored
+ * only where it cannot outlive its purpose: set with SET LOCAL (or
+ * set_config(..., true), or a function's SET clause) in the current
+ * transaction, or for all but nedb.idem and nedb.nonce a configured
+ * default (postgresql.conf, ALTER ROLE/DATABASE SET, connection options).
+ * A value set with plain SET for the session is refused (fdw_options.c).
+ */
+typedef enum NedbSetting
+{
+	NEDB_SET_AS_OF,
+	NEDB_SET_CLIENT,
+	NEDB_SET_NONCE,				/* per write statement */
+	NEDB_SET_IDEM,				/* per write statement */
+	NEDB_SET_CAUSED_BY,
+	NEDB_SET_EVIDENCE,
+	NEDB_SET_CONFIDENCE,
+	NEDB_SET_VALID_FROM,
+	NEDB_SET_VALID_TO,
+	NEDB_NUM_SETTINGS
+} NedbSetting;
+
 /* fdw_options.c */
 extern NedbTable *nedb_table(Oid relid);
 extern NedbTypeClass nedb_type_class(Oid type);
 extern bool nedb_read_as_of(NedbTable *t, int64 *as_of);
 extern void nedb_fdw_init(void);
-extern char *nedb_guc_as_of;
-extern char *nedb_guc_client;
-extern char *nedb_guc_nonce;
-extern char *nedb_guc_idem;
-extern char *nedb_guc_caused_by;
-extern char *nedb_guc_evidence;
-extern char *nedb_guc_confidence;
-extern char *nedb_guc_valid_from;
-extern char *nedb_guc_valid_to;
+/* the value in force (NULL: none); ERROR if it was set for the session */
+extern const char *nedb_setting(NedbSetting s);
+extern const char *nedb_setting_name(NedbSetting s);
+/* changes whenever the setting is assigned (SET, SET LOCAL, RESET, rollback) */
+extern uint64 nedb_setting_generation(NedbSetting s);
 
 /* fdw_convert.c: documents to rows and back */
 extern void nedb_doc_to_values(NedbTable *t, const char *id, int64 seq, Jsonb *doc,

@@ -10,17 +10,42 @@
  * null as 'null').  Anything else is an error naming the document and the
  * field, never a silent NULL: comparisons pushed down to the storage are
  * then exactly the column's comparisons (see fdw_plan.c).
+ *
+ * A stored value never depends on the writing session's settings, nor a
+ * read value on the reading session's.  Postgres writes the text of dates
+ * and times by DateStyle and TimeZone, of intervals by IntervalStyle, of
+ * bytea by bytea_output, of floats by extra_float_digits, of money by
+ * lc_monetary; the same value written from two sessions would be two
+ * strings, ordered and compared wrongly.  So date, time, timetz, timestamp
+ * and timestamptz are written as ISO 8601 (XML Schema) strings, timestamptz
+ * in UTC with offset +00:00 (Postgres's JSON form: JsonEncodeDateTime),
+ * intervals as ISO 8601 durations, bytea as hex, floats as shortest-exact
+ * JSON numbers (the shortest decimal that reads back as the float8, or as
+ * the float4), integers, numerics and booleans as JSON values; any other
+ * type whose text is not the same in every session (arrays, ranges,
+ * composites, user types, ...) through its output function under fixed
+ * settings (format_settings below), and every such type is read through
+ * its input function under the same settings: a string without an offset
+ * is UTC, an ambiguous day-month order is Postgres's default (MDY).  Money
+ * has no form independent of lc_monetary: fdw_options.c refuses it.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 #include "canon.h"
 #include "fdw.h"
@@ -61,6 +86,178 @@ conversion_error(NedbTable *t, NedbColumn *c, const char *id, JsonbValue *v)
 			 errhint("Map the field to a jsonb column to read any JSON value.")));
 }
 
+/*
+ * The settings under which text of a type without a form of its own is
+ * written and read, whatever the session's: ISO dates (day-month order as
+ * Postgres's default), UTC, ISO 8601 intervals, hex bytea, shortest-exact
+ * floats, the C locale's money.
+ */
+static const struct
+{
+	const char *name;
+	const char *value;
+}			format_settings[] = {
+	{"DateStyle", "ISO, MDY"},
+	{"TimeZone", "UTC"},
+	{"IntervalStyle", "iso_8601"},
+	{"bytea_output", "hex"},
+	{"extra_float_digits", "1"},
+	{"lc_monetary", "C"},
+};
+
+/* which of format_settings a type's text depends on */
+#define FIX_DATES		0x03	/* DateStyle, TimeZone */
+#define FIX_INTERVALS	0x04	/* IntervalStyle */
+#define FIX_BYTEA		0x08	/* bytea_output */
+#define FIX_FLOATS		0x10	/* extra_float_digits */
+#define FIX_MONEY		0x20	/* lc_monetary */
+#define FIX_ALL			0x3f
+/* input reads both bytea forms, and floats whatever extra_float_digits */
+#define FIX_INPUT		(FIX_ALL & ~(FIX_BYTEA | FIX_FLOATS))
+
+/* the fixed settings in mask until fixed_formats_end(level) */
+static int
+fixed_formats_begin(int mask)
+{
+	int			level = NewGUCNestLevel();
+
+	for (int i = 0; i < lengthof(format_settings); i++)
+		if (mask & (1 << i))
+			(void) set_config_option(format_settings[i].name, format_settings[i].value,
+									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+									 false);
+	return level;
+}
+
+static void
+fixed_formats_end(int level)
+{
+	AtEOXact_GUC(true, level);
+}
+
+/*
+ * The settings of format_settings that a (base) type's text depends on,
+ * either way: 0 for those whose text is the same in every session.
+ */
+static int
+text_depends_on(Oid base)
+{
+	switch (base)
+	{
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return FIX_DATES;
+		case INTERVALOID:
+			return FIX_INTERVALS;
+		case BYTEAOID:
+			return FIX_BYTEA;
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return FIX_FLOATS;
+		case CASHOID:
+			return FIX_MONEY;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case CHAROID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case NUMERICOID:		/* numeric_out and numeric_in ignore lc_numeric */
+		case BOOLOID:
+		case UUIDOID:
+		case INETOID:
+		case CIDROID:
+		case MACADDROID:
+		case MACADDR8OID:
+		case BITOID:
+		case VARBITOID:
+		case JSONOID:
+		case JSONBOID:
+		case PG_LSNOID:
+		case TSVECTOROID:
+		case TSQUERYOID:
+			return 0;
+		default:
+			return FIX_ALL;
+	}
+}
+
+/* past n digits, min <= n <= max, or NULL */
+static const char *
+skip_digits(const char *p, int min, int max)
+{
+	int			n = 0;
+
+	while (*p >= '0' && *p <= '9')
+		p++, n++;
+	return n >= min && n <= max ? p : NULL;
+}
+
+/* past ":dd" k times at most (at least once if required), or NULL */
+static const char *
+skip_colon_pairs(const char *p, int k, bool required)
+{
+	for (int i = 0; i < k && (*p == ':' || (required && i == 0)); i++)
+	{
+		if (*p++ != ':' || (p = skip_digits(p, 2, 2)) == NULL)
+			return NULL;
+	}
+	return p;
+}
+
+/*
+ * Whether str is a date, time or interval in the ISO 8601 form that
+ * canonical_text writes (or Postgres's ISO output): it reads the same under
+ * every DateStyle (a year of 3 or more digits first is always year, month,
+ * day), every IntervalStyle (a duration starting with P), and with its
+ * numeric offset every TimeZone, so nothing needs fixing to read it.
+ * Anything else (other orders, zone names, 'today') is read under fixed
+ * settings.
+ */
+static bool
+reads_alike(const char *p, Oid base)
+{
+	bool		date = base == DATEOID || base == TIMESTAMPOID || base == TIMESTAMPTZOID;
+	bool		time = base != DATEOID;
+	bool		zone = base == TIMESTAMPTZOID || base == TIMETZOID;
+
+	if (base == INTERVALOID)
+		return *p == 'P';
+	if (date && (strcmp(p, "infinity") == 0 || strcmp(p, "-infinity") == 0))
+		return true;
+	if (date)
+	{
+		if ((p = skip_digits(p, 4, 9)) == NULL || *p++ != '-' ||
+			(p = skip_digits(p, 2, 2)) == NULL || *p++ != '-' ||
+			(p = skip_digits(p, 2, 2)) == NULL)
+			return false;
+		if (time && *p != 'T' && *p != ' ')
+			return false;
+		if (time)
+			p++;
+	}
+	if (time)
+	{
+		if ((p = skip_digits(p, 2, 2)) == NULL || (p = skip_colon_pairs(p, 2, true)) == NULL)
+			return false;
+		if (*p == '.' && (p = skip_digits(p + 1, 1, 9)) == NULL)
+			return false;
+	}
+	if (zone)
+	{
+		if ((*p != '+' && *p != '-') || (p = skip_digits(p + 1, 2, 2)) == NULL ||
+			(p = skip_colon_pairs(p, 2, false)) == NULL)
+			return false;
+	}
+	return *p == '\0' || (date && strcmp(p, " BC") == 0);
+}
+
 /* the type's input function over str; its error names the document and field */
 static Datum
 typed_input(NedbTable *t, NedbColumn *c, const char *id, char *str)
@@ -74,11 +271,22 @@ typed_input(NedbTable *t, NedbColumn *c, const char *id, char *str)
 
 		getTypeInputInfo(c->type, &fn, &c->in_ioparam);
 		fmgr_info_cxt(fn, &c->in_fn, t->cxt);
+		c->in_base = getBaseType(c->type);
+		c->in_fixed = text_depends_on(c->in_base) & FIX_INPUT;
 		c->in_ready = true;
 	}
 	PG_TRY();
 	{
-		res = InputFunctionCall(&c->in_fn, str, c->in_ioparam, c->typmod);
+		if (c->in_fixed &&
+			!((c->in_fixed & ~(FIX_DATES | FIX_INTERVALS)) == 0 && reads_alike(str, c->in_base)))
+		{
+			int			level = fixed_formats_begin(c->in_fixed);
+
+			res = InputFunctionCall(&c->in_fn, str, c->in_ioparam, c->typmod);
+			fixed_formats_end(level);
+		}
+		else
+			res = InputFunctionCall(&c->in_fn, str, c->in_ioparam, c->typmod);
 	}
 	PG_CATCH();
 	{
@@ -200,6 +408,76 @@ nedb_doc_to_values(NedbTable *t, const char *id, int64 seq, Jsonb *doc,
 	}
 }
 
+/*
+ * The text a value of a type other than those with a JSON form of their own
+ * is stored as, the same in every session (see the header comment).
+ */
+static char *
+canonical_text(Datum d, Oid type)
+{
+	Oid			base = getBaseType(type);
+	char		buf[MAXDATELEN + 1];
+
+	switch (base)
+	{
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+			return pstrdup(JsonEncodeDateTime(buf, d, base, NULL));
+		case TIMESTAMPTZOID:
+			{
+				const int	utc = 0;
+
+				return pstrdup(JsonEncodeDateTime(buf, d, base, &utc));
+			}
+		case INTERVALOID:
+			{
+#if PG_VERSION_NUM >= 150000
+				struct pg_itm itm;
+
+				interval2itm(*DatumGetIntervalP(d), &itm);
+				EncodeInterval(&itm, INTSTYLE_ISO_8601, buf);
+#else
+				struct pg_tm tm;
+				fsec_t		fsec;
+
+				if (interval2tm(*DatumGetIntervalP(d), &tm, &fsec) != 0)
+					elog(ERROR, "could not convert interval to tm");
+				EncodeInterval(&tm, fsec, INTSTYLE_ISO_8601, buf);
+#endif
+				return pstrdup(buf);
+			}
+		case BYTEAOID:
+			{
+				bytea	   *b = DatumGetByteaPP(d);
+				size_t		len = VARSIZE_ANY_EXHDR(b);
+				char	   *s = palloc(len * 2 + 3);
+
+				s[0] = '\\';
+				s[1] = 'x';
+				s[hex_encode(VARDATA_ANY(b), len, s + 2) + 2] = '\0';
+				return s;
+			}
+		default:
+			{
+				Oid			fn;
+				bool		isvarlena;
+				char	   *s;
+				int			level;
+				int			fix = text_depends_on(base);
+
+				getTypeOutputInfo(type, &fn, &isvarlena);
+				if (fix == 0)
+					return OidOutputFunctionCall(fn, d);
+				level = fixed_formats_begin(fix);
+				s = OidOutputFunctionCall(fn, d);
+				fixed_formats_end(level);
+				return s;
+			}
+	}
+}
+
 /* A column value as a JSON value (scalars, or a jsonb value as it is). */
 static void
 datum_to_jsonb_value(Datum d, Oid type, JsonbValue *v)
@@ -236,7 +514,19 @@ datum_to_jsonb_value(Datum d, Oid type, JsonbValue *v)
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("JSON has no number %g", f)));
 				v->type = jbvNumeric;
-				v->val.numeric = DatumGetNumeric(canon_float_numeric(f));
+				if (type == FLOAT4OID)
+				{
+					/* the shortest decimal that reads back as this float4: 0.1, not 0.10000000149011612 */
+					char		buf[FLOAT_SHORTEST_DECIMAL_LEN];
+
+					float_to_shortest_decimal_buf(DatumGetFloat4(d), buf);
+					v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																		 CStringGetDatum(buf),
+																		 ObjectIdGetDatum(InvalidOid),
+																		 Int32GetDatum(-1)));
+				}
+				else
+					v->val.numeric = DatumGetNumeric(canon_float_numeric(f));
 				return;
 			}
 		case BOOLOID:
@@ -269,12 +559,8 @@ datum_to_jsonb_value(Datum d, Oid type, JsonbValue *v)
 			}
 		default:
 			{
-				Oid			fn;
-				bool		isvarlena;
-				char	   *s;
+				char	   *s = canonical_text(d, type);
 
-				getTypeOutputInfo(type, &fn, &isvarlena);
-				s = OidOutputFunctionCall(fn, d);
 				v->type = jbvString;
 				v->val.string.val = s;
 				v->val.string.len = strlen(s);

@@ -11,12 +11,16 @@
  * on the foreign table before any of this runs; only then does the write run
  * as the schema owner.  Client, nonce and idempotency key come from the
  * settings nedb.client, nedb.nonce (the statement's first write; the next
- * writes take the following nonces) and nedb.idem (a one-row statement).  A
- * table reading history (option as_of, or nedb.as_of set) refuses writes.
+ * writes take the following nonces) and nedb.idem (a one-row statement),
+ * honored only for the transaction that sets them (fdw_options.c); a nonce
+ * or key is for one write statement.  A write whose key is known was done
+ * before: it is skipped, returns no row and is not counted.  A table
+ * reading history (option as_of, or nedb.as_of set) refuses writes.
  */
 #include "postgres.h"
 
 #include "access/sysattr.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -50,6 +54,7 @@ typedef struct NedbModify
 	const char *idem;
 	PutArgs		prov;			/* provenance of every put */
 	int64		nwrites;
+	uint64		serial;			/* tells statements apart */
 	bool		fill_slot;		/* RETURNING or triggers see the stored row */
 	MemoryContext row_cxt;
 } NedbModify;
@@ -117,11 +122,92 @@ plan_do_nothing(ModifyTableState *mtstate)
 	return plan->onConflictAction == ONCONFLICT_NOTHING;
 }
 
+/*
+ * nedb.nonce and nedb.idem are for one write statement.  A value set with
+ * SET LOCAL stays in force until the transaction ends, so the statement
+ * that first writes with it claims it (the assignment, not the text: SET
+ * LOCAL of the same value again is a new assignment); a later statement
+ * that finds the same assignment in force is refused instead of replaying
+ * the nonce or turning into a no-op of the known key.  A claim made in a
+ * subtransaction that rolls back is given up with it.
+ */
+typedef struct SettingClaim
+{
+	bool		valid;
+	uint64		generation;		/* the assignment claimed */
+	uint64		serial;			/* by this statement */
+	SubTransactionId subid;		/* in this subtransaction */
+} SettingClaim;
+
+static SettingClaim claims[NEDB_NUM_SETTINGS];
+static uint64 modify_serial = 0;
+static bool claim_callbacks = false;
+
+static void
+claims_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		memset(claims, 0, sizeof(claims));
+}
+
+static void
+claims_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	for (int i = 0; i < NEDB_NUM_SETTINGS; i++)
+	{
+		if (!claims[i].valid || claims[i].subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			claims[i].valid = false;
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			claims[i].subid = parentSubid;
+	}
+}
+
+/* refuse a setting another statement claimed; with take, claim it */
+static void
+check_claim(NedbModify *m, NedbSetting which, bool in_force, bool take)
+{
+	SettingClaim *c = &claims[which];
+	uint64		gen = nedb_setting_generation(which);
+
+	if (!in_force)
+		return;
+	if (c->valid && c->generation == gen && c->serial != m->serial)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s was already used in this transaction",
+						nedb_setting_name(which)),
+				 errdetail(which == NEDB_SET_IDEM
+						   ? "An idempotency key names one write: this statement would be a no-op."
+						   : "A nonce is for one write statement: this statement would replay it."),
+				 errhint("SET LOCAL %s again before each write statement (a new %s), or RESET %s.",
+						 nedb_setting_name(which),
+						 which == NEDB_SET_IDEM ? "key" : "nonce",
+						 nedb_setting_name(which))));
+	if (!take || (c->valid && c->generation == gen))
+		return;
+	if (!claim_callbacks)
+	{
+		RegisterXactCallback(claims_xact_callback, NULL);
+		RegisterSubXactCallback(claims_subxact_callback, NULL);
+		claim_callbacks = true;
+	}
+	c->valid = true;
+	c->generation = gen;
+	c->serial = m->serial;
+	c->subid = GetCurrentSubTransactionId();
+}
+
 static NedbModify *
 modify_state(ResultRelInfo *rinfo, CmdType op)
 {
 	NedbModify *m = palloc0(sizeof(NedbModify));
 	int64		as_of;
+	const char *val;
 
 	m->t = nedb_table(RelationGetRelid(rinfo->ri_RelationDesc));
 	m->op = op;
@@ -132,32 +218,44 @@ modify_state(ResultRelInfo *rinfo, CmdType op)
 				 errmsg("cannot write to foreign table \"%s\": it reads collection \"%s\" as of seq " INT64_FORMAT,
 						m->t->relname, m->t->coll, as_of),
 				 errhint("History is read-only: RESET nedb.as_of (or use a table without option as_of) to write.")));
-	m->client = pstrdup(nedb_guc_client && *nedb_guc_client ? nedb_guc_client : "local");
+	m->serial = ++modify_serial;
+	val = nedb_setting(NEDB_SET_CLIENT);
+	m->client = pstrdup(val ? val : "local");
 	nedb_check_client(m->client);
-	m->has_nonce = nedb_guc_nonce && *nedb_guc_nonce;
+	val = nedb_setting(NEDB_SET_NONCE);
+	m->has_nonce = val != NULL;
 	if (m->has_nonce)
-		m->nonce = strtoll(nedb_guc_nonce, NULL, 10);
-	m->idem = nedb_guc_idem && *nedb_guc_idem ? pstrdup(nedb_guc_idem) : NULL;
-	if (nedb_guc_caused_by && *nedb_guc_caused_by)
+		m->nonce = strtoll(val, NULL, 10);
+	val = nedb_setting(NEDB_SET_IDEM);
+	m->idem = val ? pstrdup(val) : NULL;
+	val = nedb_setting(NEDB_SET_CAUSED_BY);
+	if (val)
 	{
 		Oid			fn;
 		Oid			ioparam;
 
 		getTypeInputInfo(INT8ARRAYOID, &fn, &ioparam);
-		m->prov.caused_by = DatumGetArrayTypeP(OidInputFunctionCall(fn, nedb_guc_caused_by,
+		m->prov.caused_by = DatumGetArrayTypeP(OidInputFunctionCall(fn, (char *) val,
 																	ioparam, -1));
 	}
-	if (nedb_guc_evidence && *nedb_guc_evidence)
-		m->prov.evidence = pstrdup(nedb_guc_evidence);
-	if (nedb_guc_confidence && *nedb_guc_confidence)
+	val = nedb_setting(NEDB_SET_EVIDENCE);
+	if (val)
+		m->prov.evidence = pstrdup(val);
+	val = nedb_setting(NEDB_SET_CONFIDENCE);
+	if (val)
 	{
 		m->prov.has_confidence = true;
-		m->prov.confidence = strtod(nedb_guc_confidence, NULL);
+		m->prov.confidence = strtod(val, NULL);
 	}
-	if (nedb_guc_valid_from && *nedb_guc_valid_from)
-		m->prov.valid_from = pstrdup(nedb_guc_valid_from);
-	if (nedb_guc_valid_to && *nedb_guc_valid_to)
-		m->prov.valid_to = pstrdup(nedb_guc_valid_to);
+	val = nedb_setting(NEDB_SET_VALID_FROM);
+	if (val)
+		m->prov.valid_from = pstrdup(val);
+	val = nedb_setting(NEDB_SET_VALID_TO);
+	if (val)
+		m->prov.valid_to = pstrdup(val);
+	/* a nonce or key that an earlier statement used is refused before any row */
+	check_claim(m, NEDB_SET_NONCE, m->has_nonce, false);
+	check_claim(m, NEDB_SET_IDEM, m->idem != NULL, false);
 	/* COPY has no RETURNING: skip building rows nobody reads */
 	m->fill_slot = op != CMD_INSERT || rinfo->ri_returningList != NIL ||
 		rinfo->ri_TrigDesc != NULL;
@@ -225,6 +323,8 @@ next_write(NedbModify *m, bool *has_nonce, int64 *nonce, const char **idem)
 				(errcode(ERRCODE_CARDINALITY_VIOLATION),
 				 errmsg("nedb.idem names one write, and this statement writes more than one row"),
 				 errhint("Write one row per statement with nedb.idem, or RESET nedb.idem.")));
+	check_claim(m, NEDB_SET_NONCE, m->has_nonce, true);
+	check_claim(m, NEDB_SET_IDEM, m->idem != NULL, true);
 	*has_nonce = m->has_nonce;
 	*nonce = m->nonce + m->nwrites;
 	*idem = m->idem;
@@ -257,6 +357,21 @@ checked_id(NedbModify *m, Datum d)
 				 errmsg("document id is %zu bytes long, more than the limit of %d",
 						strlen(id), NEDB_MAX_NAME)));
 	return id;
+}
+
+/*
+ * Whether the idempotency key of this write is known: the write it names
+ * was done, and this one is skipped (no op, no row, not counted), as ON
+ * CONFLICT DO NOTHING skips a row.  Needs the storage session; takes the
+ * chain lock, under which the write path would find the same.
+ */
+static bool
+idem_known(const char *idem)
+{
+	if (idem == NULL)
+		return false;
+	chain_lock();
+	return chain_idem_seq(idem) >= 0;
 }
 
 /* the stored row into slot, for RETURNING and triggers */
@@ -311,6 +426,13 @@ nedb_fdw_insert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	next_write(m, &a.has_nonce, &a.nonce, &a.idem);
 
 	nedb_begin(&s);
+	if (idem_known(a.idem))
+	{
+		/* done before: skipped, and still counted against the one-row limit */
+		nedb_end(&s);
+		MemoryContextSwitchTo(old);
+		return NULL;
+	}
 	if (t->insert_replace && !m->do_nothing)
 		stored = write_put(&a, &seq);
 	else
@@ -407,6 +529,13 @@ nedb_fdw_update(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	a.client = m->client;
 	set_provenance(m, &a);
 	nedb_begin(&s);
+	if (idem_known(m->idem))
+	{
+		next_write(m, &a.has_nonce, &a.nonce, &a.idem);
+		nedb_end(&s);
+		MemoryContextSwitchTo(old);
+		return NULL;
+	}
 	base = current_doc(m, a.id, &seq);
 	if (base == NULL)
 	{
@@ -447,6 +576,13 @@ nedb_fdw_delete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	old = MemoryContextSwitchTo(m->row_cxt);
 	id = old_id(m, planSlot);
 	nedb_begin(&s);
+	if (idem_known(m->idem))
+	{
+		next_write(m, &has_nonce, &nonce, &idem);
+		nedb_end(&s);
+		MemoryContextSwitchTo(old);
+		return NULL;
+	}
 	doc = current_doc(m, id, &seq);
 	if (doc == NULL)
 	{

@@ -1,7 +1,10 @@
 // orm.test.js - node-postgres and knex using a nedb foreign table like any
 // table: create, read with filter and order, update, delete, prepared
-// statements, a rolled-back transaction that leaves no trace, and inserts of
-// an existing id (23505; insert-ignore skips them).
+// statements, a rolled-back transaction that leaves no trace, inserts of an
+// existing id (23505; insert-ignore skips them), a timestamptz written from
+// connections in different time zones read back equal, and the write
+// settings as transaction state (a session-level SET refused, SET LOCAL in a
+// knex transaction, a retried idempotency key reported as a no-op).
 // Connection from the usual PG* environment variables.
 'use strict';
 const assert = require('node:assert/strict');
@@ -133,6 +136,72 @@ async function main() {
   } finally {
     await knex2.destroy();
   }
+
+  // dates and times are stored in one form whatever the session's settings:
+  // a timestamptz written from connections in different time zones (and a
+  // date under another DateStyle) reads back equal on every connection
+  await q(`CREATE FOREIGN TABLE events (_id text, at timestamptz, day date, doc jsonb)
+           SERVER nedb OPTIONS (collection 'events')`);
+  const ny = new Client();
+  const kol = new Client();
+  await ny.connect();
+  await kol.connect();
+  try {
+    await ny.query("SET TimeZone = 'America/New_York'");
+    await kol.query("SET TimeZone = 'Asia/Kolkata'");
+    await kol.query("SET DateStyle = 'SQL, DMY'");
+    await ny.query("INSERT INTO events (_id, at, day) VALUES ('ny', '2024-03-04 07:00', '2024-03-04')");
+    await kol.query("INSERT INTO events (_id, at, day) VALUES ('kol', '2024-03-04 17:30', '04/03/2024')");
+    // a JS Date parameter: node-postgres sends it with the process's offset
+    await kol.query('INSERT INTO events (_id, at) VALUES ($1, $2)', ['js', new Date(Date.UTC(2024, 2, 4, 12))]);
+    await kol.query('RESET DateStyle');       // node-postgres parses ISO output
+    for (const c of [pg, ny, kol]) {
+      const r = (await c.query("SELECT _id, at, day::text AS day, doc ->> 'at' AS stored FROM events ORDER BY _id")).rows;
+      assert.deepEqual(r.map((x) => x._id), ['js', 'kol', 'ny']);
+      assert.deepEqual(r.map((x) => x.at.toISOString()), Array(3).fill('2024-03-04T12:00:00.000Z'));
+      assert.deepEqual(r.map((x) => x.stored), Array(3).fill('2024-03-04T12:00:00+00:00'));
+      assert.deepEqual(r.map((x) => x.day), [null, '2024-03-04', '2024-03-04']);
+    }
+
+    // a session-level SET of a write setting is refused: it would stay armed
+    // for every later statement on the connection (or the pool's next user)
+    await assert.rejects(ny.query("SET nedb.idem = 'k1'"),
+      (e) => e.code === '55000' && /SET LOCAL nedb\.idem/.test(e.hint));
+    await ny.query("INSERT INTO events (_id) VALUES ('after-set-1')");
+    res = await ny.query("INSERT INTO events (_id) VALUES ('after-set-2') RETURNING _id");
+    assert.equal(res.rowCount, 1);
+    assert.deepEqual(res.rows, [{ _id: 'after-set-2' }]);
+    assert.equal((await q("SELECT count(*)::int AS n FROM events WHERE _id LIKE 'after-set-%'"))[0].n, 2);
+  } finally {
+    await ny.end();
+    await kol.end();
+  }
+  // SET LOCAL in the transaction (set_config(..., true)) is the way; a retried
+  // key is a no-op reported as one (no row, not counted), and the pooled
+  // connection's next user writes without it
+  const knex3 = knexFactory({ client: 'pg', connection: {}, pool: { min: 1, max: 1 } });
+  try {
+    const order = (key, id) => knex3.transaction(async (trx) => {
+      await trx.raw("SELECT set_config('nedb.idem', ?, true)", [key]);
+      return trx('events').insert({ _id: id }).returning('_id');
+    });
+    assert.deepEqual(await order('order-1', 'o1'), [{ _id: 'o1' }]);
+    assert.deepEqual(await order('order-1', 'o1'), []);
+    assert.deepEqual(await order('order-1', 'o1-again'), []);
+    const plain = await knex3('events').insert({ _id: 'o2' });
+    assert.equal(plain.rowCount, 1);
+    await assert.rejects(knex3.raw("SET nedb.client = 'shop'"), (e) => e.code === '55000');
+    await knex3.transaction(async (trx) => {
+      await trx.raw("SET LOCAL nedb.client = 'shop'");
+      await trx('events').insert({ _id: 'o3' });
+    });
+    const ops = await knex3.raw("SELECT id, client, idem FROM nedb.ops WHERE id IN ('o1', 'o1-again', 'o2', 'o3') ORDER BY seq");
+    assert.deepEqual(ops.rows, [{ id: 'o1', client: 'local', idem: 'order-1' },
+      { id: 'o2', client: 'local', idem: null }, { id: 'o3', client: 'shop', idem: null }]);
+  } finally {
+    await knex3.destroy();
+  }
+
   assert.equal((await q('SELECT nedb.verify() AS ok'))[0].ok, true);
   await pg.end();
   console.log('orm test: node-postgres and knex passed');
