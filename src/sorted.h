@@ -162,6 +162,7 @@ extern Buffer sorted_descend(Relation index, SortedCmp *cmp,
 extern void sorted_page_add(Page page, IndexTuple itup, OffsetNumber off);
 extern BlockNumber sorted_cached_rightmost(Relation index);
 extern void sorted_cache_rightmost(Relation index, BlockNumber blkno);
+extern Page sorted_register_buffer(GenericXLogState *state, Buffer buf, int flags);
 
 /* sorted_xlog.c */
 extern void sorted_xlog_init(void);

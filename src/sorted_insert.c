@@ -194,7 +194,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 
 	if (BufferIsValid(sbuf))
 	{
-		Page		spage = GenericXLogRegisterBuffer(state, sbuf, 0);
+		Page		spage = sorted_register_buffer(state, sbuf, 0);
 
 		SortedPageGetOpaque(spage)->left = rblkno;
 	}

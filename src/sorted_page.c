@@ -419,3 +419,38 @@ sorted_page_add(Page page, IndexTuple itup, OffsetNumber off)
 		== InvalidOffsetNumber)
 		elog(ERROR, "failed to add item to nedb_sorted page");
 }
+
+/*
+ * GenericXLogRegisterBuffer for a tree page, keeping its LP_DEAD hints
+ * (sorted_scan.c) in step on a standby.  A generic WAL record that does not
+ * carry a full image holds only the bytes the change made differ, and the
+ * standby's copy of the page may lack the hints, which were never logged:
+ * the page it replays would differ from the primary's, which
+ * wal_consistency_checking reports (generic WAL's mask function does not
+ * mask line pointer flags, as btree_mask does).  So the hints are cleared
+ * on the page itself (exclusively locked by the caller) once the working
+ * copy that keeps them has been taken: every line pointer marked LP_DEAD
+ * then differs and travels in the record.  If the record is abandoned the
+ * page merely loses hints.
+ */
+Page
+sorted_register_buffer(GenericXLogState *state, Buffer buf, int flags)
+{
+	Page		page = BufferGetPage(buf);
+	Page		image = GenericXLogRegisterBuffer(state, buf, flags);
+	OffsetNumber maxoff;
+
+	if ((flags & GENERIC_XLOG_FULL_IMAGE) || PageIsNew(page) ||
+		PageGetSpecialSize(page) != MAXALIGN(sizeof(SortedPageOpaqueData)) ||
+		!SortedPageIsLeaf(page) || SortedPageIsDeleted(page))
+		return image;
+	maxoff = PageGetMaxOffsetNumber(page);
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		iid = PageGetItemId(page, off);
+
+		if (ItemIdIsDead(iid))
+			ItemIdSetNormal(iid, ItemIdGetOffset(iid), ItemIdGetLength(iid));
+	}
+	return image;
+}

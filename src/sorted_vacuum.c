@@ -5,7 +5,9 @@
  * Bulk delete walks the index in block order, takes a cleanup lock on each
  * leaf (waiting for scans that still hold the page's pin, so none can return
  * a removed entry's TID after the heap reuses it) and removes the dead
- * entries in one generic WAL record per page.  While it walks, the metapage
+ * entries in one generic WAL record per page (the entries the callback
+ * names and those scans marked LP_DEAD, see sorted_scan.c: every row they
+ * lead to is dead to all).  While it walks, the metapage
  * says so and splits take new pages at the end of the relation instead of
  * recycled ones, so re-reading the length until it stops growing visits
  * every entry that moved right during the walk.
@@ -245,12 +247,12 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 	state = GenericXLogStart(index);
 	{
 		Page		dpage = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-		Page		rpage = GenericXLogRegisterBuffer(state, rbuf, 0);
+		Page		rpage = sorted_register_buffer(state, rbuf, 0);
 		Page		gpage = GenericXLogRegisterBuffer(state, pbuf, 0);
 		IndexTuple	down;
 
 		if (BufferIsValid(lbuf))
-			SortedPageGetOpaque(GenericXLogRegisterBuffer(state, lbuf, 0))->right = right;
+			SortedPageGetOpaque(sorted_register_buffer(state, lbuf, 0))->right = right;
 		SortedPageGetOpaque(rpage)->left = left;
 		/* the right sibling takes over the key range: separator j, its block */
 		down = (IndexTuple) PageGetItem(gpage, PageGetItemId(gpage, parent_off));
@@ -347,9 +349,11 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			maxoff = PageGetMaxOffsetNumber(page);
 			for (OffsetNumber off = SortedFirstData(page); off <= maxoff; off++)
 			{
-				IndexTuple	itup = (IndexTuple) PageGetItem(page, PageGetItemId(page, off));
+				ItemId		iid = PageGetItemId(page, off);
+				IndexTuple	itup = (IndexTuple) PageGetItem(page, iid);
 
-				if (callback && callback(&itup->t_tid, callback_state))
+				/* LP_DEAD: a scan found every row it leads to dead to all */
+				if (callback && (ItemIdIsDead(iid) || callback(&itup->t_tid, callback_state)))
 					dead[ndead++] = off;
 				else
 					stats->num_index_tuples++;
@@ -357,7 +361,7 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			if (ndead > 0)
 			{
 				GenericXLogState *state = GenericXLogStart(index);
-				Page		gpage = GenericXLogRegisterBuffer(state, buf, 0);
+				Page		gpage = sorted_register_buffer(state, buf, 0);
 
 				PageIndexMultiDelete(gpage, dead, ndead);
 				GenericXLogFinish(state);

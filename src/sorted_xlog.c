@@ -122,13 +122,23 @@ sorted_identify(uint8 info)
 	return NULL;
 }
 
-/* for wal_consistency_checking: as generic WAL's mask, plus hint bits */
+/*
+ * For wal_consistency_checking: as generic WAL's mask, plus hint bits,
+ * including a leaf's LP_DEAD marks (sorted_scan.c), which are never logged
+ * (btree_mask masks them too).
+ */
 static void
 sorted_mask(char *pagedata, BlockNumber blkno)
 {
-	mask_page_lsn_and_checksum(pagedata);
-	mask_page_hint_bits(pagedata);
-	mask_unused_space(pagedata);
+	Page		page = (Page) pagedata;
+
+	mask_page_lsn_and_checksum(page);
+	mask_page_hint_bits(page);
+	mask_unused_space(page);
+	if (!PageIsNew(page) &&
+		PageGetSpecialSize(page) == MAXALIGN(sizeof(SortedPageOpaqueData)) &&
+		SortedPageIsLeaf(page) && !SortedPageIsDeleted(page))
+		mask_lp_flags(page);
 }
 
 static RmgrData sorted_rmgr = {
@@ -163,7 +173,10 @@ sorted_xlog_init(void)
  * wal_consistency_checking, which compares every page with the primary's.
  * Three fragments: the page header (pd_lower, pd_upper, pd_flags), the line
  * pointers from off on (the ones after off moved one slot up) and the
- * tuple, which PageAddItem put at the new pd_upper.
+ * tuple, which PageAddItem put at the new pd_upper.  The line pointers
+ * start earlier if one before off is marked LP_DEAD: those marks are not
+ * logged when set (sorted_scan.c), and generic WAL's mask function does not
+ * mask them, so the record carries them (see sorted_register_buffer).
  */
 static char generic_delta[BLCKSZ + 3 * 2 * sizeof(OffsetNumber)];
 
@@ -186,9 +199,19 @@ generic_insert_delta(Page page, OffsetNumber off)
 {
 	PageHeader	ph = (PageHeader) page;
 	ItemId		iid = PageGetItemId(page, off);
-	Size		linp = (char *) iid - (char *) page;
+	Size		linp;
 	char	   *p = generic_delta;
+	OffsetNumber from = off;
 
+	for (OffsetNumber o = FirstOffsetNumber; o < off; o++)
+	{
+		if (ItemIdIsDead(PageGetItemId(page, o)))
+		{
+			from = o;
+			break;
+		}
+	}
+	linp = (char *) PageGetItemId(page, from) - (char *) page;
 	p = put_fragment(p, page, 0, SizeOfPageHeaderData);
 	p = put_fragment(p, page, linp, ph->pd_lower);
 	p = put_fragment(p, page, ItemIdGetOffset(iid),
