@@ -170,7 +170,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	}
 
-	state = GenericXLogStart(index);
+	state = sorted_generic_start(index);
 	lpage = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 	rpage = GenericXLogRegisterBuffer(state, rbuf, GENERIC_XLOG_FULL_IMAGE);
 
@@ -216,7 +216,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 		meta->root = BufferGetBlockNumber(rootbuf);
 		meta->level = level + 1;
 	}
-	GenericXLogFinish(state);
+	sorted_generic_finish(state);
 
 	if (BufferIsValid(sbuf))
 		UnlockReleaseBuffer(sbuf);

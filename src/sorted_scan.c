@@ -22,17 +22,19 @@
  * (kill_prior_tuple), we note it, and when the scan leaves the page (or is
  * rescanned or ended) we share-lock the page again and mark those entries
  * LP_DEAD, a hint: MarkBufferDirtyHint, no WAL.  Later scans skip them
- * without comparing their keys or visiting the table, until VACUUM (or a
- * split) removes them.  The pin we kept since reading the page makes this
- * safe without comparing page LSNs: VACUUM cannot have removed an entry
- * from the page (it needs a cleanup lock), nor finished and let the table
- * reuse a TID we hold; an insert only moves entries to higher offsets and a
- * split moves them to the right sibling, so each noted entry is at its
- * offset or after it, or gone, and is found by its heap TID.  A transaction
+ * without comparing their keys or visiting the table, until VACUUM removes
+ * them (a split of their page rewrites it without the marks).  The pin we
+ * kept since reading the page makes this safe without comparing page LSNs:
+ * VACUUM cannot have removed an entry from the page (it needs a cleanup
+ * lock), nor finished and let the table reuse a TID we hold; an insert only
+ * moves entries to higher offsets and a split moves them to the right
+ * sibling, so each noted entry is at its offset or after it, or gone, and
+ * is found by its heap TID.  A transaction
  * started during recovery neither sets nor trusts the marks
  * (scan->ignore_killed_tuples): they are not WAL-logged, and a standby's
  * snapshots may still see what the primary found dead.  See
- * sorted_register_buffer for how generic WAL keeps them consistent.
+ * sorted_generic_finish (sorted_page.c) for how generic WAL keeps them
+ * consistent on a standby.
  */
 #include "postgres.h"
 

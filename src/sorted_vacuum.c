@@ -5,9 +5,12 @@
  * Bulk delete walks the index in block order, takes a cleanup lock on each
  * leaf (waiting for scans that still hold the page's pin, so none can return
  * a removed entry's TID after the heap reuses it) and removes the dead
- * entries in one generic WAL record per page (the entries the callback
- * names and those scans marked LP_DEAD, see sorted_scan.c: every row they
- * lead to is dead to all).  While it walks, the metapage
+ * entries in one generic WAL record per page.  Entries that scans marked
+ * LP_DEAD (sorted_scan.c) go only when the callback names them too: the
+ * table's VACUUM has pruned their rows by then, and that pruning's WAL
+ * record is what cancels a hot standby's queries that could still see them
+ * (generic WAL carries no such conflict), so a mark alone does not do.
+ * While it walks, the metapage
  * says so and splits take new pages at the end of the relation instead of
  * recycled ones, so re-reading the length until it stops growing visits
  * every entry that moved right during the walk.
@@ -244,7 +247,7 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 		goto release;
 	}
 
-	state = GenericXLogStart(index);
+	state = sorted_generic_start(index);
 	{
 		Page		dpage = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 		Page		rpage = sorted_register_buffer(state, rbuf, 0);
@@ -265,7 +268,7 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 		SortedPageGetDeleted(dpage)->safexid = ReadNextFullTransactionId();
 		((PageHeader) dpage)->pd_lower += sizeof(SortedDeletedData);
 	}
-	GenericXLogFinish(state);
+	sorted_generic_finish(state);
 	deleted = true;
 
 release:
@@ -349,22 +352,20 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			maxoff = PageGetMaxOffsetNumber(page);
 			for (OffsetNumber off = SortedFirstData(page); off <= maxoff; off++)
 			{
-				ItemId		iid = PageGetItemId(page, off);
-				IndexTuple	itup = (IndexTuple) PageGetItem(page, iid);
+				IndexTuple	itup = (IndexTuple) PageGetItem(page, PageGetItemId(page, off));
 
-				/* LP_DEAD: a scan found every row it leads to dead to all */
-				if (callback && (ItemIdIsDead(iid) || callback(&itup->t_tid, callback_state)))
+				if (callback && callback(&itup->t_tid, callback_state))
 					dead[ndead++] = off;
 				else
 					stats->num_index_tuples++;
 			}
 			if (ndead > 0)
 			{
-				GenericXLogState *state = GenericXLogStart(index);
+				GenericXLogState *state = sorted_generic_start(index);
 				Page		gpage = sorted_register_buffer(state, buf, 0);
 
 				PageIndexMultiDelete(gpage, dead, ndead);
-				GenericXLogFinish(state);
+				sorted_generic_finish(state);
 				stats->tuples_removed += ndead;
 			}
 			if (leaf_is_empty(page) && !SortedPageIsRightmost(page))

@@ -176,7 +176,7 @@ sorted_xlog_init(void)
  * tuple, which PageAddItem put at the new pd_upper.  The line pointers
  * start earlier if one before off is marked LP_DEAD: those marks are not
  * logged when set (sorted_scan.c), and generic WAL's mask function does not
- * mask them, so the record carries them (see sorted_register_buffer).
+ * mask them, so the record carries them (see sorted_generic_finish).
  */
 static char generic_delta[BLCKSZ + 3 * 2 * sizeof(OffsetNumber)];
 
