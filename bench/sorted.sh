@@ -266,4 +266,4 @@ SQL
 	ratio_line "insert $k, 4 clients" "${v[ins4_${k}_sorted]}" "${v[ins4_${k}_btree]}" tps 1
 	ratio_line "insert $k, 100k rows in one statement" "${v[insb_${k}_sorted]}" "${v[insb_${k}_btree]}" s 0
 done
-q sorted -c "DROP TABLE ins_btree, ins_sorted" >/dev/null
+q sorted -c "DROP TABLE IF EXISTS ins_btree, ins_sorted" >/dev/null

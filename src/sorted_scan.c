@@ -360,6 +360,8 @@ read_page(IndexScanDesc scan, Buffer buf, OffsetNumber start)
 	OffsetNumber first = SortedFirstData(page);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 	int			step = so->backward ? -1 : 1;
+	int			last = so->backward ? first : maxoff;
+	bool		skip_killed = scan->ignore_killed_tuples;
 	Size		used = 0;
 
 	so->buf = buf;
@@ -372,25 +374,29 @@ read_page(IndexScanDesc scan, Buffer buf, OffsetNumber start)
 	so->nkilled = 0;
 	for (int off = start; off >= first && off <= maxoff; off += step)
 	{
-		ItemId		iid = PageGetItemId(page, off);
-		IndexTuple	itup = (IndexTuple) PageGetItem(page, iid);
+		ItemId		iid;
+		IndexTuple	itup;
 		ItemVerdict v;
 
 		/*
-		 * A killed entry is passed without a look at its key, except the last
-		 * one of the page in the scan's direction: if it is beyond the bound,
-		 * the scan ends here instead of reading the next page.
+		 * Killed entries are passed without a look at their keys, except the
+		 * last one of the page in the scan's direction: if it is beyond the
+		 * bound, the scan ends here instead of reading the next page.
 		 */
-		if (scan->ignore_killed_tuples && ItemIdIsDead(iid) &&
-			off != (so->backward ? first : maxoff))
-			continue;
+		if (skip_killed)
+		{
+			while (off != last && ItemIdIsDead(PageGetItemId(page, off)))
+				off += step;
+		}
+		iid = PageGetItemId(page, off);
+		itup = (IndexTuple) PageGetItem(page, iid);
 		v = check_item(scan, itup);
 		if (v == ITEM_STOP)
 		{
 			so->done = true;
 			break;
 		}
-		if (v == ITEM_SKIP || (scan->ignore_killed_tuples && ItemIdIsDead(iid)))
+		if (v == ITEM_SKIP || (skip_killed && ItemIdIsDead(iid)))
 			continue;
 		so->tids[so->nitems] = itup->t_tid;
 		so->itemoff[so->nitems] = off;
