@@ -170,6 +170,9 @@ extern XLogRecPtr sorted_generic_finish(GenericXLogState *state);
 extern void sorted_xlog_init(void);
 extern void sorted_leaf_insert(Relation index, Buffer buf, IndexTuple itup,
 							   OffsetNumber off);
+extern bool sorted_can_delete(Relation index);
+extern void sorted_leaf_delete(Relation index, Relation heap, Buffer buf,
+							   OffsetNumber *offs, int n);
 
 /* sorted_insert.c */
 extern bool sorted_insert(Relation index, Datum *values, bool *isnull,

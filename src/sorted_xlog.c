@@ -48,6 +48,7 @@
 #include "postgres.h"
 
 #include "access/bufmask.h"
+#include "access/genam.h"
 #include "access/rmgr.h"
 #include "access/xlog_internal.h"
 #include "access/xloginsert.h"
@@ -55,6 +56,7 @@
 #include "access/xlogutils.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/standby.h"
 #include "utils/rel.h"
 
 #include "sorted.h"
@@ -65,6 +67,7 @@
 
 /* record types (xl_info's high bits) */
 #define XLOG_SORTED_INSERT_LEAF	0x00
+#define XLOG_SORTED_DELETE		0x10
 
 /* XLOG_SORTED_INSERT_LEAF's main data; the tuple is block 0's data */
 typedef struct xl_sorted_insert
@@ -74,8 +77,53 @@ typedef struct xl_sorted_insert
 
 #define SizeOfSortedInsert	(offsetof(xl_sorted_insert, offnum) + sizeof(OffsetNumber))
 
+/*
+ * XLOG_SORTED_DELETE's main data: entries marked LP_DEAD removed from a full
+ * leaf by an insert (sorted_leaf_delete); block 0 = the leaf, its data the
+ * offsets removed.  Redo first cancels the standby's queries whose
+ * snapshots could still see a row the entries lead to, as nbtree's
+ * XLOG_BTREE_DELETE does.
+ */
+typedef struct xl_sorted_delete
+{
+	TransactionId latestRemovedXid;
+	uint16		ndeleted;
+} xl_sorted_delete;
+
+#define SizeOfSortedDelete	(offsetof(xl_sorted_delete, ndeleted) + sizeof(uint16))
+
 /* set at preload time in the postmaster and inherited by every backend */
 static bool sorted_rmgr_registered = false;
+
+static void
+sorted_redo_delete(XLogReaderState *record)
+{
+	xl_sorted_delete *xlrec = (xl_sorted_delete *) XLogRecGetData(record);
+	Buffer		buf;
+
+	if (InHotStandby)
+	{
+		RelFileNode rnode;
+
+		XLogRecGetBlockTag(record, 0, &rnode, NULL, NULL);
+		ResolveRecoveryConflictWithSnapshot(xlrec->latestRemovedXid, rnode);
+	}
+	if (XLogReadBufferForRedo(record, 0, &buf) == BLK_NEEDS_REDO)
+	{
+		Page		page = BufferGetPage(buf);
+		Size		len;
+		OffsetNumber *offs = (OffsetNumber *) XLogRecGetBlockData(record, 0, &len);
+
+		if (len != xlrec->ndeleted * sizeof(OffsetNumber))
+			elog(PANIC, "nedb_sorted redo: a delete record of %u entries holds %zu bytes",
+				 xlrec->ndeleted, len);
+		PageIndexMultiDelete(page, offs, xlrec->ndeleted);
+		PageSetLSN(page, record->EndRecPtr);
+		MarkBufferDirty(buf);
+	}
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+}
 
 static void
 sorted_redo(XLogReaderState *record)
@@ -84,6 +132,11 @@ sorted_redo(XLogReaderState *record)
 	xl_sorted_insert *xlrec;
 	Buffer		buf;
 
+	if (info == XLOG_SORTED_DELETE)
+	{
+		sorted_redo_delete(record);
+		return;
+	}
 	if (info != XLOG_SORTED_INSERT_LEAF)
 		elog(PANIC, "nedb_sorted redo: unknown record type %u", info);
 	xlrec = (xl_sorted_insert *) XLogRecGetData(record);
@@ -112,6 +165,13 @@ sorted_desc(StringInfo buf, XLogReaderState *record)
 	if (info == XLOG_SORTED_INSERT_LEAF)
 		appendStringInfo(buf, "off: %u",
 						 ((xl_sorted_insert *) XLogRecGetData(record))->offnum);
+	else if (info == XLOG_SORTED_DELETE)
+	{
+		xl_sorted_delete *xlrec = (xl_sorted_delete *) XLogRecGetData(record);
+
+		appendStringInfo(buf, "ndeleted: %u, latestRemovedXid: %u",
+						 xlrec->ndeleted, xlrec->latestRemovedXid);
+	}
 }
 
 static const char *
@@ -119,6 +179,8 @@ sorted_identify(uint8 info)
 {
 	if ((info & ~XLR_INFO_MASK) == XLOG_SORTED_INSERT_LEAF)
 		return "INSERT_LEAF";
+	if ((info & ~XLR_INFO_MASK) == XLOG_SORTED_DELETE)
+		return "DELETE";
 	return NULL;
 }
 
@@ -253,6 +315,59 @@ sorted_leaf_insert(Relation index, Buffer buf, IndexTuple itup, OffsetNumber off
 			XLogRegisterBufData(0, generic_delta, generic_insert_delta(page, off));
 			recptr = XLogInsert(RM_GENERIC_ID, 0);
 		}
+		PageSetLSN(page, recptr);
+	}
+	END_CRIT_SECTION();
+}
+
+/*
+ * May an insert remove entries marked LP_DEAD from a full leaf instead of
+ * splitting it (sorted_leaf_delete)?  Only when the removal can reach a
+ * standby with its recovery conflict, which only our resource manager's
+ * record carries (generic WAL cannot), or when nothing is logged at all.
+ */
+bool
+sorted_can_delete(Relation index)
+{
+	return sorted_rmgr_registered || !RelationNeedsWAL(index);
+}
+
+/*
+ * Remove the entries at offs[0 .. n), every one marked LP_DEAD (a scan found
+ * every row version it leads to dead to all), from the exclusively locked
+ * leaf buf, as nbtree's simple deletion does.  A standby's snapshots may
+ * still see those rows: the record names the newest transaction that wrote
+ * any of them (from the table: index_compute_xid_horizon_for_tuples), and
+ * redo cancels the standby queries that could see it first.  Scans that
+ * still hold the leaf's pin keep their copies of the TIDs; the table cannot
+ * reuse a TID before a VACUUM, which waits for that pin; their marks find
+ * the entries they noted gone, or moved left, and set none.
+ */
+void
+sorted_leaf_delete(Relation index, Relation heap, Buffer buf,
+				   OffsetNumber *offs, int n)
+{
+	Page		page = BufferGetPage(buf);
+	xl_sorted_delete xlrec;
+
+	Assert(sorted_can_delete(index));
+	xlrec.latestRemovedXid = InvalidTransactionId;
+	xlrec.ndeleted = n;
+	if (RelationNeedsWAL(index) && XLogStandbyInfoActive())
+		xlrec.latestRemovedXid = index_compute_xid_horizon_for_tuples(index, heap, buf, offs, n);
+
+	START_CRIT_SECTION();
+	PageIndexMultiDelete(page, offs, n);
+	MarkBufferDirty(buf);
+	if (RelationNeedsWAL(index))
+	{
+		XLogRecPtr	recptr;
+
+		XLogBeginInsert();
+		XLogRegisterData((char *) &xlrec, SizeOfSortedDelete);
+		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+		XLogRegisterBufData(0, (char *) offs, n * sizeof(OffsetNumber));
+		recptr = XLogInsert(NEDB_SORTED_RMGR_ID, XLOG_SORTED_DELETE);
 		PageSetLSN(page, recptr);
 	}
 	END_CRIT_SECTION();
