@@ -26,6 +26,12 @@
  *	  hundred bytes more WAL than 1. (100k random int8 keys: 191 MB of WAL
  *	  against 148 MB, btree 144 MB, full page images included).
  *
+ * The resource manager has a second record, XLOG_SORTED_DELETE: an insert
+ * removing entries marked LP_DEAD from a full leaf instead of splitting it
+ * (sorted_leaf_delete, below), which must carry a recovery conflict for hot
+ * standbys as nbtree's delete record does; generic WAL cannot, so that
+ * removal happens only with the resource manager registered.
+ *
  * Why both: a custom resource manager can only exist in a server that
  * loaded it at preload time, since redo (crash recovery, a standby) needs
  * it before reading the first record; so the record is written only when
