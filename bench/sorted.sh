@@ -21,21 +21,29 @@
 #           synchronous_commit off (this machine's shared disk makes commit
 #           flushes swamp everything else); and 100k rows in one INSERT
 #           ... SELECT (seconds), where the index's own cost shows most
-# Bar: every figure within 1.2x of btree; no larger than btree on the jsonb
-# key.
+#   dead:   killed entries: a table of 100k block documents (the top
+#           heights) and one index; 30k documents inserted above its top key
+#           and rolled back leave 30k dead entries where ORDER BY h DESC
+#           LIMIT 10 starts; the first such query (which marks them LP_DEAD,
+#           src/sorted_scan.c) is timed once, the later ones as top10 is
+#           (pgbench and in the server), each access method on its own copy
+#           of the table, alternating, medians
+# Bar: every figure within 1.2x of btree (the top-10 over 30k dead entries
+# within 1.5x); no larger than btree on the jsonb key.
 #
 # Leaf inserts are generic WAL records with a delta nedb_sorted writes
 # itself; SORTED_PRELOAD=1 restarts the server with shared_preload_libraries
 # = 'nedb' for this benchmark (and back after it), which registers
 # nedb_sorted's WAL resource manager: leaf inserts then log the tuple and
 # its offset as nbtree's do (src/sorted_xlog.c).  Other knobs: SORTED_PARTS
-# (default "reads inserts"; "inserts" alone skips build, size, top10 and
-# range); SORTED_KEYS (default "height rnd jheight") only some keys.
+# (default "reads dead inserts"; "inserts" alone skips build, size, top10,
+# range and dead); SORTED_KEYS (default "height rnd jheight") only some
+# keys.
 
 SORTED_T=${SORTED_T:-5}
 SORTED_REPS=${SORTED_REPS:-3}
 SORTED_PRELOAD=${SORTED_PRELOAD:-0}
-SORTED_PARTS=${SORTED_PARTS:-reads inserts}
+SORTED_PARTS=${SORTED_PARTS:-reads dead inserts}
 SORTED_KEYS=${SORTED_KEYS:-height rnd jheight}
 
 sorted_preload() { # 1|0: restart the cluster with nedb preloaded or not
@@ -93,10 +101,10 @@ BEGIN
   RETURN round((extract(epoch FROM clock_timestamp() - t0) * 1000 / $2)::numeric, 4);
 END \$\$" -c "SELECT pg_temp.bq()" | tail -1
 }
-ratio_line() { # NAME SORTED BTREE UNIT HIGHER_IS_BETTER(0|1)
-	local name=$1 s=$2 b=$3 unit=$4 hib=$5 r
+ratio_line() { # NAME SORTED BTREE UNIT HIGHER_IS_BETTER(0|1) [BAR, default 1.2]
+	local name=$1 s=$2 b=$3 unit=$4 hib=$5 bar=${6:-1.2} r
 	if [ "$hib" = 1 ]; then r=$(calc "$b / $s"); else r=$(calc "$s / $b"); fi
-	summary "sorted $name: nedb_sorted $s $unit, btree $b $unit, ratio $(fmt "$r" 2) (bar <= 1.2) $(verdict "$r <= 1.2")"
+	summary "sorted $name: nedb_sorted $s $unit, btree $b $unit, ratio $(fmt "$r" 2) (bar <= $bar) $(verdict "$r <= $bar")"
 }
 
 declare -A v=()
@@ -165,6 +173,52 @@ if [ -n "${v[size_jheight_btree]:-}" ]; then
 	summary "sorted jsonb key size: nedb_sorted $(fmt "$(calc "${v[size_jheight_sorted]} / 1048576")" 1) MB vs btree $(fmt "$(calc "${v[size_jheight_btree]} / 1048576")" 1) MB, ratio $(fmt "$r" 3) (bar <= 1.0) $(verdict "$r <= 1.0")"
 fi
 
+# dead entries: 30k rolled-back rows above the top key of 100k
+case " $SORTED_PARTS " in *" dead "*)
+	declare -A df=() dt=() ds=()
+	for rep in $(seq 1 "$SORTED_REPS"); do
+		order="btree sorted"
+		[ $((rep % 2)) = 0 ] && order="sorted btree"
+		for am in $order; do
+			q sorted >/dev/null <<SQL
+DROP TABLE IF EXISTS sd;
+CREATE TABLE sd AS SELECT height AS h, doc FROM sb WHERE height > 900000;
+CREATE INDEX sd_h ON sd USING ${using[$am]} (h);
+VACUUM ANALYZE sd;
+BEGIN;
+INSERT INTO sd SELECT 1000000 + g, doc FROM onedoc, generate_series(1, 30000) g;
+ROLLBACK;
+CHECKPOINT;
+SQL
+			q sorted -c "SET enable_bitmapscan = off" -c "EXPLAIN (COSTS OFF) SELECT doc FROM sd ORDER BY h DESC LIMIT 10" |
+				grep -q "Index Scan Backward using sd_h" || die "sorted: the top-10 over dead entries does not scan sd_h ($am) backward"
+			# the first query visits the 30k dead rows (and marks their entries)
+			df[$am]="${df[$am]:-} $(qv sorted "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT doc FROM sd ORDER BY h DESC LIMIT 10" |
+				awk '/Execution Time/ { print $3 }')"
+			f=$GEN/sorted_dead_$am.pgb
+			echo "SELECT doc FROM sd ORDER BY h DESC LIMIT 10;" >"$f"
+			pgb sorted -M prepared -c 1 -T 2 -f "$f" >/dev/null   # warm-up
+			dt[$am]="${dt[$am]:-} $(pgb_checked sorted -M prepared -c 1 -T "$SORTED_T" -f "$f" | pgb_lat)"
+			ds[$am]="${ds[$am]:-} $(server_ms "SELECT doc FROM sd ORDER BY h DESC LIMIT 10" 2000)"
+			log "sorted dead $am rep $rep: first query${df[$am]} ms, then top10${dt[$am]} ms (in server${ds[$am]})"
+		done
+	done
+	q sorted -c "DROP TABLE sd" >/dev/null
+	for am in btree sorted; do
+		# shellcheck disable=SC2086
+		v[dfirst_$am]=$(median ${df[$am]})
+		# shellcheck disable=SC2086
+		v[dtop_$am]=$(median ${dt[$am]})
+		# shellcheck disable=SC2086
+		v[dstop_$am]=$(median ${ds[$am]})
+	done
+	unset df dt ds
+	summary "sorted top10 over 30k dead entries, the first (marking) query: nedb_sorted ${v[dfirst_sorted]} ms, btree ${v[dfirst_btree]} ms"
+	ratio_line "top10 over 30k dead entries (after the first)" "${v[dtop_sorted]}" "${v[dtop_btree]}" ms 0 1.5
+	ratio_line "top10 over 30k dead entries, in the server" "${v[dstop_sorted]}" "${v[dstop_btree]}" ms 0 1.5
+	;;
+esac
+
 # inserts: 1M keys preloaded, then one block document per transaction
 q sorted -c "CREATE SEQUENCE ins_seq START 1000001" >/dev/null
 declare -A ikey=([height]="nextval('ins_seq')" [rnd]="(random() * 2147483647)::int8" [jheight]="to_jsonb(nextval('ins_seq'))")
@@ -212,4 +266,4 @@ SQL
 	ratio_line "insert $k, 4 clients" "${v[ins4_${k}_sorted]}" "${v[ins4_${k}_btree]}" tps 1
 	ratio_line "insert $k, 100k rows in one statement" "${v[insb_${k}_sorted]}" "${v[insb_${k}_btree]}" s 0
 done
-q sorted -c "DROP TABLE ins_btree, ins_sorted" >/dev/null
+q sorted -c "DROP TABLE IF EXISTS ins_btree, ins_sorted" >/dev/null

@@ -162,11 +162,17 @@ extern Buffer sorted_descend(Relation index, SortedCmp *cmp,
 extern void sorted_page_add(Page page, IndexTuple itup, OffsetNumber off);
 extern BlockNumber sorted_cached_rightmost(Relation index);
 extern void sorted_cache_rightmost(Relation index, BlockNumber blkno);
+extern GenericXLogState *sorted_generic_start(Relation index);
+extern Page sorted_register_buffer(GenericXLogState *state, Buffer buf, int flags);
+extern XLogRecPtr sorted_generic_finish(GenericXLogState *state);
 
 /* sorted_xlog.c */
 extern void sorted_xlog_init(void);
 extern void sorted_leaf_insert(Relation index, Buffer buf, IndexTuple itup,
 							   OffsetNumber off);
+extern bool sorted_can_delete(Relation index);
+extern void sorted_leaf_delete(Relation index, Relation heap, Buffer buf,
+							   OffsetNumber *offs, int n);
 
 /* sorted_insert.c */
 extern bool sorted_insert(Relation index, Datum *values, bool *isnull,

@@ -6,6 +6,9 @@
  * ascending keys, go straight to the rightmost leaf), lock the leaf
  * exclusively, add the entry if it fits (one WAL record: our own resource
  * manager's when nedb is preloaded, generic WAL otherwise; sorted_xlog.c).
+ * A full leaf first loses the entries scans marked LP_DEAD, when nedb is
+ * preloaded (the removal's record must carry a standby conflict, which
+ * generic WAL cannot).
  * Otherwise it takes the structure lock (a heavyweight lock on block 0, so
  * splitters run one at a time while readers and other inserters go on) and
  * descends again holding the parent of the page it is on, splitting every
@@ -170,7 +173,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	}
 
-	state = GenericXLogStart(index);
+	state = sorted_generic_start(index);
 	lpage = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 	rpage = GenericXLogRegisterBuffer(state, rbuf, GENERIC_XLOG_FULL_IMAGE);
 
@@ -194,7 +197,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 
 	if (BufferIsValid(sbuf))
 	{
-		Page		spage = GenericXLogRegisterBuffer(state, sbuf, 0);
+		Page		spage = sorted_register_buffer(state, sbuf, 0);
 
 		SortedPageGetOpaque(spage)->left = rblkno;
 	}
@@ -216,7 +219,7 @@ split_page(Relation index, SortedCmp *cmp, Buffer buf, Buffer parentbuf,
 		meta->root = BufferGetBlockNumber(rootbuf);
 		meta->level = level + 1;
 	}
-	GenericXLogFinish(state);
+	sorted_generic_finish(state);
 
 	if (BufferIsValid(sbuf))
 		UnlockReleaseBuffer(sbuf);
@@ -299,9 +302,33 @@ insert_rightmost(Relation index, SortedCmp *cmp, const SortedKey *key,
 	return false;
 }
 
+/*
+ * Make room on the exclusively locked full leaf buf by removing the entries
+ * scans marked LP_DEAD (sorted_scan.c), if there are any and that can be
+ * logged (sorted_leaf_delete, sorted_xlog.c), instead of splitting it.
+ */
+static void
+delete_killed(Relation index, Relation heap, Buffer buf)
+{
+	Page		page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	OffsetNumber dead[MaxIndexTuplesPerPage];
+	int			ndead = 0;
+
+	if (heap == NULL || !sorted_can_delete(index))
+		return;
+	for (OffsetNumber off = SortedFirstData(page); off <= maxoff; off++)
+	{
+		if (ItemIdIsDead(PageGetItemId(page, off)))
+			dead[ndead++] = off;
+	}
+	if (ndead > 0)
+		sorted_leaf_delete(index, heap, buf, dead, ndead);
+}
+
 static bool
-insert_optimistic(Relation index, SortedCmp *cmp, const SortedKey *key,
-				  IndexTuple itup)
+insert_optimistic(Relation index, Relation heap, SortedCmp *cmp,
+				  const SortedKey *key, IndexTuple itup)
 {
 	Buffer		buf;
 	Page		page;
@@ -311,6 +338,8 @@ insert_optimistic(Relation index, SortedCmp *cmp, const SortedKey *key,
 		return true;
 	buf = sorted_descend(index, cmp, key, true, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
+	if (PageGetFreeSpace(page) < MAXALIGN(IndexTupleSize(itup)))
+		delete_killed(index, heap, buf);
 	if (PageGetFreeSpace(page) >= MAXALIGN(IndexTupleSize(itup)))
 	{
 		leaf_add(index, cmp, buf, key, itup);
@@ -413,7 +442,7 @@ sorted_insert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	key.inf = 0;
 	key.cross = NULL;
 	key.value = index_getattr(itup, 1, RelationGetDescr(index), &key.isnull);
-	if (!insert_optimistic(index, cmp, &key, itup))
+	if (!insert_optimistic(index, heapRel, cmp, &key, itup))
 		insert_splitting(index, cmp, &key, itup);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(ic->tmp);

@@ -419,3 +419,79 @@ sorted_page_add(Page page, IndexTuple itup, OffsetNumber off)
 		== InvalidOffsetNumber)
 		elog(ERROR, "failed to add item to nedb_sorted page");
 }
+
+/*
+ * Generic WAL records that change leaves whose entries may be marked LP_DEAD
+ * (sorted_scan.c) go through sorted_generic_start, sorted_register_buffer
+ * and sorted_generic_finish.  The marks are hints, never logged when set,
+ * so a standby's copy of a page may lack some of the primary's (never has
+ * one the primary lacks: it gets them only from the primary's page
+ * images, and from records that hold line pointers as they are on the
+ * primary).  A generic WAL record without a full image holds only the bytes
+ * the change made differ: a line pointer whose bytes the change left alone
+ * is not in it, and a mark on it would stay as the standby has it, while
+ * generic WAL's mask function, unlike btree_mask, does not mask line
+ * pointer flags for wal_consistency_checking.  So, just before the record
+ * is assembled, every marked line pointer of such a page that the change
+ * would leave byte for byte as it is gets its mark cleared on the page
+ * itself (the working copy keeps it): the record then carries it, and the
+ * standby's line pointers are all the primary's again.  A line pointer
+ * marked on the page that the change rewrote is in the record anyway.
+ */
+static struct
+{
+	Buffer		buf;
+	Page		image;
+}			generic_pages[MAX_GENERIC_XLOG_PAGES];
+static int	n_generic_pages = 0;
+
+GenericXLogState *
+sorted_generic_start(Relation index)
+{
+	n_generic_pages = 0;
+	return GenericXLogStart(index);
+}
+
+/* GenericXLogRegisterBuffer within sorted_generic_start / _finish */
+Page
+sorted_register_buffer(GenericXLogState *state, Buffer buf, int flags)
+{
+	Page		image = GenericXLogRegisterBuffer(state, buf, flags);
+
+	if (!(flags & GENERIC_XLOG_FULL_IMAGE) && n_generic_pages < MAX_GENERIC_XLOG_PAGES)
+	{
+		generic_pages[n_generic_pages].buf = buf;
+		generic_pages[n_generic_pages].image = image;
+		n_generic_pages++;
+	}
+	return image;
+}
+
+XLogRecPtr
+sorted_generic_finish(GenericXLogState *state)
+{
+	for (int i = 0; i < n_generic_pages; i++)
+	{
+		Page		page = BufferGetPage(generic_pages[i].buf);
+		Page		image = generic_pages[i].image;
+		OffsetNumber maxoff;
+		OffsetNumber imaxoff;
+
+		if (PageIsNew(page) ||
+			PageGetSpecialSize(page) != MAXALIGN(sizeof(SortedPageOpaqueData)) ||
+			!SortedPageIsLeaf(page) || SortedPageIsDeleted(page))
+			continue;
+		maxoff = PageGetMaxOffsetNumber(page);
+		imaxoff = PageGetMaxOffsetNumber(image);
+		for (OffsetNumber off = FirstOffsetNumber; off <= Min(maxoff, imaxoff); off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+
+			if (ItemIdIsDead(iid) &&
+				memcmp(iid, PageGetItemId(image, off), sizeof(ItemIdData)) == 0)
+				ItemIdSetNormal(iid, ItemIdGetOffset(iid), ItemIdGetLength(iid));
+		}
+	}
+	n_generic_pages = 0;
+	return GenericXLogFinish(state);
+}

@@ -16,6 +16,25 @@
  * reduced to the tightest lower and upper bound: the scan starts at one and
  * stops at the first entry beyond the other, so ORDER BY ... LIMIT k reads
  * O(log n + k) entries.
+ *
+ * Killed entries, as nbtree's: when the table says that every version an
+ * entry we returned leads to is dead to every transaction
+ * (kill_prior_tuple), we note it, and when the scan leaves the page (or is
+ * rescanned or ended) we share-lock the page again and mark those entries
+ * LP_DEAD, a hint: MarkBufferDirtyHint, no WAL.  Later scans skip them
+ * without comparing their keys or visiting the table, until VACUUM removes
+ * them (a split of their page rewrites it without the marks).  The pin we
+ * kept since reading the page makes this safe without comparing page LSNs:
+ * VACUUM cannot have removed an entry from the page (it needs a cleanup
+ * lock), nor finished and let the table reuse a TID we hold; an insert only
+ * moves entries to higher offsets and a split moves them to the right
+ * sibling, so each noted entry is at its offset or after it, or gone, and
+ * is found by its heap TID.  A transaction
+ * started during recovery neither sets nor trusts the marks
+ * (scan->ignore_killed_tuples): they are not WAL-logged, and a standby's
+ * snapshots may still see what the primary found dead.  See
+ * sorted_generic_finish (sorted_page.c) for how generic WAL keeps them
+ * consistent on a standby.
  */
 #include "postgres.h"
 
@@ -57,7 +76,10 @@ typedef struct SortedScanOpaqueData
 	FmgrInfo   *keyprocs;		/* per scan key: cmp(index value, argument) */
 	int			nitems;
 	int			cur;
+	int			nkilled;		/* entries of items[] to mark LP_DEAD */
 	ItemPointerData tids[MaxIndexTuplesPerPage];
+	OffsetNumber itemoff[MaxIndexTuplesPerPage];	/* where tids[i] was read */
+	int			killed[MaxIndexTuplesPerPage];	/* indexes into tids[] */
 	OffsetNumber tupoff[MaxIndexTuplesPerPage];
 	char	   *tuples;			/* copies for index-only scans */
 } SortedScanOpaqueData;
@@ -79,9 +101,65 @@ sorted_beginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
+/*
+ * Mark LP_DEAD the entries of the page we still pin that the table found
+ * dead (see the header comment).  Share lock only: setting LP_DEAD in a
+ * line pointer is a hint, as nbtree's _bt_killitems sets it.
+ */
 static void
-release_page(SortedScanOpaque so)
+kill_items(IndexScanDesc scan)
 {
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+	Page		page;
+	OffsetNumber maxoff;
+	bool		killed = false;
+
+	if (so->nkilled == 0 || !BufferIsValid(so->buf))
+	{
+		so->nkilled = 0;
+		return;
+	}
+	LockBuffer(so->buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(so->buf);
+	maxoff = PageGetMaxOffsetNumber(page);
+	if (SortedPageIsLeaf(page) && !SortedPageIsDeleted(page))
+	{
+		for (int k = 0; k < so->nkilled; k++)
+		{
+			ItemPointer tid = &so->tids[so->killed[k]];
+			OffsetNumber start = so->itemoff[so->killed[k]];
+
+			/* never the high key (a split gives a rightmost page one) */
+			start = Max(start, SortedFirstData(page));
+			for (OffsetNumber off = start; off <= maxoff; off++)
+			{
+				ItemId		iid = PageGetItemId(page, off);
+				IndexTuple	itup = (IndexTuple) PageGetItem(page, iid);
+
+				if (ItemPointerEquals(&itup->t_tid, tid))
+				{
+					if (!ItemIdIsDead(iid))
+					{
+						ItemIdMarkDead(iid);
+						killed = true;
+					}
+					break;
+				}
+			}
+		}
+	}
+	if (killed)
+		MarkBufferDirtyHint(so->buf, true);
+	LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
+	so->nkilled = 0;
+}
+
+static void
+release_page(IndexScanDesc scan)
+{
+	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
+
+	kill_items(scan);
 	if (BufferIsValid(so->buf))
 		ReleaseBuffer(so->buf);
 	so->buf = InvalidBuffer;
@@ -123,7 +201,7 @@ sorted_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 {
 	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
 
-	release_page(so);
+	release_page(scan);
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	so->qual_ok = true;
@@ -187,6 +265,7 @@ sorted_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->done = false;
 	so->nitems = 0;
 	so->cur = 0;
+	so->nkilled = 0;
 }
 
 void
@@ -194,7 +273,7 @@ sorted_endscan(IndexScanDesc scan)
 {
 	SortedScanOpaque so = (SortedScanOpaque) scan->opaque;
 
-	release_page(so);
+	release_page(scan);
 	pfree(so->tuples);
 	pfree(so);
 }
@@ -281,6 +360,8 @@ read_page(IndexScanDesc scan, Buffer buf, OffsetNumber start)
 	OffsetNumber first = SortedFirstData(page);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 	int			step = so->backward ? -1 : 1;
+	int			last = so->backward ? first : maxoff;
+	bool		skip_killed = scan->ignore_killed_tuples;
 	Size		used = 0;
 
 	so->buf = buf;
@@ -290,19 +371,35 @@ read_page(IndexScanDesc scan, Buffer buf, OffsetNumber start)
 		so->done = true;
 	so->nitems = 0;
 	so->cur = 0;
+	so->nkilled = 0;
 	for (int off = start; off >= first && off <= maxoff; off += step)
 	{
-		IndexTuple	itup = (IndexTuple) PageGetItem(page, PageGetItemId(page, off));
-		ItemVerdict v = check_item(scan, itup);
+		ItemId		iid;
+		IndexTuple	itup;
+		ItemVerdict v;
 
+		/*
+		 * Killed entries are passed without a look at their keys, except the
+		 * last one of the page in the scan's direction: if it is beyond the
+		 * bound, the scan ends here instead of reading the next page.
+		 */
+		if (skip_killed)
+		{
+			while (off != last && ItemIdIsDead(PageGetItemId(page, off)))
+				off += step;
+		}
+		iid = PageGetItemId(page, off);
+		itup = (IndexTuple) PageGetItem(page, iid);
+		v = check_item(scan, itup);
 		if (v == ITEM_STOP)
 		{
 			so->done = true;
 			break;
 		}
-		if (v == ITEM_SKIP)
+		if (v == ITEM_SKIP || (skip_killed && ItemIdIsDead(iid)))
 			continue;
 		so->tids[so->nitems] = itup->t_tid;
+		so->itemoff[so->nitems] = off;
 		if (scan->xs_want_itup)
 		{
 			Size		sz = IndexTupleSize(itup);
@@ -427,6 +524,8 @@ next_page(IndexScanDesc scan)
 	Buffer		buf;
 	Page		page;
 
+	/* before another page is locked: pages are locked left to right */
+	kill_items(scan);
 	if (so->done)
 		return false;
 	CHECK_FOR_INTERRUPTS();
@@ -434,13 +533,13 @@ next_page(IndexScanDesc scan)
 	{
 		/* keep the pin on the page read until its left neighbour is found */
 		buf = live_left_of(index, so->buf);
-		release_page(so);
+		release_page(scan);
 		if (!BufferIsValid(buf))
 			return false;
 		read_page(scan, buf, PageGetMaxOffsetNumber(BufferGetPage(buf)));
 		return true;
 	}
-	release_page(so);
+	release_page(scan);
 	buf = ReadBuffer(index, so->nextblk);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
@@ -471,6 +570,10 @@ sorted_gettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		if (ScanDirectionIsBackward(dir) != so->backward)
 			elog(ERROR, "nedb_sorted: a scan cannot change direction");
+		/* the entry returned last leads only to dead rows: mark it later */
+		if (scan->kill_prior_tuple && so->cur < so->nitems &&
+			(so->nkilled == 0 || so->killed[so->nkilled - 1] != so->cur))
+			so->killed[so->nkilled++] = so->cur;
 		so->cur++;
 	}
 	while (so->cur >= so->nitems)
@@ -501,7 +604,7 @@ sorted_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 		tbm_add_tuples(tbm, so->tids, so->nitems, false);
 		ntids += so->nitems;
 	} while (next_page(scan));
-	release_page(so);
+	release_page(scan);
 	return ntids;
 }
 

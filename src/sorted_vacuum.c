@@ -5,7 +5,12 @@
  * Bulk delete walks the index in block order, takes a cleanup lock on each
  * leaf (waiting for scans that still hold the page's pin, so none can return
  * a removed entry's TID after the heap reuses it) and removes the dead
- * entries in one generic WAL record per page.  While it walks, the metapage
+ * entries in one generic WAL record per page.  Entries that scans marked
+ * LP_DEAD (sorted_scan.c) go only when the callback names them too: the
+ * table's VACUUM has pruned their rows by then, and that pruning's WAL
+ * record is what cancels a hot standby's queries that could still see them
+ * (generic WAL carries no such conflict), so a mark alone does not do.
+ * While it walks, the metapage
  * says so and splits take new pages at the end of the relation instead of
  * recycled ones, so re-reading the length until it stops growing visits
  * every entry that moved right during the walk.
@@ -242,15 +247,15 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 		goto release;
 	}
 
-	state = GenericXLogStart(index);
+	state = sorted_generic_start(index);
 	{
 		Page		dpage = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-		Page		rpage = GenericXLogRegisterBuffer(state, rbuf, 0);
+		Page		rpage = sorted_register_buffer(state, rbuf, 0);
 		Page		gpage = GenericXLogRegisterBuffer(state, pbuf, 0);
 		IndexTuple	down;
 
 		if (BufferIsValid(lbuf))
-			SortedPageGetOpaque(GenericXLogRegisterBuffer(state, lbuf, 0))->right = right;
+			SortedPageGetOpaque(sorted_register_buffer(state, lbuf, 0))->right = right;
 		SortedPageGetOpaque(rpage)->left = left;
 		/* the right sibling takes over the key range: separator j, its block */
 		down = (IndexTuple) PageGetItem(gpage, PageGetItemId(gpage, parent_off));
@@ -263,7 +268,7 @@ delete_leaf(Relation index, SortedCmp *cmp, BlockNumber blkno)
 		SortedPageGetDeleted(dpage)->safexid = ReadNextFullTransactionId();
 		((PageHeader) dpage)->pd_lower += sizeof(SortedDeletedData);
 	}
-	GenericXLogFinish(state);
+	sorted_generic_finish(state);
 	deleted = true;
 
 release:
@@ -356,11 +361,11 @@ vacuum_scan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			}
 			if (ndead > 0)
 			{
-				GenericXLogState *state = GenericXLogStart(index);
-				Page		gpage = GenericXLogRegisterBuffer(state, buf, 0);
+				GenericXLogState *state = sorted_generic_start(index);
+				Page		gpage = sorted_register_buffer(state, buf, 0);
 
 				PageIndexMultiDelete(gpage, dead, ndead);
-				GenericXLogFinish(state);
+				sorted_generic_finish(state);
 				stats->tuples_removed += ndead;
 			}
 			if (leaf_is_empty(page) && !SortedPageIsRightmost(page))

@@ -26,6 +26,12 @@
  *	  hundred bytes more WAL than 1. (100k random int8 keys: 191 MB of WAL
  *	  against 148 MB, btree 144 MB, full page images included).
  *
+ * The resource manager has a second record, XLOG_SORTED_DELETE: an insert
+ * removing entries marked LP_DEAD from a full leaf instead of splitting it
+ * (sorted_leaf_delete, below), which must carry a recovery conflict for hot
+ * standbys as nbtree's delete record does; generic WAL cannot, so that
+ * removal happens only with the resource manager registered.
+ *
  * Why both: a custom resource manager can only exist in a server that
  * loaded it at preload time, since redo (crash recovery, a standby) needs
  * it before reading the first record; so the record is written only when
@@ -48,6 +54,7 @@
 #include "postgres.h"
 
 #include "access/bufmask.h"
+#include "access/genam.h"
 #include "access/rmgr.h"
 #include "access/xlog_internal.h"
 #include "access/xloginsert.h"
@@ -55,6 +62,7 @@
 #include "access/xlogutils.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/standby.h"
 #include "utils/rel.h"
 
 #include "sorted.h"
@@ -65,6 +73,7 @@
 
 /* record types (xl_info's high bits) */
 #define XLOG_SORTED_INSERT_LEAF	0x00
+#define XLOG_SORTED_DELETE		0x10
 
 /* XLOG_SORTED_INSERT_LEAF's main data; the tuple is block 0's data */
 typedef struct xl_sorted_insert
@@ -74,8 +83,53 @@ typedef struct xl_sorted_insert
 
 #define SizeOfSortedInsert	(offsetof(xl_sorted_insert, offnum) + sizeof(OffsetNumber))
 
+/*
+ * XLOG_SORTED_DELETE's main data: entries marked LP_DEAD removed from a full
+ * leaf by an insert (sorted_leaf_delete); block 0 = the leaf, its data the
+ * offsets removed.  Redo first cancels the standby's queries whose
+ * snapshots could still see a row the entries lead to, as nbtree's
+ * XLOG_BTREE_DELETE does.
+ */
+typedef struct xl_sorted_delete
+{
+	TransactionId latestRemovedXid;
+	uint16		ndeleted;
+} xl_sorted_delete;
+
+#define SizeOfSortedDelete	(offsetof(xl_sorted_delete, ndeleted) + sizeof(uint16))
+
 /* set at preload time in the postmaster and inherited by every backend */
 static bool sorted_rmgr_registered = false;
+
+static void
+sorted_redo_delete(XLogReaderState *record)
+{
+	xl_sorted_delete *xlrec = (xl_sorted_delete *) XLogRecGetData(record);
+	Buffer		buf;
+
+	if (InHotStandby)
+	{
+		RelFileNode rnode;
+
+		XLogRecGetBlockTag(record, 0, &rnode, NULL, NULL);
+		ResolveRecoveryConflictWithSnapshot(xlrec->latestRemovedXid, rnode);
+	}
+	if (XLogReadBufferForRedo(record, 0, &buf) == BLK_NEEDS_REDO)
+	{
+		Page		page = BufferGetPage(buf);
+		Size		len;
+		OffsetNumber *offs = (OffsetNumber *) XLogRecGetBlockData(record, 0, &len);
+
+		if (len != xlrec->ndeleted * sizeof(OffsetNumber))
+			elog(PANIC, "nedb_sorted redo: a delete record of %u entries holds %zu bytes",
+				 xlrec->ndeleted, len);
+		PageIndexMultiDelete(page, offs, xlrec->ndeleted);
+		PageSetLSN(page, record->EndRecPtr);
+		MarkBufferDirty(buf);
+	}
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+}
 
 static void
 sorted_redo(XLogReaderState *record)
@@ -84,6 +138,11 @@ sorted_redo(XLogReaderState *record)
 	xl_sorted_insert *xlrec;
 	Buffer		buf;
 
+	if (info == XLOG_SORTED_DELETE)
+	{
+		sorted_redo_delete(record);
+		return;
+	}
 	if (info != XLOG_SORTED_INSERT_LEAF)
 		elog(PANIC, "nedb_sorted redo: unknown record type %u", info);
 	xlrec = (xl_sorted_insert *) XLogRecGetData(record);
@@ -112,6 +171,13 @@ sorted_desc(StringInfo buf, XLogReaderState *record)
 	if (info == XLOG_SORTED_INSERT_LEAF)
 		appendStringInfo(buf, "off: %u",
 						 ((xl_sorted_insert *) XLogRecGetData(record))->offnum);
+	else if (info == XLOG_SORTED_DELETE)
+	{
+		xl_sorted_delete *xlrec = (xl_sorted_delete *) XLogRecGetData(record);
+
+		appendStringInfo(buf, "ndeleted: %u, latestRemovedXid: %u",
+						 xlrec->ndeleted, xlrec->latestRemovedXid);
+	}
 }
 
 static const char *
@@ -119,16 +185,28 @@ sorted_identify(uint8 info)
 {
 	if ((info & ~XLR_INFO_MASK) == XLOG_SORTED_INSERT_LEAF)
 		return "INSERT_LEAF";
+	if ((info & ~XLR_INFO_MASK) == XLOG_SORTED_DELETE)
+		return "DELETE";
 	return NULL;
 }
 
-/* for wal_consistency_checking: as generic WAL's mask, plus hint bits */
+/*
+ * For wal_consistency_checking: as generic WAL's mask, plus hint bits,
+ * including a leaf's LP_DEAD marks (sorted_scan.c), which are never logged
+ * (btree_mask masks them too).
+ */
 static void
 sorted_mask(char *pagedata, BlockNumber blkno)
 {
-	mask_page_lsn_and_checksum(pagedata);
-	mask_page_hint_bits(pagedata);
-	mask_unused_space(pagedata);
+	Page		page = (Page) pagedata;
+
+	mask_page_lsn_and_checksum(page);
+	mask_page_hint_bits(page);
+	mask_unused_space(page);
+	if (!PageIsNew(page) &&
+		PageGetSpecialSize(page) == MAXALIGN(sizeof(SortedPageOpaqueData)) &&
+		SortedPageIsLeaf(page) && !SortedPageIsDeleted(page))
+		mask_lp_flags(page);
 }
 
 static RmgrData sorted_rmgr = {
@@ -163,7 +241,10 @@ sorted_xlog_init(void)
  * wal_consistency_checking, which compares every page with the primary's.
  * Three fragments: the page header (pd_lower, pd_upper, pd_flags), the line
  * pointers from off on (the ones after off moved one slot up) and the
- * tuple, which PageAddItem put at the new pd_upper.
+ * tuple, which PageAddItem put at the new pd_upper.  The line pointers
+ * start earlier if one before off is marked LP_DEAD: those marks are not
+ * logged when set (sorted_scan.c), and generic WAL's mask function does not
+ * mask them, so the record carries them (see sorted_generic_finish).
  */
 static char generic_delta[BLCKSZ + 3 * 2 * sizeof(OffsetNumber)];
 
@@ -186,9 +267,19 @@ generic_insert_delta(Page page, OffsetNumber off)
 {
 	PageHeader	ph = (PageHeader) page;
 	ItemId		iid = PageGetItemId(page, off);
-	Size		linp = (char *) iid - (char *) page;
+	Size		linp;
 	char	   *p = generic_delta;
+	OffsetNumber from = off;
 
+	for (OffsetNumber o = FirstOffsetNumber; o < off; o++)
+	{
+		if (ItemIdIsDead(PageGetItemId(page, o)))
+		{
+			from = o;
+			break;
+		}
+	}
+	linp = (char *) PageGetItemId(page, from) - (char *) page;
 	p = put_fragment(p, page, 0, SizeOfPageHeaderData);
 	p = put_fragment(p, page, linp, ph->pd_lower);
 	p = put_fragment(p, page, ItemIdGetOffset(iid),
@@ -230,6 +321,59 @@ sorted_leaf_insert(Relation index, Buffer buf, IndexTuple itup, OffsetNumber off
 			XLogRegisterBufData(0, generic_delta, generic_insert_delta(page, off));
 			recptr = XLogInsert(RM_GENERIC_ID, 0);
 		}
+		PageSetLSN(page, recptr);
+	}
+	END_CRIT_SECTION();
+}
+
+/*
+ * May an insert remove entries marked LP_DEAD from a full leaf instead of
+ * splitting it (sorted_leaf_delete)?  Only when the removal can reach a
+ * standby with its recovery conflict, which only our resource manager's
+ * record carries (generic WAL cannot), or when nothing is logged at all.
+ */
+bool
+sorted_can_delete(Relation index)
+{
+	return sorted_rmgr_registered || !RelationNeedsWAL(index);
+}
+
+/*
+ * Remove the entries at offs[0 .. n), every one marked LP_DEAD (a scan found
+ * every row version it leads to dead to all), from the exclusively locked
+ * leaf buf, as nbtree's simple deletion does.  A standby's snapshots may
+ * still see those rows: the record names the newest transaction that wrote
+ * any of them (from the table: index_compute_xid_horizon_for_tuples), and
+ * redo cancels the standby queries that could see it first.  Scans that
+ * still hold the leaf's pin keep their copies of the TIDs; the table cannot
+ * reuse a TID before a VACUUM, which waits for that pin; their marks find
+ * the entries they noted gone, or moved left, and set none.
+ */
+void
+sorted_leaf_delete(Relation index, Relation heap, Buffer buf,
+				   OffsetNumber *offs, int n)
+{
+	Page		page = BufferGetPage(buf);
+	xl_sorted_delete xlrec;
+
+	Assert(sorted_can_delete(index));
+	xlrec.latestRemovedXid = InvalidTransactionId;
+	xlrec.ndeleted = n;
+	if (RelationNeedsWAL(index) && XLogStandbyInfoActive())
+		xlrec.latestRemovedXid = index_compute_xid_horizon_for_tuples(index, heap, buf, offs, n);
+
+	START_CRIT_SECTION();
+	PageIndexMultiDelete(page, offs, n);
+	MarkBufferDirty(buf);
+	if (RelationNeedsWAL(index))
+	{
+		XLogRecPtr	recptr;
+
+		XLogBeginInsert();
+		XLogRegisterData((char *) &xlrec, SizeOfSortedDelete);
+		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+		XLogRegisterBufData(0, (char *) offs, n * sizeof(OffsetNumber));
+		recptr = XLogInsert(NEDB_SORTED_RMGR_ID, XLOG_SORTED_DELETE);
 		PageSetLSN(page, recptr);
 	}
 	END_CRIT_SECTION();

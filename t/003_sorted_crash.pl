@@ -176,11 +176,14 @@ for my $round (1 .. 4)
 	cmp_ok($pages, '>', 0, "round $round: VACUUM deleted leaves meanwhile ($pages deleted or free)");
 	cmp_ok($checks, '>', $checks0, "round $round: the scanner checked meanwhile (sequence $checks0 -> $checks)");
 	# what recovery will replay: generic WAL, and INSERT_LEAF when preloaded
+	# (and DELETE when an insert removed entries scans had marked LP_DEAD,
+	# which depends on how the scanner and the writers met; never without
+	# preloading)
 	my $kinds = q1(qq{SELECT string_agg(r, ',' ORDER BY r) FROM (
 	  SELECT DISTINCT "resource_manager/record_type" AS r
 	    FROM pg_get_wal_stats('$lsn0', pg_current_wal_flush_lsn(), true)
 	   WHERE count > 0 AND "resource_manager/record_type" ~ '^(Generic|nedb_sorted)/') x});
-	is($kinds, $preload ? 'Generic/Generic,nedb_sorted/INSERT_LEAF' : 'Generic/Generic',
+	like($kinds, $preload ? qr{^Generic/Generic,(nedb_sorted/DELETE,)?nedb_sorted/INSERT_LEAF$} : qr{^Generic/Generic$},
 		"round $round: the WAL to replay holds " . ($preload ? 'INSERT_LEAF and generic records' : 'generic records only'));
 	$node->stop('immediate');
 	$_->kill_kill for @h;
