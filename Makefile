@@ -6,6 +6,7 @@ OBJS = \
 	src/acl.o \
 	src/canon.o \
 	src/op.o \
+	src/session.o \
 	src/chain.o \
 	src/store.o \
 	src/write.o \
