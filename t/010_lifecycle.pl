@@ -243,6 +243,23 @@ like($err, qr/HINT:  Run ALTER EXTENSION nedb UPDATE/, '... with the hint to upd
 my $desc_10 = sq('up', $describe_q);
 my $before = sq('up', $answers);
 like($before, qr/verify true/, '1.0: verify');
+
+# a dump taken at 1.0 says CREATE EXTENSION nedb WITH SCHEMA nedb, which
+# 1.1 refuses; its data restores into a database with 1.1 through a list
+# without the schema and the extension (README: Backups)
+my $dump10 = "$tmp/up10.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump10, '-d', 'up' ], 'pg_dump at 1.0');
+$node->safe_psql('postgres', 'CREATE DATABASE r_10');
+$node->command_checks_all([ 'pg_restore', '-d', 'r_10', $dump10 ], 1, [qr/^$/],
+	[qr/extension "nedb" must be installed in schema "pg_catalog"/], 'a 1.0 dump as it is: 1.1 refuses WITH SCHEMA nedb');
+$node->safe_psql('postgres', 'DROP DATABASE r_10');
+$node->safe_psql('postgres', 'CREATE DATABASE r_10');
+sq('r_10', 'CREATE EXTENSION nedb');
+my $list10 = join('', grep { !/ (?:SCHEMA|EXTENSION) - nedb / } `pg_restore -l $dump10`);
+PostgreSQL::Test::Utils::append_to_file("$tmp/up10.list", $list10);
+$node->command_checks_all([ 'pg_restore', '--exit-on-error', '-L', "$tmp/up10.list", '-d', 'r_10', $dump10 ],
+	0, [qr/^$/], [qr/^$/], 'a 1.0 dump without its schema and extension into a database with 1.1');
+is(sq('r_10', $answers), $before, 'r_10: the same answers as the 1.0 database');
 sq('up', 'ALTER EXTENSION nedb UPDATE');
 is(sq('up', "SELECT extversion FROM pg_extension WHERE extname = 'nedb'"), '1.1', 'updated to 1.1');
 is(sq('up', $answers), $before, 'the update changes no data answer (seq, head, verify, documents, files)');
