@@ -108,7 +108,11 @@ sub no_schema
 	return sq($db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'nedb'");
 }
 
-# a description of the extension and of every member object
+# a description of the extension and of every member object.  Two things
+# are compared as sets, not arrays: ACL items (a function 1.0 revoked and
+# the update grants to PUBLIC again has an explicit ACL where a fresh 1.1
+# has the default; the privileges are the same) and the configuration
+# tables in pg_extension.extconfig (the update appends nedb.grants)
 my $describe_q = q{
 WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'nedb'),
 m AS (SELECT d.classid, d.objid, d.objsubid FROM pg_depend d, ext
