@@ -1,4 +1,4 @@
-/* nedb--1.0--1.1.sql -- ALTER EXTENSION nedb UPDATE: 1.0 to 1.1 (README: Install, Upgrading) */
+/* nedb--1.0--1.1.sql -- ALTER EXTENSION nedb UPDATE: 1.0 to 1.1 (README: Install, Versions and upgrading) */
 
 \echo Use "ALTER EXTENSION nedb UPDATE TO '1.1'" to load this file. \quit
 
