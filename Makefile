@@ -45,7 +45,7 @@ OBJS = \
 	src/repl_sql.o
 
 EXTENSION = nedb
-DATA = nedb--1.0.sql
+DATA = nedb--1.0.sql nedb--1.1.sql nedb--1.0--1.1.sql nedb--1.0.control
 PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
 SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto

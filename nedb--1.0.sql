@@ -90,49 +90,6 @@ CREATE TRIGGER ops_no_truncate BEFORE TRUNCATE ON nedb.ops
 REVOKE ALL ON nedb.ops, nedb.versions, nedb.edges, nedb.clients, nedb.indexes FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
--- Privileges (README: Privileges).  Functions run their storage access as
--- the owner of schema nedb; these rows say which role may read or write
--- which collection (coll NULL: every collection) and Cascade's files.  The
--- schema's owner and superusers may do everything, and alone may grant.
--- ---------------------------------------------------------------------------
-CREATE TABLE nedb.grants (
-    object      text COLLATE "C" NOT NULL CHECK (object IN ('collection', 'files')),
-    coll        text COLLATE "C",
-    grantee     regrole NOT NULL,
-    privilege   text COLLATE "C" NOT NULL CHECK (privilege IN ('read', 'write')),
-    CHECK (object = 'collection' OR coll IS NULL)
-);
--- names are never empty, so '' stands for NULL (every collection) here
-CREATE UNIQUE INDEX grants_one ON nedb.grants (object, (COALESCE(coll, '')), grantee, privilege);
-SELECT pg_catalog.pg_extension_config_dump('nedb.grants', '');
-REVOKE ALL ON nedb.grants FROM PUBLIC;
-
-CREATE FUNCTION nedb.grants_changed()
-    RETURNS trigger AS 'MODULE_PATHNAME', 'nedb_grants_changed' LANGUAGE C;
-CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nedb.grants
-    FOR EACH STATEMENT EXECUTE FUNCTION nedb.grants_changed();
-
-CREATE FUNCTION nedb.grant(coll text, role regrole, privilege text DEFAULT 'read')
-    RETURNS void AS 'MODULE_PATHNAME', 'nedb_grant' LANGUAGE C VOLATILE;
-CREATE FUNCTION nedb.revoke(coll text, role regrole, privilege text DEFAULT 'all')
-    RETURNS void AS 'MODULE_PATHNAME', 'nedb_revoke' LANGUAGE C VOLATILE;
-CREATE FUNCTION nedb.grant_files(role regrole, privilege text DEFAULT 'read')
-    RETURNS void AS 'MODULE_PATHNAME', 'nedb_grant_files' LANGUAGE C VOLATILE;
-CREATE FUNCTION nedb.revoke_files(role regrole, privilege text DEFAULT 'all')
-    RETURNS void AS 'MODULE_PATHNAME', 'nedb_revoke_files' LANGUAGE C VOLATILE;
--- the current role's privilege on a collection (NULL: every collection)
-CREATE FUNCTION nedb.has_privilege(coll text, privilege text DEFAULT 'read')
-    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_has_privilege' LANGUAGE C STABLE;
-REVOKE EXECUTE ON FUNCTION nedb.grant(text, regrole, text), nedb.revoke(text, regrole, text),
-    nedb.grant_files(regrole, text), nedb.revoke_files(regrole, text) FROM PUBLIC;
-
--- who may do what, for the NEDB owner (not granted to PUBLIC)
-CREATE VIEW nedb.privileges AS
-SELECT g.object, g.coll, g.grantee::pg_catalog.text AS role, g.privilege
-  FROM nedb.grants g
- ORDER BY g.object, g.coll NULLS FIRST, g.grantee::pg_catalog.text, g.privilege;
-
--- ---------------------------------------------------------------------------
 -- Writes
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION nedb.put(coll text, id text, doc jsonb,
@@ -344,15 +301,18 @@ CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1, max bigint DEFAULT NULL
 CREATE FUNCTION nedb.import_aof(lines text)
     RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_import_aof' LANGUAGE C VOLATILE;
 
--- Functions over one collection (put, get, nql, ...) are executable by
--- everybody and check the collection's privilege (nedb.grant) themselves.
--- Those that read or change the whole log or every collection, or manage
--- the storage, are granted deliberately (README: Privileges).
+-- Writes change the chain: not for everybody by default.
 REVOKE EXECUTE ON FUNCTION
-    nedb.sweep(), nedb.import_aof(text), nedb.export_aof(bigint, bigint),
-    nedb.create_index(text, text, text), nedb.drop_index(text, text, text),
-    nedb.verify_report(), nedb.verify()
+    nedb.put(text, text, jsonb, text, bigint, text, interval, bigint[], text, float8, text, text),
+    nedb.delete(text, text, text, bigint, text),
+    nedb.link(text, text, text, text, bigint),
+    nedb.unlink(text, text, text, text, bigint),
+    nedb.tx(jsonb), nedb.expire(text, text, interval), nedb.sweep(),
+    nedb.import_aof(text),
+    nedb.create_index(text, text, text), nedb.drop_index(text, text, text)
   FROM PUBLIC;
+-- nql() reads every collection as the extension's owner: grant it deliberately
+REVOKE EXECUTE ON FUNCTION public.nql(text), nedb.explain(text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Collections as foreign tables (see README: Foreign tables)
@@ -441,6 +401,7 @@ CREATE FUNCTION nedb.chunk_root(data bytea)
 CREATE FUNCTION nedb.merkle_root(ids text[])
     RETURNS text AS 'MODULE_PATHNAME', 'nedb_merkle_root' LANGUAGE C IMMUTABLE STRICT;
 
+REVOKE EXECUTE ON FUNCTION nedb.put_file(text, bytea, text, text, bigint, text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Log proofs: an RFC 6962-style Merkle tree over the op hashes (BLAKE2b-256,
@@ -484,10 +445,6 @@ CREATE FUNCTION nedb.verify_fold_proof(proof jsonb)
 -- rebuild the tree from the op hashes and compare with nedb.log_tree (O(n))
 CREATE FUNCTION nedb.verify_tree(OUT ok boolean, OUT checked bigint, OUT first_bad_seq bigint)
     RETURNS record AS 'MODULE_PATHNAME', 'nedb_verify_tree' LANGUAGE C STABLE;
--- proofs are for auditors: an op's hash confirms a guessed document
-REVOKE EXECUTE ON FUNCTION nedb.digest(bigint), nedb.proof(bigint, bigint),
-    nedb.consistency(bigint, bigint), nedb.fold_proof(bigint), nedb.verify_tree()
-  FROM PUBLIC;
 -- Replication: this database follows another NEDB database's chain
 -- (apply workers need shared_preload_libraries = 'nedb')
 -- ---------------------------------------------------------------------------
@@ -529,89 +486,4 @@ SELECT s.name,
   FROM nedb.subscription s
   LEFT JOIN nedb.subscription_worker() w ON true;
 
-REVOKE EXECUTE ON FUNCTION nedb.subscribe(text, text), nedb.unsubscribe(text),
-    nedb.subscription_worker() FROM PUBLIC;
-
--- ---------------------------------------------------------------------------
--- What \d+ and \df+ show
--- ---------------------------------------------------------------------------
-COMMENT ON TABLE nedb.ops IS 'The op log: one row per op, dense seq in commit order, each hash chained to the previous (append-only).';
-COMMENT ON TABLE nedb.versions IS 'Document versions [seq_from, seq_to); doc NULL is a delete. Derived from the log.';
-COMMENT ON TABLE nedb.edges IS 'Graph edges (frm, rel, to), live in [seq_from, seq_to). Derived from the log.';
-COMMENT ON VIEW nedb.clients IS 'Each client''s last nonce (its replay-protection high-water mark).';
-COMMENT ON TABLE nedb.indexes IS 'The indexes nedb.create_index built: (coll, field, kind) and the index''s name.';
-COMMENT ON TABLE nedb.grants IS 'Collection and file privileges; change them with nedb.grant / nedb.revoke.';
-COMMENT ON VIEW nedb.privileges IS 'Who may read and write which collection, and Cascade files.';
-COMMENT ON TABLE nedb.chunks IS 'Cascade: content-addressed chunks (BLAKE2b-256), deduplicated per tier, zstd-compressed.';
-COMMENT ON TABLE nedb.files IS 'Cascade: one row per file version, its chunk recipe and Merkle root.';
-COMMENT ON TABLE nedb.log_tree IS 'The Merkle tree over the op hashes, kept at append (log proofs).';
-COMMENT ON TABLE nedb.subscription IS 'The NEDB database this one follows, if any (replication).';
-COMMENT ON VIEW nedb.log IS 'The op log, every field, hashes as hex, in seq order.';
-COMMENT ON VIEW nedb.subscriptions IS 'This database''s subscription and its apply worker''s state and lag.';
-
-COMMENT ON FUNCTION nedb.refuse_log_change() IS 'Trigger: the log is append-only.';
-COMMENT ON FUNCTION nedb.grants_changed() IS 'Trigger: every session reloads its copy of nedb.grants.';
-COMMENT ON FUNCTION nedb.grant(text, regrole, text) IS 'Grant a role read, write or all on a collection (NULL: every collection).';
-COMMENT ON FUNCTION nedb.revoke(text, regrole, text) IS 'Revoke a role''s read, write or all on a collection (NULL: the grant on every collection).';
-COMMENT ON FUNCTION nedb.grant_files(regrole, text) IS 'Grant a role read, write or all on Cascade files.';
-COMMENT ON FUNCTION nedb.revoke_files(regrole, text) IS 'Revoke a role''s read, write or all on Cascade files.';
-COMMENT ON FUNCTION nedb.has_privilege(text, text) IS 'Whether the current role may read (or write, all) a collection (NULL: every collection).';
-COMMENT ON FUNCTION nedb.put(text, text, jsonb, text, bigint, text, interval, bigint[], text, float8, text, text) IS 'Write a document: one put op in the chain; returns the stored document with its _seq.';
-COMMENT ON FUNCTION nedb.delete(text, text, text, bigint, text) IS 'Delete a document: one delete op; returns its seq.';
-COMMENT ON FUNCTION nedb.link(text, text, text, text, bigint) IS 'Add the edge frm -rel-> to: one link op; returns its seq.';
-COMMENT ON FUNCTION nedb.unlink(text, text, text, text, bigint) IS 'Remove the edge frm -rel-> to: one unlink op; returns its seq.';
-COMMENT ON FUNCTION nedb.tx(jsonb) IS 'Apply a list of ops atomically, with if_seq preconditions.';
-COMMENT ON FUNCTION nedb.expire(text, text, interval) IS 'Give a document a time to live (a put of it with _expires_at).';
-COMMENT ON FUNCTION nedb.sweep() IS 'Log the deletes of every expired document (client __ttl__); returns how many.';
-COMMENT ON FUNCTION nedb.get(text, text, bigint) IS 'A document now, or AS OF a seq (inclusive); NULL if none.';
-COMMENT ON FUNCTION nedb.neighbors(text, text, bigint) IS 'Outgoing rel edges of a node, in link order (now or AS OF).';
-COMMENT ON FUNCTION nedb.inbound(text, text, bigint) IS 'Incoming rel edges of a node, in link order (now or AS OF).';
-COMMENT ON FUNCTION nedb.history(text, text) IS 'Every version of a document: (seq, put or delete, doc).';
-COMMENT ON FUNCTION nedb.seq() IS 'The last seq of the chain (-1 when empty).';
-COMMENT ON FUNCTION nedb.head() IS 'The hash of the last op (64 zeros when empty).';
-COMMENT ON FUNCTION nedb.verify_report() IS 'Recompute the whole chain: ok, ops checked, the first bad seq and why.';
-COMMENT ON FUNCTION nedb.verify() IS 'Whether the whole chain recomputes to its stored hashes.';
-COMMENT ON FUNCTION nedb.op_body(bigint) IS 'The canonical body of one op, exactly as hashed into the chain.';
-COMMENT ON FUNCTION nedb.canonical(jsonb) IS 'Canonical JSON of a value (the reference''s json.dumps(sort_keys=True)).';
-COMMENT ON FUNCTION public.nql(text) IS 'Run an NQL query (FROM coll [AS OF n] [WHERE ...] [ORDER BY ...] [LIMIT n] ...): one jsonb per row.';
-COMMENT ON FUNCTION nedb.explain(text) IS 'The access path nql() takes for a query, and Postgres''s plan of it.';
-COMMENT ON FUNCTION nedb.tokens(jsonb) IS 'Search tokens of a value ([a-z0-9]+ over lowercased strings).';
-COMMENT ON FUNCTION nedb.create_index(text, text, text) IS 'Build an eq, sorted (ordered) or search index on a collection''s field.';
-COMMENT ON FUNCTION nedb.drop_index(text, text, text) IS 'Drop an index nedb.create_index built.';
-COMMENT ON FUNCTION nedb.jsonb_order_cmp(jsonb, jsonb) IS 'NEDB order of jsonb values: -1, 0 or 1.';
-COMMENT ON FUNCTION nedb.jsonb_order_lt(jsonb, jsonb) IS 'NEDB order: less than.';
-COMMENT ON FUNCTION nedb.jsonb_order_le(jsonb, jsonb) IS 'NEDB order: less than or equal.';
-COMMENT ON FUNCTION nedb.jsonb_order_eq(jsonb, jsonb) IS 'NEDB order: equal.';
-COMMENT ON FUNCTION nedb.jsonb_order_ge(jsonb, jsonb) IS 'NEDB order: greater than or equal.';
-COMMENT ON FUNCTION nedb.jsonb_order_gt(jsonb, jsonb) IS 'NEDB order: greater than.';
-COMMENT ON FUNCTION nedb.sorted_handler(internal) IS 'Handler of the nedb_sorted index access method.';
-COMMENT ON FUNCTION nedb.sorted_check(regclass) IS 'Check a nedb_sorted index''s structure; its leaf entry count, or XX002 at the first fault.';
-COMMENT ON FUNCTION nedb.sorted_stats(regclass) IS 'Page counts of a nedb_sorted index by kind, and its entries.';
-COMMENT ON FUNCTION nedb.export_aof(bigint, bigint) IS 'The log as the reference''s AOF lines (after seq since, at most max).';
-COMMENT ON FUNCTION nedb.import_aof(text) IS 'Append the reference''s AOF lines to the chain, each checked against its hash.';
-COMMENT ON FUNCTION nedb.fdw_handler() IS 'Handler of the nedb foreign-data wrapper (collections as foreign tables).';
-COMMENT ON FUNCTION nedb.fdw_validator(text[], oid) IS 'Validator of the nedb foreign-data wrapper''s options.';
-COMMENT ON FUNCTION nedb.put_file(text, bytea, text, text, bigint, text) IS 'Store a file version in Cascade (chunked, deduplicated, compressed): one put_file op; returns its version.';
-COMMENT ON FUNCTION nedb.get_file(text, integer, text) IS 'A file version''s bytes, each chunk checked against its id.';
-COMMENT ON FUNCTION nedb.file_root(text, integer, text) IS 'A file version''s Merkle root.';
-COMMENT ON FUNCTION nedb.file_proof(text, integer, integer, text) IS 'The Merkle proof that a chunk is part of a file version.';
-COMMENT ON FUNCTION nedb.verify_file_proof(jsonb) IS 'Check a file proof.';
-COMMENT ON FUNCTION nedb.compression_stats(text) IS 'A tier''s logical and stored bytes, unique chunks, dedup hits and ratio.';
-COMMENT ON FUNCTION nedb.file_versions(text) IS 'Every version of a file: tier, version, seq, size, chunks, root.';
-COMMENT ON FUNCTION nedb.chunk_boundaries(bytea) IS 'How Cascade would chunk the bytes: (idx, off, len, id).';
-COMMENT ON FUNCTION nedb.chunk_root(bytea) IS 'The Merkle root the bytes would have as a file.';
-COMMENT ON FUNCTION nedb.merkle_root(text[]) IS 'The reference''s Merkle root of a list of chunk ids (hex).';
-COMMENT ON FUNCTION nedb.digest(bigint) IS 'The log''s size, head and Merkle root (now or as of a seq).';
-COMMENT ON FUNCTION nedb.proof(bigint, bigint) IS 'The inclusion proof of an op in the log''s Merkle tree.';
-COMMENT ON FUNCTION nedb.consistency(bigint, bigint) IS 'The consistency proof between two sizes of the log''s Merkle tree.';
-COMMENT ON FUNCTION nedb.verify_inclusion(jsonb, bigint, text) IS 'Check an inclusion proof against a root.';
-COMMENT ON FUNCTION nedb.verify_consistency(jsonb, bigint, text, bigint, text) IS 'Check a consistency proof between two roots.';
-COMMENT ON FUNCTION nedb.fold_proof(bigint) IS 'The reference''s O(n) fold proof of an op.';
-COMMENT ON FUNCTION nedb.verify_fold_proof(jsonb) IS 'Check a fold proof.';
-COMMENT ON FUNCTION nedb.verify_tree() IS 'Rebuild the Merkle tree from the op hashes and compare it with nedb.log_tree.';
-COMMENT ON FUNCTION nedb.subscribe(text, text) IS 'Follow another NEDB database''s chain (its apply worker needs shared_preload_libraries).';
-COMMENT ON FUNCTION nedb.unsubscribe(text) IS 'Stop following: the database becomes writable.';
-COMMENT ON FUNCTION nedb.subscription_worker() IS 'The live state of this database''s apply worker.';
-COMMENT ON ACCESS METHOD nedb_sorted IS 'NEDB''s B+-tree index access method.';
-COMMENT ON FOREIGN DATA WRAPPER nedb IS 'NEDB collections as foreign tables.';
-COMMENT ON SERVER nedb IS 'The NEDB collections of this database.';
+REVOKE EXECUTE ON FUNCTION nedb.subscribe(text, text), nedb.unsubscribe(text) FROM PUBLIC;

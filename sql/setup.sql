@@ -23,12 +23,18 @@ SELECT c.relname, c.relkind, c.relpersistence
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'nedb' AND c.relkind IN ('r', 'v') ORDER BY 1;
 
--- every function, table and view of the extension says what it is (\df+, \d+)
+-- every schema, function, table and view of the extension says what it is
+-- (\dn+, \df+, \d+); schema nedb is one of its members
 SELECT d.classid::regclass AS catalog, pg_describe_object(d.classid, d.objid, 0) AS undocumented
   FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'nedb'
  WHERE d.deptype = 'e'
-   AND d.classid IN ('pg_proc'::regclass, 'pg_class'::regclass)
+   AND d.classid IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_namespace'::regclass)
    AND (d.classid <> 'pg_class'::regclass
         OR (SELECT relkind FROM pg_class WHERE oid = d.objid) IN ('r', 'v', 'm', 'f'))
    AND obj_description(d.objid, d.classid::regclass::name) IS NULL
  ORDER BY 1, 2;
+SELECT e.extversion, e.extnamespace::regnamespace AS extnamespace,
+       (SELECT count(*) FROM pg_depend d
+         WHERE d.classid = 'pg_namespace'::regclass AND d.objid = 'nedb'::regnamespace
+           AND d.refobjid = e.oid AND d.deptype = 'e') AS schema_member
+  FROM pg_extension e WHERE e.extname = 'nedb';

@@ -109,9 +109,10 @@ acl_load(void)
 	acl_relid = get_relname_relid("grants", nsp);
 	if (!OidIsValid(acl_relid))
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table nedb.grants does not exist"),
-				 errhint("Reinstall the extension: DROP EXTENSION nedb; CREATE EXTENSION nedb.")));
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension nedb in this database is older than its library: table nedb.grants does not exist"),
+				 errdetail("Collection privileges came with version 1.1 of the extension's objects."),
+				 errhint("Run ALTER EXTENSION nedb UPDATE.")));
 
 	nedb_begin(&s);
 	if (SPI_execute("SELECT object = 'files', coll, grantee::pg_catalog.oid, privilege = 'write'"

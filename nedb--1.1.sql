@@ -1,0 +1,626 @@
+/* nedb--1.1.sql -- NEDB: a hash-chained, time-traveling document store */
+
+\echo Use "CREATE EXTENSION nedb" to load this file. \quit
+
+-- The extension's schema is one of its objects (README: Install): the
+-- control file names pg_catalog, so CREATE EXTENSION does not create nedb
+-- before the extension exists.  pg_dump then leaves it to CREATE EXTENSION
+-- (a restore into a database that has the extension already works), and
+-- DROP EXTENSION drops it.  Its owner, the role running CREATE EXTENSION,
+-- is the role every function runs its storage access as (README: Privileges).
+CREATE SCHEMA nedb;
+
+-- ---------------------------------------------------------------------------
+-- Storage.  Everything NEDB knows lives in these ordinary relations; the op
+-- log (nedb.ops) is the truth, the rest is derived from it.  Names compare
+-- byte-wise (COLLATE "C"): fast, and the same order whatever the locale.
+-- ---------------------------------------------------------------------------
+
+-- The chain: one row per op, dense seq from 0 in commit order.  A put's
+-- document lives in nedb.versions (seq_from = the op's seq); the canonical
+-- body hashed into the chain is rebuilt from these rows, so tampering with
+-- either table breaks nedb.verify().  body holds the exact canonical body only
+-- for imported ops whose spelling jsonb cannot keep (e.g. Python's 1e+16).
+CREATE TABLE nedb.ops (
+    seq         bigint PRIMARY KEY,
+    hash        bytea NOT NULL,
+    ts          float8 NOT NULL,
+    client      text COLLATE "C" NOT NULL,
+    nonce       bigint NOT NULL,
+    op          text NOT NULL,
+    coll        text COLLATE "C",
+    id          text COLLATE "C",
+    payload     jsonb,
+    idem        text COLLATE "C",
+    caused_by   bigint[],
+    evidence    text,
+    confidence  float8,
+    valid_from  text,
+    valid_to    text,
+    body        text
+);
+-- idempotency keys: one global namespace
+CREATE UNIQUE INDEX ops_idem ON nedb.ops (idem) WHERE idem IS NOT NULL;
+-- replay protection: a client's high-water mark is its largest nonce, and
+-- no (client, nonce) is ever logged twice
+CREATE UNIQUE INDEX ops_client_nonce ON nedb.ops (client, nonce);
+
+-- Document versions: [seq_from, seq_to); doc NULL is a tombstone (a delete).
+-- The open version of a key has seq_to NULL.
+CREATE TABLE nedb.versions (
+    seq_from    bigint PRIMARY KEY,
+    seq_to      bigint,
+    coll        text COLLATE "C" NOT NULL,
+    id          text COLLATE "C" NOT NULL,
+    doc         jsonb
+);
+CREATE INDEX versions_key ON nedb.versions (coll, id, seq_from);
+
+-- Relation edges, live in [seq_from, seq_to).
+CREATE TABLE nedb.edges (
+    seq_from    bigint PRIMARY KEY,
+    seq_to      bigint,
+    frm         text COLLATE "C" NOT NULL,
+    rel         text COLLATE "C" NOT NULL,
+    "to"        text COLLATE "C" NOT NULL
+);
+CREATE INDEX edges_out ON nedb.edges (frm, rel, seq_from);
+-- at most one live edge per (frm, rel, to); a repeated link changes nothing
+CREATE UNIQUE INDEX edges_live ON nedb.edges (frm, rel, "to") WHERE seq_to IS NULL;
+CREATE INDEX edges_in ON nedb.edges ("to", rel, seq_from);
+
+-- Per-client nonce high-water marks (replay protection), from the log.
+CREATE VIEW nedb.clients AS
+SELECT client, max(nonce) AS last_nonce FROM nedb.ops GROUP BY client;
+
+-- Declared secondary indexes (not ops, as in the reference).
+CREATE TABLE nedb.indexes (
+    coll        text NOT NULL,
+    field       text NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('eq', 'sorted', 'search')),
+    index_name  name NOT NULL UNIQUE,
+    PRIMARY KEY (coll, field, kind)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('nedb.ops', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.versions', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.edges', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.indexes', '');
+
+-- The log is append-only.
+CREATE FUNCTION nedb.refuse_log_change() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'nedb_refuse_log_change' LANGUAGE C;
+CREATE TRIGGER ops_append_only BEFORE UPDATE OR DELETE ON nedb.ops
+    FOR EACH ROW EXECUTE FUNCTION nedb.refuse_log_change();
+CREATE TRIGGER ops_no_truncate BEFORE TRUNCATE ON nedb.ops
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.refuse_log_change();
+
+REVOKE ALL ON nedb.ops, nedb.versions, nedb.edges, nedb.clients, nedb.indexes FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Privileges (README: Privileges).  Functions run their storage access as
+-- the owner of schema nedb; these rows say which role may read or write
+-- which collection (coll NULL: every collection) and Cascade's files.  The
+-- schema's owner and superusers may do everything, and alone may grant.
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.grants (
+    object      text COLLATE "C" NOT NULL CHECK (object IN ('collection', 'files')),
+    coll        text COLLATE "C",
+    grantee     regrole NOT NULL,
+    privilege   text COLLATE "C" NOT NULL CHECK (privilege IN ('read', 'write')),
+    CHECK (object = 'collection' OR coll IS NULL)
+);
+-- names are never empty, so '' stands for NULL (every collection) here
+CREATE UNIQUE INDEX grants_one ON nedb.grants (object, (COALESCE(coll, '')), grantee, privilege);
+SELECT pg_catalog.pg_extension_config_dump('nedb.grants', '');
+REVOKE ALL ON nedb.grants FROM PUBLIC;
+
+CREATE FUNCTION nedb.grants_changed()
+    RETURNS trigger AS 'MODULE_PATHNAME', 'nedb_grants_changed' LANGUAGE C;
+CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nedb.grants
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.grants_changed();
+
+CREATE FUNCTION nedb.grant(coll text, role regrole, privilege text DEFAULT 'read')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_grant' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.revoke(coll text, role regrole, privilege text DEFAULT 'all')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_revoke' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.grant_files(role regrole, privilege text DEFAULT 'read')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_grant_files' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.revoke_files(role regrole, privilege text DEFAULT 'all')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_revoke_files' LANGUAGE C VOLATILE;
+-- the current role's privilege on a collection (NULL: every collection)
+CREATE FUNCTION nedb.has_privilege(coll text, privilege text DEFAULT 'read')
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_has_privilege' LANGUAGE C STABLE;
+REVOKE EXECUTE ON FUNCTION nedb.grant(text, regrole, text), nedb.revoke(text, regrole, text),
+    nedb.grant_files(regrole, text), nedb.revoke_files(regrole, text) FROM PUBLIC;
+
+-- who may do what, for the NEDB owner (not granted to PUBLIC)
+CREATE VIEW nedb.privileges AS
+SELECT g.object, g.coll, g.grantee::pg_catalog.text AS role, g.privilege
+  FROM nedb.grants g
+ ORDER BY g.object, g.coll NULLS FIRST, g.grantee::pg_catalog.text, g.privilege;
+
+-- ---------------------------------------------------------------------------
+-- Writes
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.put(coll text, id text, doc jsonb,
+                         client text DEFAULT 'local', nonce bigint DEFAULT NULL,
+                         idem text DEFAULT NULL, ttl interval DEFAULT NULL,
+                         caused_by bigint[] DEFAULT NULL, evidence text DEFAULT NULL,
+                         confidence float8 DEFAULT NULL,
+                         valid_from text DEFAULT NULL, valid_to text DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_put' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.delete(coll text, id text, client text DEFAULT 'local',
+                            nonce bigint DEFAULT NULL, idem text DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_delete' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.link(frm text, rel text, "to" text, client text DEFAULT 'local',
+                          nonce bigint DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_link' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.unlink(frm text, rel text, "to" text, client text DEFAULT 'local',
+                            nonce bigint DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_unlink' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.tx(ops jsonb)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_tx' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.expire(coll text, id text, ttl interval)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_expire' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.sweep()
+    RETURNS integer AS 'MODULE_PATHNAME', 'nedb_sweep' LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- Reads
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.get(coll text, id text, as_of bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_get' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.neighbors(node text, rel text, as_of bigint DEFAULT NULL)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_neighbors' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.inbound(node text, rel text, as_of bigint DEFAULT NULL)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_inbound' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.history(coll text, id text,
+                             OUT seq bigint, OUT op text, OUT doc jsonb)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_history' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.seq()
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_seq' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.head()
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_head' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify_report(OUT ok boolean, OUT checked bigint,
+                                   OUT first_bad_seq bigint, OUT detail text)
+    RETURNS record AS 'MODULE_PATHNAME', 'nedb_verify_report' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify()
+    RETURNS boolean LANGUAGE sql STABLE
+    AS $$ SELECT ok FROM nedb.verify_report() $$;
+
+-- The canonical body of one op, exactly as hashed into the chain.
+CREATE FUNCTION nedb.op_body(seq bigint)
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_op_body' LANGUAGE C STABLE STRICT;
+
+-- canonical JSON of a jsonb value (the reference's json.dumps(sort_keys) form)
+CREATE FUNCTION nedb.canonical(jsonb)
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_canonical' LANGUAGE C IMMUTABLE STRICT;
+
+-- The op log, every field, hashes as hex.
+CREATE VIEW nedb.log AS
+SELECT o.seq,
+       o.client,
+       o.nonce,
+       o.op,
+       CASE
+         WHEN o.body IS NOT NULL THEN (o.body::jsonb) -> 'payload'
+         WHEN o.op = 'put' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
+                              'coll', o.coll, 'id', o.id,
+                              'doc', (SELECT v.doc - '_seq' FROM nedb.versions v WHERE v.seq_from = o.seq))
+         WHEN o.op = 'delete' THEN pg_catalog.jsonb_build_object('key', o.coll || ':' || o.id,
+                              'coll', o.coll, 'id', o.id)
+         ELSE o.payload
+       END AS payload,
+       o.ts,
+       o.idem,
+       pg_catalog.encode(COALESCE((SELECT p.hash FROM nedb.ops p WHERE p.seq = o.seq - 1),
+                                  '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea), 'hex') AS prev_hash,
+       pg_catalog.encode(o.hash, 'hex') AS hash,
+       o.caused_by,
+       o.evidence,
+       o.confidence,
+       o.valid_from,
+       o.valid_to
+  FROM nedb.ops o
+ ORDER BY o.seq;
+
+-- ---------------------------------------------------------------------------
+-- NQL: callable unqualified (schema public), as the reference's query text
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION public.nql(query text)
+    RETURNS SETOF jsonb AS 'MODULE_PATHNAME', 'nedb_nql' LANGUAGE C STABLE STRICT;
+
+-- the access path nql() takes for a query, and Postgres's plan of it
+CREATE FUNCTION nedb.explain(query text)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_explain' LANGUAGE C VOLATILE STRICT;
+
+-- ---------------------------------------------------------------------------
+-- Indexes
+-- ---------------------------------------------------------------------------
+-- search tokens of a value: the reference tokenizer ([a-z0-9]+ over
+-- lowercased text), over string values only
+CREATE FUNCTION nedb.tokens(jsonb)
+    RETURNS text[] AS 'MODULE_PATHNAME', 'nedb_tokens' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION nedb.create_index(coll text, field text, kind text DEFAULT 'eq')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_create_index' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.drop_index(coll text, field text, kind text DEFAULT 'eq')
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_drop_index' LANGUAGE C VOLATILE;
+
+-- ---------------------------------------------------------------------------
+-- nedb_sorted: a B+-tree index access method of our own (src/sorted*.c)
+-- ---------------------------------------------------------------------------
+-- NEDB ordering of jsonb values (numbers by value, booleans as 0/1, strings
+-- by code point; numbers < strings < arrays < objects < null), as operators
+-- OPERATOR(nedb.<) etc.: what nedb_jsonb_ops indexes and NQL orders by.
+CREATE FUNCTION nedb.jsonb_order_cmp(jsonb, jsonb)
+    RETURNS int4 AS 'MODULE_PATHNAME', 'nedb_jsonb_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_lt(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_le(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_eq(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_ge(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION nedb.jsonb_order_gt(jsonb, jsonb)
+    RETURNS bool AS 'MODULE_PATHNAME', 'nedb_jsonb_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR nedb.< (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_lt,
+    COMMUTATOR = OPERATOR(nedb.>), NEGATOR = OPERATOR(nedb.>=),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR nedb.<= (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_le,
+    COMMUTATOR = OPERATOR(nedb.>=), NEGATOR = OPERATOR(nedb.>),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR nedb.= (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_eq,
+    COMMUTATOR = OPERATOR(nedb.=), RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR nedb.>= (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_ge,
+    COMMUTATOR = OPERATOR(nedb.<=), NEGATOR = OPERATOR(nedb.<),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel);
+CREATE OPERATOR nedb.> (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = nedb.jsonb_order_gt,
+    COMMUTATOR = OPERATOR(nedb.<), NEGATOR = OPERATOR(nedb.<=),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+
+-- btree knows the order too: ORDER BY ... USING OPERATOR(nedb.<) works, and
+-- the planner maps nedb_sorted's order onto it (pathkeys)
+CREATE OPERATOR CLASS nedb.nedb_jsonb_btree_ops FOR TYPE jsonb USING btree AS
+    OPERATOR 1 nedb.<, OPERATOR 2 nedb.<=, OPERATOR 3 nedb.=,
+    OPERATOR 4 nedb.>=, OPERATOR 5 nedb.>,
+    FUNCTION 1 nedb.jsonb_order_cmp(jsonb, jsonb);
+
+CREATE FUNCTION nedb.sorted_handler(internal)
+    RETURNS index_am_handler AS 'MODULE_PATHNAME', 'nedb_sorted_handler' LANGUAGE C;
+CREATE ACCESS METHOD nedb_sorted TYPE INDEX HANDLER nedb.sorted_handler;
+
+-- operator classes: btree strategy numbers, support 1 = 3-way comparison
+CREATE OPERATOR CLASS nedb.nedb_jsonb_ops DEFAULT FOR TYPE jsonb USING nedb_sorted AS
+    OPERATOR 1 nedb.<, OPERATOR 2 nedb.<=, OPERATOR 3 nedb.=,
+    OPERATOR 4 nedb.>=, OPERATOR 5 nedb.>,
+    FUNCTION 1 nedb.jsonb_order_cmp(jsonb, jsonb);
+-- int8 and float8 also take int4/int2 and float4 operands (WHERE k > 5)
+CREATE OPERATOR CLASS nedb.nedb_int8_ops DEFAULT FOR TYPE int8 USING nedb_sorted AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 btint8cmp(int8, int8),
+    OPERATOR 1 < (int8, int4), OPERATOR 2 <= (int8, int4), OPERATOR 3 = (int8, int4),
+    OPERATOR 4 >= (int8, int4), OPERATOR 5 > (int8, int4),
+    FUNCTION 1 (int8, int4) btint84cmp(int8, int4),
+    OPERATOR 1 < (int8, int2), OPERATOR 2 <= (int8, int2), OPERATOR 3 = (int8, int2),
+    OPERATOR 4 >= (int8, int2), OPERATOR 5 > (int8, int2),
+    FUNCTION 1 (int8, int2) btint82cmp(int8, int2);
+CREATE OPERATOR CLASS nedb.nedb_float8_ops DEFAULT FOR TYPE float8 USING nedb_sorted AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 btfloat8cmp(float8, float8),
+    OPERATOR 1 < (float8, float4), OPERATOR 2 <= (float8, float4), OPERATOR 3 = (float8, float4),
+    OPERATOR 4 >= (float8, float4), OPERATOR 5 > (float8, float4),
+    FUNCTION 1 (float8, float4) btfloat84cmp(float8, float4);
+CREATE OPERATOR CLASS nedb.nedb_text_ops DEFAULT FOR TYPE text USING nedb_sorted AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 bttextcmp(text, text);
+
+-- structural check; the number of leaf entries, or XX002 at the first fault
+CREATE FUNCTION nedb.sorted_check(index regclass)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_sorted_check' LANGUAGE C STRICT;
+
+-- page counts by kind, as pgstattuple's pgstatindex gives them for btree
+CREATE FUNCTION nedb.sorted_stats(index regclass,
+    OUT levels int, OUT pages bigint, OUT internal_pages bigint,
+    OUT leaf_pages bigint, OUT empty_leaf_pages bigint,
+    OUT deleted_pages bigint, OUT free_pages bigint, OUT entries bigint)
+    AS 'MODULE_PATHNAME', 'nedb_sorted_stats' LANGUAGE C STRICT;
+
+-- ---------------------------------------------------------------------------
+-- Interchange with the reference (AOF lines)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.export_aof(since bigint DEFAULT -1, max bigint DEFAULT NULL)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_export_aof' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.import_aof(lines text)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_import_aof' LANGUAGE C VOLATILE;
+
+-- Functions over one collection (put, get, nql, ...) are executable by
+-- everybody and check the collection's privilege (nedb.grant) themselves.
+-- Those that read or change the whole log or every collection, or manage
+-- the storage, are granted deliberately (README: Privileges).
+REVOKE EXECUTE ON FUNCTION
+    nedb.sweep(), nedb.import_aof(text), nedb.export_aof(bigint, bigint),
+    nedb.create_index(text, text, text), nedb.drop_index(text, text, text),
+    nedb.verify_report(), nedb.verify()
+  FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Collections as foreign tables (see README: Foreign tables)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.fdw_handler()
+    RETURNS fdw_handler AS 'MODULE_PATHNAME', 'nedb_fdw_handler' LANGUAGE C STRICT;
+
+CREATE FUNCTION nedb.fdw_validator(text[], oid)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_fdw_validator' LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER nedb HANDLER nedb.fdw_handler VALIDATOR nedb.fdw_validator;
+
+-- Creating a foreign table over a collection gives its readers and writers
+-- access to it: USAGE on the server is the owner's alone unless granted.
+CREATE SERVER nedb FOREIGN DATA WRAPPER nedb;
+-- Cascade: files, chunked by content (gear CDC), deduplicated per tier,
+-- compressed with zstd (warm: fast level; cold: maximum ratio + long-distance
+-- matching).  The put_file op in the chain carries {name, tier, version,
+-- root}; the bytes live here and are durable when put_file commits.
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.chunks (
+    tier        text COLLATE "C" NOT NULL CHECK (tier IN ('warm', 'cold')),
+    id          bytea NOT NULL,             -- BLAKE2b-256 of the raw bytes
+    codec       smallint NOT NULL,          -- 0 raw, 1 zstd
+    raw_len     integer NOT NULL,
+    data        bytea NOT NULL,
+    PRIMARY KEY (tier, id)
+);
+-- compressed already: Postgres must not try again
+ALTER TABLE nedb.chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+-- One row per file version; chunks = the recipe, per chunk its id (32
+-- bytes) and length (4 bytes, network order), in file order.
+CREATE TABLE nedb.files (
+    name        text COLLATE "C" NOT NULL,
+    tier        text COLLATE "C" NOT NULL,
+    version     integer NOT NULL,
+    seq         bigint NOT NULL UNIQUE,     -- the put_file op
+    size        bigint NOT NULL,
+    root        bytea NOT NULL,             -- the reference's Merkle root
+    chunks      bytea NOT NULL,
+    PRIMARY KEY (name, tier, version)
+);
+ALTER TABLE nedb.files ALTER COLUMN chunks SET STORAGE EXTERNAL;
+
+SELECT pg_catalog.pg_extension_config_dump('nedb.chunks', '');
+SELECT pg_catalog.pg_extension_config_dump('nedb.files', '');
+REVOKE ALL ON nedb.chunks, nedb.files FROM PUBLIC;
+
+CREATE FUNCTION nedb.put_file(name text, data bytea, tier text DEFAULT 'warm',
+                              client text DEFAULT 'local', nonce bigint DEFAULT NULL,
+                              idem text DEFAULT NULL)
+    RETURNS integer AS 'MODULE_PATHNAME', 'nedb_put_file' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.get_file(name text, version integer DEFAULT -1, tier text DEFAULT 'warm')
+    RETURNS bytea AS 'MODULE_PATHNAME', 'nedb_get_file' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.file_root(name text, version integer DEFAULT -1, tier text DEFAULT 'warm')
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_file_root' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.file_proof(name text, chunk_index integer, version integer DEFAULT -1,
+                                tier text DEFAULT 'warm')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_file_proof' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify_file_proof(proof jsonb)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_file_proof' LANGUAGE C IMMUTABLE STRICT;
+
+CREATE FUNCTION nedb.compression_stats(tier text DEFAULT 'warm')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_compression_stats' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.file_versions(name text, OUT tier text, OUT version integer,
+                                   OUT seq bigint, OUT size bigint, OUT chunks bigint,
+                                   OUT root text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_file_versions' LANGUAGE C STABLE;
+
+-- the chunker alone: (idx, off, len, id) of each chunk, and the Merkle root
+-- the bytes would have as a file
+CREATE FUNCTION nedb.chunk_boundaries(data bytea, OUT idx integer, OUT off bigint,
+                            OUT len integer, OUT id text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_chunk_boundaries' LANGUAGE C IMMUTABLE STRICT;
+
+CREATE FUNCTION nedb.chunk_root(data bytea)
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_chunk_root' LANGUAGE C IMMUTABLE STRICT;
+
+-- the reference's Merkle root of a list of chunk ids (hex)
+CREATE FUNCTION nedb.merkle_root(ids text[])
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_merkle_root' LANGUAGE C IMMUTABLE STRICT;
+
+
+-- ---------------------------------------------------------------------------
+-- Log proofs: an RFC 6962-style Merkle tree over the op hashes (BLAKE2b-256,
+-- leaf = H(0x00 || op hash), node = H(0x01 || left || right)), maintained at
+-- append.  Row seq (odd seqs only: an even op completes no subtree) holds
+-- the leaf of op seq and every perfect subtree root that op completed (32
+-- bytes each, level 0, 1, ...).
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.log_tree (
+    seq         bigint PRIMARY KEY,
+    nodes       bytea NOT NULL
+);
+ALTER TABLE nedb.log_tree ALTER COLUMN nodes SET STORAGE PLAIN;
+SELECT pg_catalog.pg_extension_config_dump('nedb.log_tree', '');
+REVOKE ALL ON nedb.log_tree FROM PUBLIC;
+
+CREATE FUNCTION nedb.digest(as_of bigint DEFAULT NULL,
+                            OUT seq bigint, OUT head text, OUT root text)
+    RETURNS record AS 'MODULE_PATHNAME', 'nedb_digest' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.proof(seq bigint, tree_seq bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_proof' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.consistency(old_seq bigint, tree_seq bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_consistency' LANGUAGE C STABLE;
+
+CREATE FUNCTION nedb.verify_inclusion(proof jsonb, tree_seq bigint, root text)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_inclusion' LANGUAGE C IMMUTABLE STRICT;
+
+CREATE FUNCTION nedb.verify_consistency(proof jsonb, old_seq bigint, old_root text,
+                                        tree_seq bigint, root text)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_consistency' LANGUAGE C IMMUTABLE STRICT;
+
+-- the reference's fold proof (O(n)), for compatibility
+CREATE FUNCTION nedb.fold_proof(seq bigint)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_fold_proof' LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION nedb.verify_fold_proof(proof jsonb)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_fold_proof' LANGUAGE C IMMUTABLE STRICT;
+
+-- rebuild the tree from the op hashes and compare with nedb.log_tree (O(n))
+CREATE FUNCTION nedb.verify_tree(OUT ok boolean, OUT checked bigint, OUT first_bad_seq bigint)
+    RETURNS record AS 'MODULE_PATHNAME', 'nedb_verify_tree' LANGUAGE C STABLE;
+-- proofs are for auditors: an op's hash confirms a guessed document
+REVOKE EXECUTE ON FUNCTION nedb.digest(bigint), nedb.proof(bigint, bigint),
+    nedb.consistency(bigint, bigint), nedb.fold_proof(bigint), nedb.verify_tree()
+  FROM PUBLIC;
+-- Replication: this database follows another NEDB database's chain
+-- (apply workers need shared_preload_libraries = 'nedb')
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.subscription (
+    name        text COLLATE "C" PRIMARY KEY,
+    conninfo    text NOT NULL,
+    state       text NOT NULL DEFAULT 'enabled' CHECK (state IN ('enabled', 'error')),
+    last_error  text,
+    error_at    timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+-- one chain follows at most one other
+CREATE UNIQUE INDEX subscription_one ON nedb.subscription ((true));
+REVOKE ALL ON nedb.subscription FROM PUBLIC;
+
+CREATE FUNCTION nedb.subscribe(name text, conninfo text)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_subscribe' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.unsubscribe(name text)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_unsubscribe' LANGUAGE C VOLATILE;
+
+-- the live state of this database's apply worker (no row when none runs)
+CREATE FUNCTION nedb.subscription_worker(OUT pid integer, OUT state text,
+                                         OUT primary_seq bigint, OUT applied_seq bigint,
+                                         OUT applied_at timestamptz, OUT lag_time interval,
+                                         OUT last_error text, OUT last_contact timestamptz)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_subscription_worker' LANGUAGE C VOLATILE;
+
+CREATE VIEW nedb.subscriptions AS
+SELECT s.name,
+       CASE WHEN s.state = 'error' THEN 'error' ELSE COALESCE(w.state, 'stopped') END AS state,
+       w.primary_seq,
+       nedb.seq() AS applied_seq,
+       GREATEST(w.primary_seq - nedb.seq(), 0) AS lag_ops,
+       w.lag_time,
+       COALESCE(s.last_error, w.last_error) AS last_error,
+       w.last_contact,
+       w.pid
+  FROM nedb.subscription s
+  LEFT JOIN nedb.subscription_worker() w ON true;
+
+REVOKE EXECUTE ON FUNCTION nedb.subscribe(text, text), nedb.unsubscribe(text),
+    nedb.subscription_worker() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- What \d+ and \df+ show
+-- ---------------------------------------------------------------------------
+COMMENT ON TABLE nedb.ops IS 'The op log: one row per op, dense seq in commit order, each hash chained to the previous (append-only).';
+COMMENT ON TABLE nedb.versions IS 'Document versions [seq_from, seq_to); doc NULL is a delete. Derived from the log.';
+COMMENT ON TABLE nedb.edges IS 'Graph edges (frm, rel, to), live in [seq_from, seq_to). Derived from the log.';
+COMMENT ON VIEW nedb.clients IS 'Each client''s last nonce (its replay-protection high-water mark).';
+COMMENT ON TABLE nedb.indexes IS 'The indexes nedb.create_index built: (coll, field, kind) and the index''s name.';
+COMMENT ON TABLE nedb.grants IS 'Collection and file privileges; change them with nedb.grant / nedb.revoke.';
+COMMENT ON VIEW nedb.privileges IS 'Who may read and write which collection, and Cascade files.';
+COMMENT ON TABLE nedb.chunks IS 'Cascade: content-addressed chunks (BLAKE2b-256), deduplicated per tier, zstd-compressed.';
+COMMENT ON TABLE nedb.files IS 'Cascade: one row per file version, its chunk recipe and Merkle root.';
+COMMENT ON TABLE nedb.log_tree IS 'The Merkle tree over the op hashes, kept at append (log proofs).';
+COMMENT ON TABLE nedb.subscription IS 'The NEDB database this one follows, if any (replication).';
+COMMENT ON VIEW nedb.log IS 'The op log, every field, hashes as hex, in seq order.';
+COMMENT ON VIEW nedb.subscriptions IS 'This database''s subscription and its apply worker''s state and lag.';
+
+COMMENT ON FUNCTION nedb.refuse_log_change() IS 'Trigger: the log is append-only.';
+COMMENT ON FUNCTION nedb.grants_changed() IS 'Trigger: every session reloads its copy of nedb.grants.';
+COMMENT ON FUNCTION nedb.grant(text, regrole, text) IS 'Grant a role read, write or all on a collection (NULL: every collection).';
+COMMENT ON FUNCTION nedb.revoke(text, regrole, text) IS 'Revoke a role''s read, write or all on a collection (NULL: the grant on every collection).';
+COMMENT ON FUNCTION nedb.grant_files(regrole, text) IS 'Grant a role read, write or all on Cascade files.';
+COMMENT ON FUNCTION nedb.revoke_files(regrole, text) IS 'Revoke a role''s read, write or all on Cascade files.';
+COMMENT ON FUNCTION nedb.has_privilege(text, text) IS 'Whether the current role may read (or write, all) a collection (NULL: every collection).';
+COMMENT ON FUNCTION nedb.put(text, text, jsonb, text, bigint, text, interval, bigint[], text, float8, text, text) IS 'Write a document: one put op in the chain; returns the stored document with its _seq.';
+COMMENT ON FUNCTION nedb.delete(text, text, text, bigint, text) IS 'Delete a document: one delete op; returns its seq.';
+COMMENT ON FUNCTION nedb.link(text, text, text, text, bigint) IS 'Add the edge frm -rel-> to: one link op; returns its seq.';
+COMMENT ON FUNCTION nedb.unlink(text, text, text, text, bigint) IS 'Remove the edge frm -rel-> to: one unlink op; returns its seq.';
+COMMENT ON FUNCTION nedb.tx(jsonb) IS 'Apply a list of ops atomically, with if_seq preconditions.';
+COMMENT ON FUNCTION nedb.expire(text, text, interval) IS 'Give a document a time to live (a put of it with _expires_at).';
+COMMENT ON FUNCTION nedb.sweep() IS 'Log the deletes of every expired document (client __ttl__); returns how many.';
+COMMENT ON FUNCTION nedb.get(text, text, bigint) IS 'A document now, or AS OF a seq (inclusive); NULL if none.';
+COMMENT ON FUNCTION nedb.neighbors(text, text, bigint) IS 'Outgoing rel edges of a node, in link order (now or AS OF).';
+COMMENT ON FUNCTION nedb.inbound(text, text, bigint) IS 'Incoming rel edges of a node, in link order (now or AS OF).';
+COMMENT ON FUNCTION nedb.history(text, text) IS 'Every version of a document: (seq, put or delete, doc).';
+COMMENT ON FUNCTION nedb.seq() IS 'The last seq of the chain (-1 when empty).';
+COMMENT ON FUNCTION nedb.head() IS 'The hash of the last op (64 zeros when empty).';
+COMMENT ON FUNCTION nedb.verify_report() IS 'Recompute the whole chain: ok, ops checked, the first bad seq and why.';
+COMMENT ON FUNCTION nedb.verify() IS 'Whether the whole chain recomputes to its stored hashes.';
+COMMENT ON FUNCTION nedb.op_body(bigint) IS 'The canonical body of one op, exactly as hashed into the chain.';
+COMMENT ON FUNCTION nedb.canonical(jsonb) IS 'Canonical JSON of a value (the reference''s json.dumps(sort_keys=True)).';
+COMMENT ON FUNCTION public.nql(text) IS 'Run an NQL query (FROM coll [AS OF n] [WHERE ...] [ORDER BY ...] [LIMIT n] ...): one jsonb per row.';
+COMMENT ON FUNCTION nedb.explain(text) IS 'The access path nql() takes for a query, and Postgres''s plan of it.';
+COMMENT ON FUNCTION nedb.tokens(jsonb) IS 'Search tokens of a value ([a-z0-9]+ over lowercased strings).';
+COMMENT ON FUNCTION nedb.create_index(text, text, text) IS 'Build an eq, sorted (ordered) or search index on a collection''s field.';
+COMMENT ON FUNCTION nedb.drop_index(text, text, text) IS 'Drop an index nedb.create_index built.';
+COMMENT ON FUNCTION nedb.jsonb_order_cmp(jsonb, jsonb) IS 'NEDB order of jsonb values: -1, 0 or 1.';
+COMMENT ON FUNCTION nedb.jsonb_order_lt(jsonb, jsonb) IS 'NEDB order: less than.';
+COMMENT ON FUNCTION nedb.jsonb_order_le(jsonb, jsonb) IS 'NEDB order: less than or equal.';
+COMMENT ON FUNCTION nedb.jsonb_order_eq(jsonb, jsonb) IS 'NEDB order: equal.';
+COMMENT ON FUNCTION nedb.jsonb_order_ge(jsonb, jsonb) IS 'NEDB order: greater than or equal.';
+COMMENT ON FUNCTION nedb.jsonb_order_gt(jsonb, jsonb) IS 'NEDB order: greater than.';
+COMMENT ON FUNCTION nedb.sorted_handler(internal) IS 'Handler of the nedb_sorted index access method.';
+COMMENT ON FUNCTION nedb.sorted_check(regclass) IS 'Check a nedb_sorted index''s structure; its leaf entry count, or XX002 at the first fault.';
+COMMENT ON FUNCTION nedb.sorted_stats(regclass) IS 'Page counts of a nedb_sorted index by kind, and its entries.';
+COMMENT ON FUNCTION nedb.export_aof(bigint, bigint) IS 'The log as the reference''s AOF lines (after seq since, at most max).';
+COMMENT ON FUNCTION nedb.import_aof(text) IS 'Append the reference''s AOF lines to the chain, each checked against its hash.';
+COMMENT ON FUNCTION nedb.fdw_handler() IS 'Handler of the nedb foreign-data wrapper (collections as foreign tables).';
+COMMENT ON FUNCTION nedb.fdw_validator(text[], oid) IS 'Validator of the nedb foreign-data wrapper''s options.';
+COMMENT ON FUNCTION nedb.put_file(text, bytea, text, text, bigint, text) IS 'Store a file version in Cascade (chunked, deduplicated, compressed): one put_file op; returns its version.';
+COMMENT ON FUNCTION nedb.get_file(text, integer, text) IS 'A file version''s bytes, each chunk checked against its id.';
+COMMENT ON FUNCTION nedb.file_root(text, integer, text) IS 'A file version''s Merkle root.';
+COMMENT ON FUNCTION nedb.file_proof(text, integer, integer, text) IS 'The Merkle proof that a chunk is part of a file version.';
+COMMENT ON FUNCTION nedb.verify_file_proof(jsonb) IS 'Check a file proof.';
+COMMENT ON FUNCTION nedb.compression_stats(text) IS 'A tier''s logical and stored bytes, unique chunks, dedup hits and ratio.';
+COMMENT ON FUNCTION nedb.file_versions(text) IS 'Every version of a file: tier, version, seq, size, chunks, root.';
+COMMENT ON FUNCTION nedb.chunk_boundaries(bytea) IS 'How Cascade would chunk the bytes: (idx, off, len, id).';
+COMMENT ON FUNCTION nedb.chunk_root(bytea) IS 'The Merkle root the bytes would have as a file.';
+COMMENT ON FUNCTION nedb.merkle_root(text[]) IS 'The reference''s Merkle root of a list of chunk ids (hex).';
+COMMENT ON FUNCTION nedb.digest(bigint) IS 'The log''s size, head and Merkle root (now or as of a seq).';
+COMMENT ON FUNCTION nedb.proof(bigint, bigint) IS 'The inclusion proof of an op in the log''s Merkle tree.';
+COMMENT ON FUNCTION nedb.consistency(bigint, bigint) IS 'The consistency proof between two sizes of the log''s Merkle tree.';
+COMMENT ON FUNCTION nedb.verify_inclusion(jsonb, bigint, text) IS 'Check an inclusion proof against a root.';
+COMMENT ON FUNCTION nedb.verify_consistency(jsonb, bigint, text, bigint, text) IS 'Check a consistency proof between two roots.';
+COMMENT ON FUNCTION nedb.fold_proof(bigint) IS 'The reference''s O(n) fold proof of an op.';
+COMMENT ON FUNCTION nedb.verify_fold_proof(jsonb) IS 'Check a fold proof.';
+COMMENT ON FUNCTION nedb.verify_tree() IS 'Rebuild the Merkle tree from the op hashes and compare it with nedb.log_tree.';
+COMMENT ON FUNCTION nedb.subscribe(text, text) IS 'Follow another NEDB database''s chain (its apply worker needs shared_preload_libraries).';
+COMMENT ON FUNCTION nedb.unsubscribe(text) IS 'Stop following: the database becomes writable.';
+COMMENT ON FUNCTION nedb.subscription_worker() IS 'The live state of this database''s apply worker.';
+COMMENT ON ACCESS METHOD nedb_sorted IS 'NEDB''s B+-tree index access method.';
+COMMENT ON FOREIGN DATA WRAPPER nedb IS 'NEDB collections as foreign tables.';
+COMMENT ON SERVER nedb IS 'The NEDB collections of this database.';
+COMMENT ON SCHEMA nedb IS 'NEDB: its storage, functions and views (owned by the role that ran CREATE EXTENSION: the storage access runs as it).';
