@@ -305,6 +305,14 @@ SELECT try($$SELECT nedb.grant('accounts', 'nedb_sec_reader', 'delete')$$);
 SELECT try($$SELECT nedb.grant('accounts', NULL)$$);
 SELECT try($$SELECT nedb.grant('', 'nedb_sec_reader')$$);
 SELECT try($$SELECT nedb.grant('accounts', 'no_such_role')$$);
+-- a dropped role's grant stays as its OID, harmless, and is revoked by it
+CREATE ROLE nedb_sec_gone;
+SELECT nedb.grant('accounts', 'nedb_sec_gone');
+SELECT oid AS gone_oid FROM pg_roles WHERE rolname = 'nedb_sec_gone' \gset
+DROP ROLE nedb_sec_gone;
+SELECT role = :'gone_oid' AS shown_by_oid FROM nedb.privileges WHERE coll = 'accounts' AND role !~ '^nedb_sec_';
+SELECT nedb.revoke('accounts', :'gone_oid'::regrole);
+SELECT count(*) AS left_over FROM nedb.privileges WHERE role !~ '^nedb_sec_';
 
 -- ---------------------------------------------------------------------------
 -- 3. Indexes are found through nedb.indexes, never by their name
