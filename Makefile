@@ -16,6 +16,10 @@ OBJS = \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
+	src/nql_eval.o \
+	src/nql_graph.o \
+	src/nql_group.o \
+	src/nql_plan.o \
 	src/nql_exec.o \
 	src/nql_scan.o \
 	src/sorted_build.o \
