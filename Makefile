@@ -22,6 +22,7 @@ OBJS = \
 	src/nql_plan.o \
 	src/nql_exec.o \
 	src/nql_scan.o \
+	src/nql_support.o \
 	src/sorted_build.o \
 	src/sorted_check.o \
 	src/sorted_handler.o \

@@ -241,8 +241,13 @@ SELECT o.seq,
 -- ---------------------------------------------------------------------------
 -- NQL: callable unqualified (schema public), as the reference's query text
 -- ---------------------------------------------------------------------------
+-- the planner's row estimate of nql() from a constant query text
+CREATE FUNCTION nedb.nql_support(internal)
+    RETURNS internal AS 'MODULE_PATHNAME', 'nedb_nql_support' LANGUAGE C STRICT;
+
 CREATE FUNCTION public.nql(query text)
-    RETURNS SETOF jsonb AS 'MODULE_PATHNAME', 'nedb_nql' LANGUAGE C STABLE STRICT;
+    RETURNS SETOF jsonb AS 'MODULE_PATHNAME', 'nedb_nql' LANGUAGE C STABLE STRICT
+    SUPPORT nedb.nql_support;
 
 -- the access path nql() takes for a query, and Postgres's plan of it
 CREATE FUNCTION nedb.explain(query text)
@@ -583,6 +588,7 @@ COMMENT ON FUNCTION nedb.op_body(bigint) IS 'The canonical body of one op, exact
 COMMENT ON FUNCTION nedb.canonical(jsonb) IS 'Canonical JSON of a value (the reference''s json.dumps(sort_keys=True)).';
 COMMENT ON FUNCTION public.nql(text) IS 'Run an NQL query (FROM coll [AS OF n] [WHERE ...] [ORDER BY ...] [LIMIT n] ...): one jsonb per row.';
 COMMENT ON FUNCTION nedb.explain(text) IS 'The access path nql() takes for a query, and Postgres''s plan of it.';
+COMMENT ON FUNCTION nedb.nql_support(internal) IS 'Planner support of nql(): its rows from a constant query text (LIMIT, GROUP BY, the collection''s size).';
 COMMENT ON FUNCTION nedb.tokens(jsonb) IS 'Search tokens of a value ([a-z0-9]+ over lowercased strings).';
 COMMENT ON FUNCTION nedb.create_index(text, text, text) IS 'Build an eq, sorted (ordered) or search index on a collection''s field.';
 COMMENT ON FUNCTION nedb.drop_index(text, text, text) IS 'Drop an index nedb.create_index built.';

@@ -142,3 +142,42 @@ SELECT (SELECT count(*) FROM nql('FROM sr SEARCH "!!!"')) AS index_tokenless,
 -- a NULL query is no query (the function is strict)
 SELECT count(*) AS null_query FROM nql(NULL);
 SELECT count(*) AS null_explain FROM nedb.explain(NULL);
+-- the planner's row estimate of nql() (its support function), from a
+-- constant text: LIMIT n at most n rows, GROUP BY a few, otherwise the
+-- collection's live documents (as a foreign table over it is sized);
+-- no estimate (the default 1000) for a text that is not a constant or no
+-- query, nor for a collection the role may not read.  All in a transaction
+-- rolled back: the later tests' seqs and collections stay as they were.
+BEGIN;
+CREATE FUNCTION nql_rows(q text, constant bool DEFAULT true) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    arg text := CASE WHEN constant THEN quote_literal(q)    -- now() is not folded at plan time
+                     ELSE 'CASE WHEN now() IS NOT NULL THEN ' || quote_literal(q) || ' END' END;
+    l text;
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (COSTS ON) SELECT * FROM nql(' || arg || ')' LOOP
+        RETURN substring(l FROM ' rows=([0-9]+) ');
+    END LOOP;
+END $$;
+SELECT count(nedb.put('est', 'd' || g, jsonb_build_object('k', g % 3, 'n', g))) FROM generate_series(1, 600) g;
+SELECT nedb.create_index('est', 'n', 'eq');
+SELECT nql_rows('FROM est')::int BETWEEN 30 AND 600 AS collection,
+       nql_rows('FROM est LIMIT -2')::int BETWEEN 30 AND 600 AS negative_limit,
+       nql_rows('FROM est WHERE n > 3 ORDER BY n LIMIT 10') AS limit_10,
+       nql_rows('FROM est LIMIT 0') AS limit_0,
+       nql_rows('FROM est GROUP BY k COUNT') AS group_by,
+       nql_rows('FROM est LIMIT 2 GROUP BY k COUNT') AS group_by_limit_2;
+SELECT nql_rows('FROM est TRAVERSE r') AS traverse, nql_rows('FROM est TRACE caused_by LIMIT 5') AS trace_limit_5,
+       nql_rows('FROM') AS syntax_error, nql_rows('FROM est LIMIT') AS no_limit_value,
+       nql_rows(repeat(' ', 1048577) || 'FROM est LIMIT 10') AS over_1mb;
+SELECT nql_rows('FROM est LIMIT 10', constant => false) AS not_constant;
+CREATE ROLE nql_rows_reader;
+SET ROLE nql_rows_reader;
+SELECT nql_rows('FROM est') AS unreadable, nql_rows('FROM est LIMIT 7') AS unreadable_limit_7;
+RESET ROLE;
+SELECT nedb.grant('est', 'nql_rows_reader');
+SET ROLE nql_rows_reader;
+SELECT nql_rows('FROM est')::int BETWEEN 30 AND 600 AS readable, nql_rows('FROM est LIMIT 7') AS readable_limit_7;
+RESET ROLE;
+ROLLBACK;
+SELECT count(*) AS est_rolled_back FROM nql('FROM est');
