@@ -7,7 +7,8 @@
  * function reads it as nql() will and answers SupportRequestRows:
  *
  *	- GROUP BY: a few group rows (NQL_GROUP_ROWS), at most LIMIT;
- *	- TRAVERSE or TRACE: at most LIMIT (their rows are other documents);
+ *	- TRAVERSE or TRACE: at most LIMIT, else none (their rows are other
+ *	  documents than the collection's);
  *	- otherwise the collection's live documents, the figure the foreign
  *	  tables are planned with (nedb_fdw_live_rows), at most LIMIT, when the
  *	  caller may read the collection (a plan shows no size of one it may
@@ -74,11 +75,11 @@ query_rows(NqlQuery *q)
 {
 	double		rows = -1;
 
-	if (q->traverse || q->trace)
-		rows = -1;
-	else if (q->group_by)
+	if (q->group_by)
 		rows = NQL_GROUP_ROWS;
-	else if (nedb_acl_collection(GetUserId(), q->from, NEDB_READ))
+	/* TRAVERSE and TRACE return other documents than the collection's */
+	else if (!q->traverse && !q->trace &&
+			 nedb_acl_collection(GetUserId(), q->from, NEDB_READ))
 	{
 		NedbTable	t = {0};
 		NedbSizeSource source;
