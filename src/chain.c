@@ -278,6 +278,25 @@ chain_take_nonce(const char *client, bool given, int64 nonce)
 }
 
 /*
+ * The prologue of a live write's op, the same for every kind: the chain lock
+ * (a no-op when the transaction holds it), the client's nonce, the next seq
+ * and the time, in that order.  What decides whether the write happens at
+ * all (a known idempotency key, an insert's live document) is checked under
+ * chain_lock() before this, so that a write not done takes no nonce.
+ */
+void
+chain_op_begin(NedbOp *op, const char *kind, const char *client,
+			   bool has_nonce, int64 nonce)
+{
+	chain_lock();
+	op->op = kind;
+	op->client = client;
+	op->nonce = chain_take_nonce(client, has_nonce, nonce);
+	op->seq = chain_next_seq();
+	op->ts = op_now();
+}
+
+/*
  * The nonce of a replayed op (an imported or replicated log): any nonce
  * above the client's high-water mark, as the reference accepts it.
  */

@@ -193,11 +193,7 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 			return NULL;
 	}
 
-	op.client = a->client;
-	op.nonce = chain_take_nonce(a->client, a->has_nonce, a->nonce);
-	op.seq = chain_next_seq();
-	op.ts = op_now();
-	op.op = "put";
+	chain_op_begin(&op, "put", a->client, a->has_nonce, a->nonce);
 	op.coll = a->coll;
 	op.id = a->id;
 	op.idem = a->idem;
@@ -261,11 +257,7 @@ write_delete(const char *coll, const char *id, const char *client,
 		if (prior >= 0)
 			return prior;
 	}
-	op.client = client;
-	op.nonce = chain_take_nonce(client, has_nonce, nonce);
-	op.seq = chain_next_seq();
-	op.ts = op_now();
-	op.op = "delete";
+	chain_op_begin(&op, "delete", client, has_nonce, nonce);
 	op.coll = coll;
 	op.id = id;
 	op.idem = idem;
@@ -281,12 +273,7 @@ write_link(bool link, const char *frm, const char *rel, const char *to,
 	NedbOp		op = {0};
 	JsonbParseState *st = NULL;
 
-	chain_lock();
-	op.client = client;
-	op.nonce = chain_take_nonce(client, has_nonce, nonce);
-	op.seq = chain_next_seq();
-	op.ts = op_now();
-	op.op = link ? "link" : "unlink";
+	chain_op_begin(&op, link ? "link" : "unlink", client, has_nonce, nonce);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	nedb_push_string(&st, "frm", frm);
