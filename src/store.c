@@ -235,6 +235,41 @@ store_last_nonce(const char *client)
 }
 
 /*
+ * The hash of op seq as the latest snapshot sees it (under the chain lock:
+ * every committed op, and ours), one probe of ops_pkey: false if there is
+ * none.
+ */
+bool
+store_op_hash(int64 seq, uint8 *hash)
+{
+	ScanKeyData sk;
+	IndexScanDesc scan;
+	Snapshot	snap;
+	bool		found;
+
+	writers_open();
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seq));
+	scan = index_beginscan(w_ops.rel, ops_pkey, snap, 1, 0);
+	index_rescan(scan, &sk, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, w_ops.scanslot);
+	if (found)
+	{
+		bool		isnull;
+		bytea	   *h = DatumGetByteaPP(slot_getattr(w_ops.scanslot, 2, &isnull));
+
+		found = !isnull && VARSIZE_ANY_EXHDR(h) == 32;
+		if (found)
+			memcpy(hash, VARDATA_ANY(h), 32);
+	}
+	ExecClearTuple(w_ops.scanslot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+/*
  * The latest version of coll:id as the latest snapshot sees it (under the
  * chain lock: every committed write), one backward probe of versions_key:
  * false if the key never had one; *doc a copy of its document, NULL for a
