@@ -125,6 +125,7 @@ chain_lock(void)
 	TransactionId xmin;
 	char	   *last_client;
 	int64		last_nonce;
+	char	   *name;
 
 	if (chain_valid)
 		return;
@@ -142,12 +143,7 @@ chain_lock(void)
 	chain_wait_writers();
 
 	/* after the lock: a subscription committed before it is seen */
-	if (!nedb_repl_applying &&
-		nedb_exec(PLAN_SUBSCRIPTION, NULL, NULL, false, 1) > 0)
-	{
-		bool		isnull;
-		char	   *name = TextDatumGetCString(nedb_col(0, 1, &isnull));
-
+	if (!nedb_repl_applying && (name = store_subscription()) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot write to a NEDB database that follows another"),
@@ -155,7 +151,6 @@ chain_lock(void)
 						   name),
 				 errhint("Write on the primary, or call nedb.unsubscribe('%s') to make this database writable.",
 						 name)));
-	}
 
 	/* the latest snapshot sees every op committed before we got the lock */
 	if (store_last_op(&chain_seq, h, &xmin, &last_client, &last_nonce))

@@ -23,6 +23,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
@@ -267,6 +268,47 @@ store_op_hash(int64 seq, uint8 *hash)
 	index_endscan(scan);
 	UnregisterSnapshot(snap);
 	return found;
+}
+
+/*
+ * The name of the subscription this database follows, or NULL: the first
+ * row of nedb.subscription (it has at most one), as a non-read-only SPI
+ * query would see it (after a command counter increment, with the
+ * transaction snapshot: under the chain lock in READ COMMITTED, every
+ * committed subscription).  A sequential scan of a table that is nearly
+ * always empty, without an executor.
+ */
+char *
+store_subscription(void)
+{
+	Oid			relid;
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+	char	   *name = NULL;
+
+	relid = get_relname_relid("subscription", get_namespace_oid("nedb", false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation nedb.subscription does not exist: reinstall the extension");
+	rel = table_open(relid, AccessShareLock);
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snap, 0, NULL);
+	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 1, &isnull);
+
+		if (!isnull)
+			name = TextDatumGetCString(d);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	return name;
 }
 
 /*
