@@ -205,7 +205,7 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 		tree = build_doc_value(a, 0, 0);
 		tree_seq = object_member(tree, "_seq");
 		initStringInfo(&canon);
-		canon_jsonb(&canon, JsonbValueToJsonb(tree), true, false);
+		canon_built_object(&canon, tree, true, false);
 	}
 
 	chain_lock();
