@@ -417,6 +417,40 @@ cmp_keyed_value(const void *a, const void *b)
 static void canon_jsonb_container(StringInfo out, JsonbContainer *c,
 								  bool skip_seq, bool spaced);
 
+/* the members of an object, sorted in place, written with write_value */
+static void
+canon_members(StringInfo out, KeyedValue *kv, int k, bool spaced,
+			  void (*write_value) (StringInfo, JsonbValue *, bool))
+{
+	/* objects are small: insertion sort beats qsort's overhead */
+	if (k > 16)
+		qsort(kv, k, sizeof(KeyedValue), cmp_keyed_value);
+	else
+		for (int i = 1; i < k; i++)
+		{
+			KeyedValue	t = kv[i];
+			int			j = i - 1;
+
+			while (j >= 0 && cmp_keyed_value(&kv[j], &t) > 0)
+			{
+				kv[j + 1] = kv[j];
+				j--;
+			}
+			kv[j + 1] = t;
+		}
+
+	appendStringInfoCharMacro(out, '{');
+	for (int i = 0; i < k; i++)
+	{
+		if (i > 0)
+			appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+		canon_string(out, kv[i].key, kv[i].keylen);
+		appendBinaryStringInfo(out, spaced ? ": " : ":", spaced ? 2 : 1);
+		write_value(out, &kv[i].val, spaced);
+	}
+	appendStringInfoCharMacro(out, '}');
+}
+
 static void
 canon_jsonb_value(StringInfo out, JsonbValue *v, bool spaced)
 {
@@ -494,37 +528,62 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 				continue;
 			k++;
 		}
-		/* objects are small: insertion sort beats qsort's overhead */
-		if (k > 16)
-			qsort(kv, k, sizeof(KeyedValue), cmp_keyed_value);
-		else
-			for (int i = 1; i < k; i++)
-			{
-				KeyedValue	t = kv[i];
-				int			j = i - 1;
-
-				while (j >= 0 && cmp_keyed_value(&kv[j], &t) > 0)
-				{
-					kv[j + 1] = kv[j];
-					j--;
-				}
-				kv[j + 1] = t;
-			}
-
-		appendStringInfoCharMacro(out, '{');
-		for (int i = 0; i < k; i++)
-		{
-			if (i > 0)
-				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
-			canon_string(out, kv[i].key, kv[i].keylen);
-			appendBinaryStringInfo(out, spaced ? ": " : ":", spaced ? 2 : 1);
-			canon_jsonb_value(out, &kv[i].val, spaced);
-		}
-		appendStringInfoCharMacro(out, '}');
+		canon_members(out, kv, k, spaced, canon_jsonb_value);
 		pfree(kv);
 	}
 	else
 		elog(ERROR, "unexpected jsonb iterator token %d", (int) tok);
+}
+
+/* a value of an object or array built by pushJsonbValue */
+static void
+canon_built_value(StringInfo out, JsonbValue *v, bool spaced)
+{
+	check_stack_depth();
+
+	if (v->type == jbvArray)
+	{
+		appendStringInfoCharMacro(out, '[');
+		for (int i = 0; i < v->val.array.nElems; i++)
+		{
+			if (i > 0)
+				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+			canon_built_value(out, &v->val.array.elems[i], spaced);
+		}
+		appendStringInfoCharMacro(out, ']');
+	}
+	else if (v->type == jbvObject)
+		canon_built_object(out, v, false, spaced);
+	else
+		canon_jsonb_value(out, v, spaced);
+}
+
+/*
+ * An object built by pushJsonbValue (its keys unique, nested containers as
+ * jbvBinary or built values), exactly as canon_jsonb writes the Jsonb that
+ * JsonbValueToJsonb makes of it.
+ */
+void
+canon_built_object(StringInfo out, JsonbValue *obj, bool skip_seq, bool spaced)
+{
+	int			n = obj->val.object.nPairs;
+	KeyedValue *kv = palloc(sizeof(KeyedValue) * Max(n, 1));
+	int			k = 0;
+
+	Assert(obj->type == jbvObject);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbPair  *p = &obj->val.object.pairs[i];
+
+		kv[k].key = p->key.val.string.val;
+		kv[k].keylen = p->key.val.string.len;
+		kv[k].val = p->value;
+		if (skip_seq && kv[k].keylen == 4 && memcmp(kv[k].key, "_seq", 4) == 0)
+			continue;
+		k++;
+	}
+	canon_members(out, kv, k, spaced, canon_built_value);
+	pfree(kv);
 }
 
 void

@@ -43,6 +43,8 @@ extern void canon_numeric_text(StringInfo out, const char *num);
 
 /* jsonb values; skip_seq drops a top-level "_seq" member */
 extern void canon_jsonb(StringInfo out, Jsonb *jb, bool skip_seq, bool spaced);
+/* an object built by pushJsonbValue, as canon_jsonb writes it made a Jsonb */
+extern void canon_built_object(StringInfo out, JsonbValue *obj, bool skip_seq, bool spaced);
 
 /* text parsed into a tree (ereports on invalid JSON, naming what) */
 extern CanonNode *canon_parse(const char *json, int len, const char *what);

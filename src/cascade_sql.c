@@ -374,11 +374,7 @@ nedb_put_file(PG_FUNCTION_ARGS)
 	}
 	version = version_count(name, tier);
 
-	op.client = client;
-	op.nonce = chain_take_nonce(client, has_nonce, nonce);
-	op.seq = chain_next_seq();
-	op.ts = op_now();
-	op.op = "put_file";
+	chain_op_begin(&op, "put_file", client, has_nonce, nonce);
 	op.idem = idem;
 	op.payload = put_file_payload(name, tier, version, root);
 	chain_append(&op);

@@ -125,6 +125,7 @@ chain_lock(void)
 	TransactionId xmin;
 	char	   *last_client;
 	int64		last_nonce;
+	char	   *name;
 
 	if (chain_valid)
 		return;
@@ -142,12 +143,7 @@ chain_lock(void)
 	chain_wait_writers();
 
 	/* after the lock: a subscription committed before it is seen */
-	if (!nedb_repl_applying &&
-		nedb_exec(PLAN_SUBSCRIPTION, NULL, NULL, false, 1) > 0)
-	{
-		bool		isnull;
-		char	   *name = TextDatumGetCString(nedb_col(0, 1, &isnull));
-
+	if (!nedb_repl_applying && (name = store_subscription()) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot write to a NEDB database that follows another"),
@@ -155,7 +151,6 @@ chain_lock(void)
 						   name),
 				 errhint("Write on the primary, or call nedb.unsubscribe('%s') to make this database writable.",
 						 name)));
-	}
 
 	/* the latest snapshot sees every op committed before we got the lock */
 	if (store_last_op(&chain_seq, h, &xmin, &last_client, &last_nonce))
@@ -275,6 +270,25 @@ chain_take_nonce(const char *client, bool given, int64 nonce)
 		nonce_replayed(client, nonce, e->last);
 	e->last = nonce;
 	return nonce;
+}
+
+/*
+ * The prologue of a live write's op, the same for every kind: the chain lock
+ * (a no-op when the transaction holds it), the client's nonce, the next seq
+ * and the time, in that order.  What decides whether the write happens at
+ * all (a known idempotency key, an insert's live document) is checked under
+ * chain_lock() before this, so that a write not done takes no nonce.
+ */
+void
+chain_op_begin(NedbOp *op, const char *kind, const char *client,
+			   bool has_nonce, int64 nonce)
+{
+	chain_lock();
+	op->op = kind;
+	op->client = client;
+	op->nonce = chain_take_nonce(client, has_nonce, nonce);
+	op->seq = chain_next_seq();
+	op->ts = op_now();
 }
 
 /*

@@ -15,6 +15,8 @@ extern int64 chain_next_seq(void);
 extern const char *chain_head_hex(void);
 extern int64 chain_take_nonce(const char *client, bool given, int64 nonce);
 extern void chain_take_replayed_nonce(const char *client, int64 nonce);
+extern void chain_op_begin(NedbOp *op, const char *kind, const char *client,
+						   bool has_nonce, int64 nonce);
 extern int64 chain_idem_seq(const char *idem);
 extern void chain_append(NedbOp *op);
 

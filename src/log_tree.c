@@ -15,7 +15,8 @@
  * cache that matches the chain's head is the frontier of exactly this log,
  * whatever transactions rolled back meanwhile; on a mismatch (another
  * backend wrote, or a rollback) it is read back with one index probe per set
- * bit of the size.
+ * bit of the size, except for the levels a cache of an earlier size of this
+ * same log still holds (load_frontier).
  *
  * Rows are written like store.c writes ops: heap insert plus the primary key
  * entry, through a relation opened once per transaction.  They roll back
@@ -44,6 +45,7 @@
 #include "utils/snapmgr.h"
 
 #include "log_tree.h"
+#include "store.h"
 
 /* the per-backend frontier cache */
 static int64 fr_size = -1;		/* leaves; -1: nothing cached */
@@ -188,10 +190,33 @@ read_node(int64 seq, int level, uint8 *out)
  * The frontier of the tree of the first n ops (the last one's hash in hex).
  * Its level-0 node, when there is one, is the leaf of op n - 1, whose hash
  * the chain head is; the others are stored (at odd rows).
+ *
+ * A cached frontier of m < n leaves still holds the nodes at the levels
+ * where m and n agree from that level up (the same perfect subtree), if it
+ * is the frontier of this log's first m ops: if op m - 1 here has the hash
+ * it was cached with, which names those ops as the head names the log.
+ * When writers take turns, the cache is a few ops behind: one probe for
+ * that hash and the few low levels that changed replace one probe per set
+ * bit of n.
  */
 static void
 load_frontier(int64 n, const char *last_hex)
 {
+	int64		m = fr_size;
+	bool		reuse = false;
+
+	if (m > 0 && m < n)
+	{
+		uint8		h[NEDB_HASH_LEN];
+		char		hex[NEDB_HEX_LEN + 1];
+
+		if (store_op_hash(m - 1, h))
+		{
+			hash_to_hex(h, hex);
+			reuse = memcmp(hex, fr_last, NEDB_HEX_LEN) == 0;
+		}
+	}
+
 	fr_size = -1;
 	if (n & 1)
 	{
@@ -207,6 +232,9 @@ load_frontier(int64 n, const char *last_hex)
 		{
 			int64		start = n & ~(((int64) 2 << level) - 1);
 
+			if (reuse && (m & ((int64) 1 << level)) &&
+				(m >> (level + 1)) == (n >> (level + 1)))
+				continue;
 			read_node(start + ((int64) 1 << level) - 1, level, fr_nodes[level]);
 		}
 	}

@@ -62,7 +62,9 @@ payload(StringInfo out, const NedbOp *op)
 		if (put)
 		{
 			appendStringInfoString(out, ",\"doc\":");
-			if (op->doc)
+			if (op->doc_canon)
+				appendBinaryStringInfo(out, op->doc_canon, op->doc_canon_len);
+			else if (op->doc)
 				canon_jsonb(out, op->doc, op->doc_has_seq, false);
 			else
 				appendStringInfoString(out, "null");

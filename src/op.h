@@ -42,6 +42,8 @@ typedef struct NedbOp
 	const char *id;				/* put, delete */
 	Jsonb	   *doc;			/* put: the payload document */
 	bool		doc_has_seq;	/* doc is a stored version: skip its _seq */
+	const char *doc_canon;		/* put: doc's canonical JSON without _seq, if known */
+	int			doc_canon_len;
 	Jsonb	   *payload;		/* any other op: its payload */
 	const char *idem;
 	ArrayType  *caused_by;		/* bigint[] or NULL */

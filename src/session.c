@@ -67,7 +67,6 @@ static const PlanDef plan_defs[NEDB_NUM_PLANS] = {
 		"       o.caused_by, o.evidence, o.confidence, o.valid_from, o.valid_to, o.body, v.doc"
 		"  FROM nedb.ops o LEFT JOIN nedb.versions v ON o.op = 'put' AND v.seq_from = o.seq"
 		" WHERE o.seq = $1", 1, {INT8OID}},
-	[PLAN_SUBSCRIPTION] = {"SELECT name FROM nedb.subscription LIMIT 1", 0},
 };
 
 static SPIPlanPtr plans[NEDB_NUM_PLANS];

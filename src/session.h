@@ -23,7 +23,6 @@ typedef enum NedbPlanId
 	PLAN_INBOUND_AS_OF,
 	PLAN_HISTORY,
 	PLAN_OP_ROW,
-	PLAN_SUBSCRIPTION,
 	NEDB_NUM_PLANS
 } NedbPlanId;
 

@@ -23,6 +23,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
@@ -232,6 +233,82 @@ store_last_nonce(const char *client)
 		nonce = DatumGetInt64(slot_getattr(w_ops.scanslot, 5, &isnull));
 	ExecClearTuple(w_ops.scanslot);
 	return nonce;
+}
+
+/*
+ * The hash of op seq as the latest snapshot sees it (under the chain lock:
+ * every committed op, and ours), one probe of ops_pkey: false if there is
+ * none.
+ */
+bool
+store_op_hash(int64 seq, uint8 *hash)
+{
+	ScanKeyData sk;
+	IndexScanDesc scan;
+	Snapshot	snap;
+	bool		found;
+
+	writers_open();
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seq));
+	scan = index_beginscan(w_ops.rel, ops_pkey, snap, 1, 0);
+	index_rescan(scan, &sk, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, w_ops.scanslot);
+	if (found)
+	{
+		bool		isnull;
+		bytea	   *h = DatumGetByteaPP(slot_getattr(w_ops.scanslot, 2, &isnull));
+
+		found = !isnull && VARSIZE_ANY_EXHDR(h) == 32;
+		if (found)
+			memcpy(hash, VARDATA_ANY(h), 32);
+	}
+	ExecClearTuple(w_ops.scanslot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+/*
+ * The name of the subscription this database follows, or NULL: the first
+ * row of nedb.subscription (it has at most one), as a non-read-only SPI
+ * query would see it (after a command counter increment, with the
+ * transaction snapshot: under the chain lock in READ COMMITTED, every
+ * committed subscription).  A sequential scan of a table that is nearly
+ * always empty, without an executor.
+ */
+char *
+store_subscription(void)
+{
+	Oid			relid;
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+	char	   *name = NULL;
+
+	relid = get_relname_relid("subscription", get_namespace_oid("nedb", false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation nedb.subscription does not exist: reinstall the extension");
+	rel = table_open(relid, AccessShareLock);
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snap, 0, NULL);
+	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 1, &isnull);
+
+		if (!isnull)
+			name = TextDatumGetCString(d);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	return name;
 }
 
 /*

@@ -73,8 +73,8 @@ has_member(Jsonb *doc, const char *k)
  * user gave one, _expires_at and the mirrored provenance fields; with
  * seq >= 0, the stored version: the same plus _seq.
  */
-static Jsonb *
-build_doc(PutArgs *a, double now, int64 seq)
+static JsonbValue *
+build_doc_value(PutArgs *a, double now, int64 seq)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -116,7 +116,31 @@ build_doc(PutArgs *a, double now, int64 seq)
 	if (seq >= 0)
 		nedb_push_int(&st, "_seq", seq);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	return res;
+}
+
+static Jsonb *
+build_doc(PutArgs *a, double now, int64 seq)
+{
+	return JsonbValueToJsonb(build_doc_value(a, now, seq));
+}
+
+/* the value of member k of an object built by pushJsonbValue */
+static JsonbValue *
+object_member(JsonbValue *obj, const char *k)
+{
+	int			len = strlen(k);
+
+	Assert(obj->type == jbvObject);
+	for (int i = 0; i < obj->val.object.nPairs; i++)
+	{
+		JsonbPair  *p = &obj->val.object.pairs[i];
+
+		if (p->key.val.string.len == len && memcmp(p->key.val.string.val, k, len) == 0)
+			return &p->value;
+	}
+	elog(ERROR, "built document lacks its %s", k);
+	return NULL;				/* keep compiler quiet */
 }
 
 /* the stored version: the payload document with _seq */
@@ -157,6 +181,9 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 {
 	NedbOp		op = {0};
 	Jsonb	   *stored;
+	JsonbValue *tree = NULL;
+	JsonbValue *tree_seq = NULL;
+	StringInfoData canon;
 
 	if (!JB_ROOT_IS_OBJECT(a->doc) || JB_ROOT_IS_SCALAR(a->doc))
 		ereport(ERROR,
@@ -164,6 +191,22 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 				 errmsg("document for %s:%s must be a JSON object", a->coll, a->id),
 				 errdetail("Got a JSON %s.", JB_ROOT_IS_ARRAY(a->doc) && !JB_ROOT_IS_SCALAR(a->doc)
 						   ? "array" : "scalar")));
+
+	/*
+	 * Without a TTL (its _expires_at follows the op's time) or a _seq of the
+	 * user's (see below), the version depends on the chain only through its
+	 * _seq: build it and the canonical JSON the body hashes (which skips
+	 * _seq) before waiting for the lock, and under the lock set _seq alone.
+	 * pushJsonbValue has ordered the members already, and where _seq sits
+	 * does not depend on its value, so the Jsonb is the one build_doc gives.
+	 */
+	if (!a->has_ttl && !has_member(a->doc, "_seq"))
+	{
+		tree = build_doc_value(a, 0, 0);
+		tree_seq = object_member(tree, "_seq");
+		initStringInfo(&canon);
+		canon_built_object(&canon, tree, true, false);
+	}
 
 	chain_lock();
 	if (a->idem)
@@ -193,11 +236,7 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 			return NULL;
 	}
 
-	op.client = a->client;
-	op.nonce = chain_take_nonce(a->client, a->has_nonce, a->nonce);
-	op.seq = chain_next_seq();
-	op.ts = op_now();
-	op.op = "put";
+	chain_op_begin(&op, "put", a->client, a->has_nonce, a->nonce);
 	op.coll = a->coll;
 	op.id = a->id;
 	op.idem = a->idem;
@@ -209,7 +248,15 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 	op.valid_to = a->valid_to;
 
 	/* the body hashes the stored version without its _seq */
-	stored = build_doc(a, op.ts, op.seq);
+	if (tree)
+	{
+		tree_seq->val.numeric = int64_to_numeric(op.seq);
+		stored = JsonbValueToJsonb(tree);
+		op.doc_canon = canon.data;
+		op.doc_canon_len = canon.len;
+	}
+	else
+		stored = build_doc(a, op.ts, op.seq);
 	op.doc = stored;
 	op.doc_has_seq = true;
 
@@ -261,11 +308,7 @@ write_delete(const char *coll, const char *id, const char *client,
 		if (prior >= 0)
 			return prior;
 	}
-	op.client = client;
-	op.nonce = chain_take_nonce(client, has_nonce, nonce);
-	op.seq = chain_next_seq();
-	op.ts = op_now();
-	op.op = "delete";
+	chain_op_begin(&op, "delete", client, has_nonce, nonce);
 	op.coll = coll;
 	op.id = id;
 	op.idem = idem;
@@ -281,12 +324,7 @@ write_link(bool link, const char *frm, const char *rel, const char *to,
 	NedbOp		op = {0};
 	JsonbParseState *st = NULL;
 
-	chain_lock();
-	op.client = client;
-	op.nonce = chain_take_nonce(client, has_nonce, nonce);
-	op.seq = chain_next_seq();
-	op.ts = op_now();
-	op.op = link ? "link" : "unlink";
+	chain_op_begin(&op, link ? "link" : "unlink", client, has_nonce, nonce);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	nedb_push_string(&st, "frm", frm);
