@@ -167,27 +167,29 @@ writers_open(void)
 }
 
 /*
- * The last entry of an index (among those matching the key, if given), as
- * the latest snapshot sees it, into w->scanslot; false if there is none.
- * Writers read this way under the chain lock: one backward probe.
+ * The last entry of an index among those whose first nkeys columns equal
+ * keys (text), as the latest snapshot sees it, into w->scanslot; false if
+ * there is none.  Writers read this way under the chain lock: one backward
+ * probe.
  */
 static bool
-last_entry(Writer *w, Relation index, Datum key)
+last_entry(Writer *w, Relation index, int nkeys, const Datum *keys)
 {
-	ScanKeyData sk;
+	ScanKeyData sk[2];
 	IndexScanDesc scan;
 	Snapshot	snap;
 	bool		found;
 
+	Assert(nkeys <= lengthof(sk));
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	scan = index_beginscan(w->rel, index, snap, key ? 1 : 0, 0);
-	if (key)
+	scan = index_beginscan(w->rel, index, snap, nkeys, 0);
+	for (int i = 0; i < nkeys; i++)
 	{
-		ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_TEXTEQ, key);
-		sk.sk_collation = index->rd_indcollation[0];
+		ScanKeyInit(&sk[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ, keys[i]);
+		sk[i].sk_collation = index->rd_indcollation[i];
 	}
-	index_rescan(scan, key ? &sk : NULL, key ? 1 : 0, NULL, 0);
+	index_rescan(scan, nkeys ? sk : NULL, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, BackwardScanDirection, w->scanslot);
 	if (found)
 		ExecMaterializeSlot(w->scanslot);
@@ -205,7 +207,7 @@ store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin, char **client, int64
 	HeapTuple	tup;
 
 	writers_open();
-	if (!last_entry(&w_ops, ops_pkey, (Datum) 0))
+	if (!last_entry(&w_ops, ops_pkey, 0, NULL))
 		return false;
 	tup = ExecFetchSlotHeapTuple(w_ops.scanslot, false, &should_free);
 	*xmin = HeapTupleHeaderGetXmin(tup->t_data);
@@ -227,9 +229,10 @@ store_last_nonce(const char *client)
 {
 	bool		isnull;
 	int64		nonce = 0;
+	Datum		key = CStringGetTextDatum(client);
 
 	writers_open();
-	if (last_entry(&w_ops, ops_client_nonce, CStringGetTextDatum(client)))
+	if (last_entry(&w_ops, ops_client_nonce, 1, &key))
 		nonce = DatumGetInt64(slot_getattr(w_ops.scanslot, 5, &isnull));
 	ExecClearTuple(w_ops.scanslot);
 	return nonce;
@@ -320,21 +323,11 @@ store_subscription(void)
 bool
 store_latest_doc(Datum coll, Datum id, Jsonb **doc)
 {
-	ScanKeyData sk[2];
-	IndexScanDesc scan;
-	Snapshot	snap;
+	Datum		keys[2] = {coll, id};
 	bool		found;
 
 	writers_open();
-	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_TEXTEQ, coll);
-	sk[0].sk_collation = versions_key->rd_indcollation[0];
-	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_TEXTEQ, id);
-	sk[1].sk_collation = versions_key->rd_indcollation[1];
-	scan = index_beginscan(w_versions.rel, versions_key, snap, 2, 0);
-	index_rescan(scan, sk, 2, NULL, 0);
-	found = index_getnext_slot(scan, BackwardScanDirection, w_versions.scanslot);
+	found = last_entry(&w_versions, versions_key, 2, keys);
 	*doc = NULL;
 	if (found)
 	{
@@ -345,8 +338,6 @@ store_latest_doc(Datum coll, Datum id, Jsonb **doc)
 			*doc = DatumGetJsonbPCopy(d);
 	}
 	ExecClearTuple(w_versions.scanslot);
-	index_endscan(scan);
-	UnregisterSnapshot(snap);
 	return found;
 }
 
