@@ -733,6 +733,7 @@ nedb_file_versions(PG_FUNCTION_ARGS)
 		Datum		values[6];
 		bool		nulls[6];
 
+		CHECK_FOR_INTERRUPTS();
 		for (int c = 0; c < 6; c++)
 			values[c] = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
 		tuplestore_putvalues(ts, desc, values, nulls);

@@ -401,6 +401,7 @@ acquire_sample(Relation rel, int elevel, HeapTuple *rows, int targrows,
 			bool		isnull;
 			int			pos;
 
+			CHECK_FOR_INTERRUPTS();
 			/* Vitter's reservoir, as the other samplers of Postgres */
 			if (numrows < targrows)
 				pos = numrows++;

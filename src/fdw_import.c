@@ -25,6 +25,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/scansup.h"
 #include "utils/builtins.h"
@@ -150,6 +151,7 @@ nedb_fdw_import(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		const char *taken = NULL;
 		MemoryContext old;
 
+		CHECK_FOR_INTERRUPTS();
 		/* a table over a collection its owner may not read would only fail */
 		if (!wanted(stmt, table) || !nedb_acl_collection(s.save_userid, coll, NEDB_READ))
 			continue;

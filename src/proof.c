@@ -824,6 +824,7 @@ nedb_fold_proof(PG_FUNCTION_ARGS)
 			int64		sq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
 			bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 
+			CHECK_FOR_INTERRUPTS();
 			if (sq != n || VARSIZE_ANY_EXHDR(b) != NEDB_HASH_LEN)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
@@ -944,6 +945,7 @@ nedb_verify_tree(PG_FUNCTION_ARGS)
 			uint8		expect[LT_MAX_LEVEL * NEDB_HASH_LEN];
 			int			level = 0;
 
+			CHECK_FOR_INTERRUPTS();
 			(void) SPI_getbinval(row, td, 3, &null_tree);
 			nd = SPI_getbinval(row, td, 4, &null_nodes);
 			if (null_op || null_hash || seq != n)
