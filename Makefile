@@ -8,6 +8,7 @@ OBJS = \
 	src/op.o \
 	src/session.o \
 	src/chain.o \
+	src/group_commit.o \
 	src/store.o \
 	src/write.o \
 	src/tx.o \

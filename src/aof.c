@@ -21,6 +21,7 @@
 #include "aof.h"
 #include "canon.h"
 #include "chain.h"
+#include "group_commit.h"
 #include "util.h"
 #include "write.h"
 
@@ -113,6 +114,8 @@ nedb_export_aof(PG_FUNCTION_ARGS)
 				 errmsg("max must not be negative")));
 	strcpy(prev, NEDB_GENESIS);
 
+	/* exported ops (a follower's, a backup's) must survive a crash here */
+	group_commit_durable();
 	nedb_begin(&s);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb export row",
 								   ALLOCSET_DEFAULT_SIZES);

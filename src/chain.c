@@ -32,6 +32,7 @@
 #include "utils/snapmgr.h"
 
 #include "chain.h"
+#include "group_commit.h"
 #include "log_tree.h"
 #include "repl.h"
 #include "store.h"
@@ -104,6 +105,8 @@ chain_read_head(char *hex)
 	bool		isnull;
 	bytea	   *h;
 
+	/* a head a reader learns (and may publish) must survive a crash */
+	group_commit_durable();
 	if (nedb_exec(PLAN_HEAD, NULL, NULL, true, 1) == 0)
 	{
 		strcpy(hex, NEDB_GENESIS);
@@ -196,6 +199,7 @@ chain_wait_writers(void)
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	group_commit_note_writer();
 }
 
 int64

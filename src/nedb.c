@@ -23,6 +23,7 @@
 #include "repl.h"
 #include "sorted.h"
 #include "store.h"
+#include "group_commit.h"
 
 PG_MODULE_MAGIC;
 
@@ -40,6 +41,7 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	sorted_xlog_init();
 	nedb_chain_init();
+	nedb_group_commit_init();
 	nedb_acl_init();
 	nedb_store_init();
 	nedb_fdw_init();
