@@ -9,6 +9,7 @@ OBJS = \
 	src/session.o \
 	src/chain.o \
 	src/group_commit.o \
+	src/staging.o \
 	src/store.o \
 	src/write.o \
 	src/tx.o \
@@ -59,7 +60,7 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency grants fdw_insert_race
 ISOLATION_OPTS = --inputdir=.

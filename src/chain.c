@@ -121,31 +121,26 @@ chain_read_head(char *hex)
 	return DatumGetInt64(nedb_col(0, 1, &isnull));
 }
 
+/*
+ * Refuse a write where the database cannot take one: during recovery, in a
+ * read-only transaction and (with subscription) when it follows another.
+ * The subscription check is final only under the chain lock.
+ */
 void
-chain_lock(void)
+chain_check_writable(bool subscription)
 {
-	uint8		h[NEDB_HASH_LEN];
-	TransactionId xmin;
-	char	   *last_client;
-	int64		last_nonce;
 	char	   *name;
 
-	if (chain_valid)
+	if (!subscription)
+	{
+		if (RecoveryInProgress())
+			ereport(ERROR,
+					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+					 errmsg("cannot write to NEDB during recovery"),
+					 errhint("Write on the primary server.")));
+		PreventCommandIfReadOnly("a NEDB write");
 		return;
-
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot write to NEDB during recovery"),
-				 errhint("Write on the primary server.")));
-	PreventCommandIfReadOnly("a NEDB write");
-
-	/* whatever needs no lock is done before waiting for it */
-	store_prepare();
-
-	chain_wait_writers();
-
-	/* after the lock: a subscription committed before it is seen */
+	}
 	if (!nedb_repl_applying && (name = store_subscription()) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
@@ -154,6 +149,35 @@ chain_lock(void)
 						   name),
 				 errhint("Write on the primary, or call nedb.unsubscribe('%s') to make this database writable.",
 						 name)));
+}
+
+/* this transaction holds the chain lock and knows the head */
+bool
+chain_locked(void)
+{
+	return chain_valid;
+}
+
+void
+chain_lock(void)
+{
+	uint8		h[NEDB_HASH_LEN];
+	TransactionId xmin;
+	char	   *last_client;
+	int64		last_nonce;
+
+	if (chain_valid)
+		return;
+
+	chain_check_writable(false);
+
+	/* whatever needs no lock is done before waiting for it */
+	store_prepare();
+
+	chain_wait_writers();
+
+	/* after the lock: a subscription committed before it is seen */
+	chain_check_writable(true);
 
 	/* the latest snapshot sees every op committed before we got the lock */
 	if (store_last_op(&chain_seq, h, &xmin, &last_client, &last_nonce))
@@ -397,6 +421,10 @@ chain_append(NedbOp *op)
 static void
 chain_xact_callback(XactEvent event, void *arg)
 {
+	/* writes staged for COMMIT are appended at pre-commit, under the lock */
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE ||
+		event == XACT_EVENT_PARALLEL_PRE_COMMIT)
+		return;
 	/* the lock and the cache end with the transaction */
 	chain_valid = false;
 	chain_notified = false;

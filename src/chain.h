@@ -9,6 +9,8 @@
 #include "session.h"
 
 /* the chain (writers) */
+extern void chain_check_writable(bool subscription);
+extern bool chain_locked(void);
 extern void chain_lock(void);
 extern void chain_wait_writers(void);
 extern int64 chain_next_seq(void);

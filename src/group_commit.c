@@ -28,6 +28,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "replication/syncrep.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
@@ -115,8 +116,24 @@ gc_release_callback(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
 void
 group_commit_durable(void)
 {
-	if (!RecoveryInProgress())
-		XLogFlush(GetXLogInsertRecPtr());
+	XLogRecPtr	upto;
+	uint32		off;
+
+	if (RecoveryInProgress())
+		return;
+
+	/*
+	 * The insert position lies just past the header of a page nothing has
+	 * been written to yet when the last record ended at the page boundary:
+	 * flush to the boundary (asking for more would be asking for WAL that
+	 * does not exist).
+	 */
+	upto = GetXLogInsertRecPtr();
+	off = upto % XLOG_BLCKSZ;
+	if (off == SizeOfXLogShortPHD ||
+		(off == SizeOfXLogLongPHD && XLogSegmentOffset(upto, wal_segment_size) == off))
+		upto -= off;
+	XLogFlush(upto);
 }
 
 void

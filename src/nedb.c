@@ -24,6 +24,7 @@
 #include "sorted.h"
 #include "store.h"
 #include "group_commit.h"
+#include "staging.h"
 
 PG_MODULE_MAGIC;
 
@@ -53,6 +54,8 @@ _PG_init(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();
 	repl_sql_init();
+	/* last: its pre-commit callback must run before the others (see there) */
+	nedb_staging_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("nedb");
 #else

@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -19,9 +20,11 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "session.h"
+#include "staging.h"
 
 typedef struct PlanDef
 {
@@ -127,6 +130,20 @@ nedb_begin(NedbSession *s)
 	HeapTuple	tup;
 	Oid			owner;
 
+	/*
+	 * The transaction's own staged puts come first: it reads its writes.  A
+	 * snapshot taken before they were appended (this statement's) cannot see
+	 * them: the session reads with a new one.
+	 */
+	if (staging_pending())
+		staging_flush();
+	s->fresh_snapshot = staging_unseen_by(ActiveSnapshotSet() ? GetActiveSnapshot() : NULL);
+	if (s->fresh_snapshot)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+
 	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for schema nedb");
@@ -147,6 +164,8 @@ nedb_end(NedbSession *s)
 	SPI_finish();
 	nedb_safe_names_pop(s->guc_level);
 	SetUserIdAndSecContext(s->save_userid, s->save_sec);
+	if (s->fresh_snapshot)
+		PopActiveSnapshot();
 }
 
 /*

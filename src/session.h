@@ -36,6 +36,7 @@ typedef struct NedbSession
 	Oid			save_userid;
 	int			save_sec;
 	int			guc_level;		/* nedb_safe_names_push's GUC nest level */
+	bool		fresh_snapshot; /* pushed one that sees the staged puts */
 } NedbSession;
 
 extern void nedb_begin(NedbSession *s);

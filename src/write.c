@@ -23,6 +23,7 @@
 #include "acl.h"
 #include "canon.h"
 #include "chain.h"
+#include "staging.h"
 #include "store.h"
 #include "util.h"
 #include "write.h"
@@ -169,6 +170,114 @@ version_put(int64 seq, const char *coll, const char *id, Jsonb *doc)
 }
 
 /*
+ * Without a TTL (its _expires_at follows the op's time) or a _seq of the
+ * user's (see put_append), the version depends on the chain only through its
+ * _seq: it and the canonical JSON the body hashes (which skips _seq) can be
+ * built before the chain lock, and under the lock only _seq is set.
+ */
+bool
+put_prebuildable(PutArgs *a)
+{
+	return JB_ROOT_IS_OBJECT(a->doc) && !JB_ROOT_IS_SCALAR(a->doc) &&
+		!a->has_ttl && !has_member(a->doc, "_seq");
+}
+
+/*
+ * What a put can do before the chain lock: check the document and, where
+ * put_prebuildable, build the version and its canonical JSON.
+ * pushJsonbValue has ordered the members already, and where _seq sits does
+ * not depend on its value, so the Jsonb is the one build_doc gives.
+ */
+void
+put_build(PutArgs *a, PutBuilt *b)
+{
+	if (!JB_ROOT_IS_OBJECT(a->doc) || JB_ROOT_IS_SCALAR(a->doc))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("document for %s:%s must be a JSON object", a->coll, a->id),
+				 errdetail("Got a JSON %s.", JB_ROOT_IS_ARRAY(a->doc) && !JB_ROOT_IS_SCALAR(a->doc)
+						   ? "array" : "scalar")));
+	b->tree = b->tree_seq = NULL;
+	if (put_prebuildable(a))
+	{
+		b->tree = build_doc_value(a, 0, 0);
+		b->tree_seq = object_member(b->tree, "_seq");
+		initStringInfo(&b->canon);
+		canon_built_object(&b->canon, b->tree, true, false);
+	}
+}
+
+/* the prebuilt version with _seq null: what a put staged for COMMIT returns */
+Jsonb *
+put_built_unsequenced(PutBuilt *b)
+{
+	JsonbValue	saved = *b->tree_seq;
+	Jsonb	   *res;
+
+	Assert(b->tree);
+	b->tree_seq->type = jbvNull;
+	res = JsonbValueToJsonb(b->tree);
+	*b->tree_seq = saved;
+	return res;
+}
+
+/*
+ * The put's op and version, under the chain lock (taken here if need be):
+ * the op prologue, then the version built now or finished from b.
+ */
+Jsonb *
+put_append(PutArgs *a, PutBuilt *b, int64 *seq_out)
+{
+	NedbOp		op = {0};
+	Jsonb	   *stored;
+
+	chain_op_begin(&op, "put", a->client, a->has_nonce, a->nonce);
+	op.coll = a->coll;
+	op.id = a->id;
+	op.idem = a->idem;
+	op.caused_by = a->caused_by;
+	op.evidence = a->evidence;
+	op.has_confidence = a->has_confidence;
+	op.confidence = a->confidence;
+	op.valid_from = a->valid_from;
+	op.valid_to = a->valid_to;
+
+	/* the body hashes the stored version without its _seq */
+	if (b->tree)
+	{
+		b->tree_seq->type = jbvNumeric;
+		b->tree_seq->val.numeric = int64_to_numeric(op.seq);
+		stored = JsonbValueToJsonb(b->tree);
+		op.doc_canon = b->canon.data;
+		op.doc_canon_len = b->canon.len;
+	}
+	else
+		stored = build_doc(a, op.ts, op.seq);
+	op.doc = stored;
+	op.doc_has_seq = true;
+
+	/*
+	 * A user-supplied _seq is part of the hashed payload but cannot be
+	 * rebuilt from the version (ours replaced it), so keep the exact body.
+	 */
+	if (has_member(a->doc, "_seq"))
+	{
+		StringInfoData body;
+
+		op.doc = build_doc(a, op.ts, -1);
+		op.doc_has_seq = false;
+		initStringInfo(&body);
+		op_build_body(&body, &op);
+		op.body = body.data;
+	}
+
+	chain_append(&op);
+	version_put(op.seq, a->coll, a->id, stored);
+	*seq_out = op.seq;
+	return stored;
+}
+
+/*
  * The put of a (write_put), or with if_absent the insert: when a->coll has
  * a live document a->id (not deleted, not expired), *exists is set and
  * nothing is written (no nonce or seq taken).  The check reads the latest
@@ -179,35 +288,9 @@ version_put(int64 seq, const char *coll, const char *id, Jsonb *doc)
 static Jsonb *
 put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 {
-	NedbOp		op = {0};
-	Jsonb	   *stored;
-	JsonbValue *tree = NULL;
-	JsonbValue *tree_seq = NULL;
-	StringInfoData canon;
+	PutBuilt	b;
 
-	if (!JB_ROOT_IS_OBJECT(a->doc) || JB_ROOT_IS_SCALAR(a->doc))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("document for %s:%s must be a JSON object", a->coll, a->id),
-				 errdetail("Got a JSON %s.", JB_ROOT_IS_ARRAY(a->doc) && !JB_ROOT_IS_SCALAR(a->doc)
-						   ? "array" : "scalar")));
-
-	/*
-	 * Without a TTL (its _expires_at follows the op's time) or a _seq of the
-	 * user's (see below), the version depends on the chain only through its
-	 * _seq: build it and the canonical JSON the body hashes (which skips
-	 * _seq) before waiting for the lock, and under the lock set _seq alone.
-	 * pushJsonbValue has ordered the members already, and where _seq sits
-	 * does not depend on its value, so the Jsonb is the one build_doc gives.
-	 */
-	if (!a->has_ttl && !has_member(a->doc, "_seq"))
-	{
-		tree = build_doc_value(a, 0, 0);
-		tree_seq = object_member(tree, "_seq");
-		initStringInfo(&canon);
-		canon_built_object(&canon, tree, true, false);
-	}
-
+	put_build(a, &b);
 	chain_lock();
 	if (a->idem)
 	{
@@ -235,50 +318,7 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 		if (*exists)
 			return NULL;
 	}
-
-	chain_op_begin(&op, "put", a->client, a->has_nonce, a->nonce);
-	op.coll = a->coll;
-	op.id = a->id;
-	op.idem = a->idem;
-	op.caused_by = a->caused_by;
-	op.evidence = a->evidence;
-	op.has_confidence = a->has_confidence;
-	op.confidence = a->confidence;
-	op.valid_from = a->valid_from;
-	op.valid_to = a->valid_to;
-
-	/* the body hashes the stored version without its _seq */
-	if (tree)
-	{
-		tree_seq->val.numeric = int64_to_numeric(op.seq);
-		stored = JsonbValueToJsonb(tree);
-		op.doc_canon = canon.data;
-		op.doc_canon_len = canon.len;
-	}
-	else
-		stored = build_doc(a, op.ts, op.seq);
-	op.doc = stored;
-	op.doc_has_seq = true;
-
-	/*
-	 * A user-supplied _seq is part of the hashed payload but cannot be
-	 * rebuilt from the version (ours replaced it), so keep the exact body.
-	 */
-	if (has_member(a->doc, "_seq"))
-	{
-		StringInfoData body;
-
-		op.doc = build_doc(a, op.ts, -1);
-		op.doc_has_seq = false;
-		initStringInfo(&body);
-		op_build_body(&body, &op);
-		op.body = body.data;
-	}
-
-	chain_append(&op);
-	version_put(op.seq, a->coll, a->id, stored);
-	*seq_out = op.seq;
-	return stored;
+	return put_append(a, &b, seq_out);
 }
 
 Jsonb *
@@ -412,6 +452,10 @@ nedb_put(PG_FUNCTION_ARGS)
 				 errmsg("confidence must be a finite number")));
 	a.valid_from = opt_text(fcinfo, 10);
 	a.valid_to = opt_text(fcinfo, 11);
+
+	/* appended at COMMIT (staging.c): nothing to do under the lock now */
+	if (staging_wanted(&a))
+		PG_RETURN_JSONB_P(staging_put(&a));
 
 	nedb_begin(&s);
 	res = write_put(&a, &seq);

@@ -5,6 +5,7 @@
 #ifndef NEDB_WRITE_H
 #define NEDB_WRITE_H
 
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
@@ -26,6 +27,23 @@ typedef struct PutArgs
 	const char *valid_from;
 	const char *valid_to;
 } PutArgs;
+
+/*
+ * A put in two halves: what needs no chain lock (put_build), and the op and
+ * version under it (put_append, in a storage session).  put_build keeps
+ * pointers into a's strings and document.
+ */
+typedef struct PutBuilt
+{
+	JsonbValue *tree;			/* the version, prebuilt; NULL: built in put_append */
+	JsonbValue *tree_seq;		/* its _seq member */
+	StringInfoData canon;		/* canonical JSON of the version without _seq */
+} PutBuilt;
+
+extern bool put_prebuildable(PutArgs *a);
+extern void put_build(PutArgs *a, PutBuilt *b);
+extern Jsonb *put_built_unsequenced(PutBuilt *b);
+extern Jsonb *put_append(PutArgs *a, PutBuilt *b, int64 *seq_out);
 
 /* all of these need a storage session; they take the chain lock */
 extern Jsonb *write_put(PutArgs *a, int64 *seq);

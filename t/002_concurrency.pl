@@ -462,9 +462,11 @@ sub wait_for_lock_waiter
 		"lock-b:" . ($en + 1) . ":lock-idem", "B's op holds the seq, nonce and idem key A gave back");
 	is(q1("SELECT count(*) FROM nedb.ops WHERE id = 'lock-a'"), 0, "A's put is absent");
 
-	# and after a commit, the waiter takes the following seq
+	# and after a commit, the waiter takes the following seq (a put whose
+	# seq is known at the write: nedb.sequencing = write)
 	$next++;
-	is($sa->query_safe("BEGIN; SELECT nedb.put('c', 'lock-a2', '{}') ->> '_seq'"),
+	is( $sa->query_safe(
+			"BEGIN; SET LOCAL nedb.sequencing = write; SELECT nedb.put('c', 'lock-a2', '{}') ->> '_seq'"),
 		$next, "A: put in an open transaction");
 	$sb->query_until(qr/started/, "\\echo started\nSELECT nedb.put('c', 'lock-b2', '{}') ->> '_seq';\n");
 	wait_for_lock_waiter("commit");
@@ -475,6 +477,19 @@ sub wait_for_lock_waiter
 		"lock-a2,lock-b2", "commit order is seq order");
 	$expect_ops += 3;
 	is(count_ops(), $expect_ops, "the lock checks wrote exactly lock-b, lock-a2, lock-b2");
+
+	# a put staged for COMMIT (the default in a block) holds no lock: B's
+	# autocommit put goes first; A's takes the next seq at its COMMIT
+	$next += 2;
+	is($sa->query_safe("BEGIN; SELECT nedb.put('c', 'stage-a', '{}') ->> '_seq' IS NULL"),
+		't', "A: a staged put's seq is not known yet");
+	is($sb->query_safe("SELECT nedb.put('c', 'stage-b', '{}') ->> '_seq'"),
+		$next, "B: does not wait for A's open transaction");
+	$sa->query_safe("COMMIT");
+	is(q1("SELECT string_agg(id, ',' ORDER BY seq) FROM nedb.ops WHERE seq >= $next"),
+		"stage-b,stage-a", "A's staged put follows B's in seq order, as their commits");
+	$expect_ops += 2;
+	is(count_ops(), $expect_ops, "exactly stage-b and stage-a were written");
 }
 
 # REPEATABLE READ: a snapshot older than the chain head cannot write
