@@ -13,6 +13,7 @@ OBJS = \
 	src/write.o \
 	src/tx.o \
 	src/read.o \
+	src/versions.o \
 	src/verify.o \
 	src/aof.o \
 	src/indexes.o \

@@ -37,7 +37,7 @@
 #include "op.h"
 #include "nql.h"
 #include "util.h"
-#include "write.h"
+#include "versions.h"
 
 /* ------------------------------------------------------------------------
  * The storage statement

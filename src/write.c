@@ -25,6 +25,7 @@
 #include "chain.h"
 #include "store.h"
 #include "util.h"
+#include "versions.h"
 #include "write.h"
 
 PG_FUNCTION_INFO_V1(nedb_put);
