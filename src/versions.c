@@ -4,7 +4,8 @@
  *	  and whether a document has expired.
  *
  * What the read path, NQL, the FDW and the writers (which check a key under
- * the chain lock) share about reading nedb.versions.
+ * the chain lock) share about reading nedb.versions.  The ordered index scan
+ * of nedb.versions is versions_scan.c.
  */
 #include "postgres.h"
 
