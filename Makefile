@@ -14,6 +14,8 @@ OBJS = \
 	src/write.o \
 	src/tx.o \
 	src/read.o \
+	src/versions.o \
+	src/versions_scan.o \
 	src/verify.o \
 	src/aof.o \
 	src/indexes.o \
@@ -23,7 +25,6 @@ OBJS = \
 	src/nql_group.o \
 	src/nql_plan.o \
 	src/nql_exec.o \
-	src/nql_scan.o \
 	src/nql_support.o \
 	src/sorted_build.o \
 	src/sorted_check.o \

@@ -39,6 +39,7 @@
 #include "fdw.h"
 #include "op.h"
 #include "util.h"
+#include "versions.h"
 #include "write.h"
 
 typedef struct NedbModify

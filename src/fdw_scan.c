@@ -35,9 +35,8 @@
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
-#include "nql.h"
 #include "util.h"
-#include "write.h"
+#include "versions.h"
 
 /* ------------------------------------------------------------------------
  * The storage statement
@@ -150,7 +149,7 @@ nulls_in_index_order(NedbTable *t, List *quals, int order_attno, int order_flags
 
 /*
  * A scan in the order of a number field's sorted index whose conditions are
- * all ranges on that field: NQL's direct index scan (nql_scan.c) reads it
+ * all ranges on that field: NQL's direct index scan (versions_scan.c) reads it
  * without a statement, when the field's values are all numbers.
  */
 static bool

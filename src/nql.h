@@ -90,20 +90,4 @@ extern void nql_check_length(size_t len);
  */
 extern NqlQuery *nql_parse(const char *text);
 
-/* ORDER BY a field through its index, without SQL (nql_scan.c) */
-typedef struct NqlScan NqlScan;
-
-/* a condition on the field as an index qual: btree strategy, jsonb number */
-typedef struct NqlBound
-{
-	uint16		strategy;
-	Jsonb	   *value;
-} NqlBound;
-
-extern NqlScan *nql_scan_begin(const char *coll, const char *field, bool desc,
-							   List *bounds, bool has_as_of, int64 as_of,
-							   char **index_name, bool *exact);
-extern bool nql_scan_next(NqlScan *s, char **id, Jsonb **doc);
-extern void nql_scan_end(NqlScan *s);
-
 #endif

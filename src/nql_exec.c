@@ -30,7 +30,7 @@
 #include "nql_int.h"
 #include "op.h"
 #include "util.h"
-#include "write.h"
+#include "versions.h"
 
 PG_FUNCTION_INFO_V1(nedb_nql);
 

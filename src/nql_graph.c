@@ -17,7 +17,7 @@
 #include "chain.h"
 #include "nql_int.h"
 #include "util.h"
-#include "write.h"
+#include "versions.h"
 
 /* ------------------------------------------------------------------------
  * Loading, TRAVERSE and TRACE

@@ -22,6 +22,7 @@
 #include "utils/numeric.h"
 
 #include "nql.h"
+#include "versions.h"
 
 typedef struct NqlRow
 {

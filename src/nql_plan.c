@@ -3,10 +3,10 @@
  *	  NQL's planner: where a query's candidates come from.
  *
  * A query that wants its rows in the order of a field's index and nothing
- * that needs SQL is a direct index scan of that index (nql_scan.c).  Every
- * other query is one parameterized SQL statement over nedb.versions, with
- * equality on eq indexes, SEARCH on search indexes and, in the order of a
- * sorted index, ranges on its field as index conditions.
+ * that needs SQL is a direct index scan of that index (versions_scan.c).
+ * Every other query is one parameterized SQL statement over nedb.versions,
+ * with equality on eq indexes, SEARCH on search indexes and, in the order of
+ * a sorted index, ranges on its field as index conditions.
  */
 #include "postgres.h"
 

@@ -625,7 +625,7 @@ take_key(Relation index, Buffer buf, OffsetNumber off, Datum *value, bool *isnul
  * The key of the lowest entry (below is NULL) or of the highest entry below
  * *below, whether its row is visible or not, copied into the caller's
  * memory context; false if there is none.  For callers that only ask what
- * kind of keys an end of the index holds (nql_scan.c): one descent, no
+ * kind of keys an end of the index holds (versions_scan.c): one descent, no
  * table access, no scan.
  */
 bool

@@ -21,6 +21,7 @@
 #include "canon.h"
 #include "chain.h"
 #include "util.h"
+#include "versions.h"
 #include "write.h"
 
 PG_FUNCTION_INFO_V1(nedb_tx);

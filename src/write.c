@@ -26,6 +26,7 @@
 #include "staging.h"
 #include "store.h"
 #include "util.h"
+#include "versions.h"
 #include "write.h"
 
 PG_FUNCTION_INFO_V1(nedb_put);

@@ -60,9 +60,4 @@ extern void version_put(int64 seq, const char *coll, const char *id, Jsonb *doc)
 extern void edge_put(bool link, int64 seq, const char *frm, const char *rel,
 					 const char *to);
 
-/* the latest version of a key: false if it never existed */
-extern bool store_latest(const char *coll, const char *id, bool has_as_of, int64 as_of,
-						 bool for_write, int64 *seq, Jsonb **doc);
-extern bool doc_expired(Jsonb *doc, double now);
-
 #endif

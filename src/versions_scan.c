@@ -1,6 +1,11 @@
 /*
- * nql_scan.c
- *	  ORDER BY through a field's index, without SQL.
+ * versions_scan.c
+ *	  The ordered index scan of nedb.versions: a collection's live versions
+ *	  (now or AS OF a seq) in the order of a field's index, without SQL.
+ *
+ * It serves NQL's direct path (nql_plan.c) and the foreign tables' ordered
+ * scans (fdw_scan.c).  Its rows come in NQL's order, hence the nql_scan_*
+ * names; it has no part in parsing or running NQL.  Declared in versions.h.
  *
  * "FROM c [WHERE f <op> n ...] ORDER BY f [DESC] LIMIT k" is the query the
  * block explorer runs most.  Through SPI it pays for a cursor, a portal and
@@ -41,9 +46,9 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "nql.h"
 #include "sorted.h"
 #include "util.h"
+#include "versions.h"
 
 /* nedb.versions (seq_from, seq_to, coll, id, doc) */
 #define ATT_SEQ_FROM	1
