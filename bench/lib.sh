@@ -63,14 +63,20 @@ summary() {
 	printf '%s\n' "$*" >>"$SUMMARY"
 }
 
-# p-th percentile (nearest rank) of latencies (column 3, microseconds) in
-# pgbench per-transaction logs; prints milliseconds
-pctl_ms() {
-	local p=$1; shift
-	cat "$@" | awk '{ print $3 }' | sort -n | awk -v p="$p" '{ v[NR] = $1 } END {
+# p-th percentile (nearest rank) of column COL (microseconds) of the files:
+# pctl_col_ms P COL FILE...; prints milliseconds
+pctl_col_ms() {
+	local p=$1 col=$2; shift 2
+	cat "$@" | awk -v c="$col" '{ print $c }' | sort -n | awk -v p="$p" '{ v[NR] = $1 } END {
 		if (NR == 0) { print "nan"; exit }
 		r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR
 		printf "%.2f", v[r] / 1000 }'
+}
+# p-th percentile of latencies (column 3, microseconds) in pgbench
+# per-transaction logs; prints milliseconds
+pctl_ms() {
+	local p=$1; shift
+	pctl_col_ms "$p" 3 "$@"
 }
 count_lines() { cat "$@" | wc -l; }
 
@@ -106,7 +112,7 @@ wait_ready() {
 }
 
 # ---------------------------------------------------------------------------
-# The mix's backfill (mix.sh; db "bench"): two clients writing
+# The mix's backfill (mix.sh, seqlag.sh; db "bench"): two clients writing
 # block documents in 500-document transactions, ids <block id>.<batch>
 #   client: BEGIN, 500 single-row statements, COMMIT (generated scripts)
 #   server: one statement per 500 documents (mix_backfill_server_*.pgb)
