@@ -179,6 +179,7 @@ mix_backfill_wait() {
 		cat "$out" >&2
 		die "backfill pgbench failed"
 	fi
+	# shellcheck disable=SC2034 # read by mix.sh and seqlag.sh
 	mix_bf=$(calc "$(pgb_tps <"$out") * 500")
 }
 

@@ -34,12 +34,13 @@ mix_run() {
 	sleep 1
 	pgb_checked bench -M prepared -c 1 -T "$MIX_T" -f "$BENCH/mix_single_$2.pgb" \
 		--log --log-prefix="$OUT/mix_$1_$2_log" >/dev/null
-	mix_backfill_wait "$bf_out"
+	mix_backfill_wait "$bf_out" # sets mix_bf
 	mix_n=$(count_lines "$OUT/mix_$1_$2_log".*)
 	[ "$mix_n" -gt 0 ] || die "mix $1 $2: no single puts in the per-transaction log"
 	mix_p50=$(pctl_ms 50 "$OUT/mix_$1_$2_log".*)
 	mix_p99=$(pctl_ms 99 "$OUT/mix_$1_$2_log".*)
 	mix_max=$(pctl_ms 100 "$OUT/mix_$1_$2_log".*)
+	# shellcheck disable=SC2154 # mix_bf
 	log "mix $1 backfill, $2: single puts n=$mix_n p50 $mix_p50 ms p99 $mix_p99 ms max $mix_max ms; backfill $(fmt "$mix_bf" 0) docs/s"
 }
 

@@ -58,6 +58,7 @@ seqlag_run() {
 	awk -v e="$(since "$t_bf")" -v t="$SEQLAG_T" 'BEGIN { exit !(e < t + 3) }' ||
 		die "seqlag $1: the last sample ran past the backfill's end"
 	mix_backfill_wait "$bf_out"
+	# shellcheck disable=SC2154 # set by mix_backfill_wait
 	lag_bf=$mix_bf
 	if [ "$1" = nedb ]; then
 		n=$(qv bench "SELECT count(*) FROM nedb.versions WHERE coll = 'lag'")
