@@ -10,7 +10,9 @@
 #           plain: INSERT INTO plain SELECT ... WHERE height BETWEEN a AND b
 # Plain table: id text PRIMARY KEY, height bigint (btree), doc jsonb.
 # Each repetition starts from an empty chain / empty table after a
-# CHECKPOINT; synchronous_commit = on.  Median of 3 repetitions.
+# CHECKPOINT; synchronous_commit = on.  Median of 3 repetitions
+# (INGEST_REPS).  Bars (issue 14): client >= 0.7x plain's docs/s, server
+# >= 0.5x.
 
 INGEST_REPS=${INGEST_REPS:-3}
 INGEST_BATCHES=200 # x 500 = 100,000 documents
@@ -74,8 +76,8 @@ for variant in client server; do
 	p=$(median "${plain_r[@]}")
 	r=$(calc "$n / $p")
 	case $variant in
-		client) what="500 single-row statements per transaction" ;;
-		server) what="one statement per 500-doc transaction" ;;
+		client) what="500 single-row statements per transaction" bar=0.7 ;;
+		server) what="one statement per 500-doc transaction" bar=0.5 ;;
 	esac
-	summary "ingest ($what): nedb $(fmt "$n" 0) docs/s, plain $(fmt "$p" 0) docs/s, ratio $(fmt "$r" 2) (bar >= 0.5) $(verdict "$r >= 0.5")   [median of $INGEST_REPS; nedb runs: ${nedb_r[*]}; plain runs: ${plain_r[*]}]"
+	summary "ingest ($what): nedb $(fmt "$n" 0) docs/s, plain $(fmt "$p" 0) docs/s, ratio $(fmt "$r" 2) (bar >= $bar) $(verdict "$r >= $bar")   [median of $INGEST_REPS; nedb runs: ${nedb_r[*]}; plain runs: ${plain_r[*]}]"
 done

@@ -63,14 +63,20 @@ summary() {
 	printf '%s\n' "$*" >>"$SUMMARY"
 }
 
-# p-th percentile (nearest rank) of latencies (column 3, microseconds) in
-# pgbench per-transaction logs; prints milliseconds
-pctl_ms() {
-	local p=$1; shift
-	cat "$@" | awk '{ print $3 }' | sort -n | awk -v p="$p" '{ v[NR] = $1 } END {
+# p-th percentile (nearest rank) of column COL (microseconds) of the files:
+# pctl_col_ms P COL FILE...; prints milliseconds
+pctl_col_ms() {
+	local p=$1 col=$2; shift 2
+	cat "$@" | awk -v c="$col" '{ print $c }' | sort -n | awk -v p="$p" '{ v[NR] = $1 } END {
 		if (NR == 0) { print "nan"; exit }
 		r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR
 		printf "%.2f", v[r] / 1000 }'
+}
+# p-th percentile of latencies (column 3, microseconds) in pgbench
+# per-transaction logs; prints milliseconds
+pctl_ms() {
+	local p=$1; shift
+	pctl_col_ms "$p" 3 "$@"
 }
 count_lines() { cat "$@" | wc -l; }
 
@@ -103,4 +109,81 @@ wait_ready() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# ---------------------------------------------------------------------------
+# The mix's backfill (mix.sh, seqlag.sh; db "bench"): two clients writing
+# block documents in 500-document transactions, ids <block id>.<batch>
+#   client: BEGIN, 500 single-row statements, COMMIT (generated scripts)
+#   server: one statement per 500 documents (mix_backfill_server_*.pgb)
+#   nedb:  nedb.put into collection 'mixb'
+#   plain: INSERT into plain_mix (id text PRIMARY KEY, height btree, doc)
+# NEDB's backfill clients get $MIX_BACKFILL_PGOPTIONS (if set) as PGOPTIONS.
+# ---------------------------------------------------------------------------
+MIX_BACKFILL_PGOPTIONS=${MIX_BACKFILL_PGOPTIONS:-}
+
+# a client-batch script: $1 = statement with :h (height) and :b (batch)
+mix_gen_client_script() {
+	local i
+	echo "SELECT b, (b % 200) * 500 AS base FROM (SELECT nextval('mix_batch') AS b) s \\gset"
+	echo "BEGIN;"
+	for i in $(seq 1 500); do
+		echo "${1//:h/:base + $i};"
+	done
+	echo "COMMIT;"
+}
+# table plain_mix, sequence mix_batch and the four scripts in $GEN
+mix_backfill_setup() {
+	q bench <<'SQL'
+DROP TABLE IF EXISTS plain_mix;
+CREATE TABLE plain_mix (id text PRIMARY KEY, height bigint NOT NULL, doc jsonb NOT NULL);
+CREATE INDEX plain_mix_height ON plain_mix (height);
+DROP SEQUENCE IF EXISTS mix_batch;
+CREATE SEQUENCE mix_batch;
+SQL
+	mix_gen_client_script "SELECT nedb.put('mixb', id || '.' || :b, doc) FROM staging WHERE height = :h" >"$GEN/mix_backfill_client_nedb.pgb"
+	mix_gen_client_script "INSERT INTO plain_mix SELECT id || '.' || :b, height, doc FROM staging WHERE height = :h" >"$GEN/mix_backfill_client_plain.pgb"
+	cp "$BENCH/mix_backfill_server_nedb.pgb" "$BENCH/mix_backfill_server_plain.pgb" "$GEN/"
+}
+
+# a fresh chain, an empty plain_mix, the batch sequence back at 1, a CHECKPOINT
+mix_backfill_reset() {
+	reset_nedb bench
+	q bench -c "TRUNCATE plain_mix" -c "SELECT setval('mix_batch', 1, false)" >/dev/null
+	checkpoint bench
+}
+
+# start the two backfill clients in the background for SECONDS, pgbench's
+# output to OUTFILE: mix_backfill_start client|server nedb|plain SECONDS OUTFILE;
+# sets bf_pid (the caller's EXIT trap kills it if the benchmark fails)
+mix_backfill_start() {
+	local kind=$1 side=$2 secs=$3 out=$4
+	if [ "$side" = nedb ] && [ -n "$MIX_BACKFILL_PGOPTIONS" ]; then
+		PGOPTIONS=$MIX_BACKFILL_PGOPTIONS pgb bench -M prepared -c 2 -j 2 -T "$secs" \
+			-f "$GEN/mix_backfill_${kind}_$side.pgb" >"$out" &
+	else
+		pgb bench -M prepared -c 2 -j 2 -T "$secs" -f "$GEN/mix_backfill_${kind}_$side.pgb" >"$out" &
+	fi
+	bf_pid=$!
+}
+
+# wait for the backfill started by mix_backfill_start OUTFILE, which must
+# have succeeded without failed transactions; sets mix_bf (docs/s).  Not in
+# a command substitution: the backfill is this shell's child.
+mix_backfill_wait() {
+	local out=$1 rc=0
+	wait "$bf_pid" || rc=$?
+	bf_pid=
+	cat "$out" >>"$OUT/pgbench.log"
+	if [ $rc != 0 ] || [ "$(pgb_failed <"$out")" != 0 ]; then
+		cat "$out" >&2
+		die "backfill pgbench failed"
+	fi
+	# shellcheck disable=SC2034 # read by mix.sh and seqlag.sh
+	mix_bf=$(calc "$(pgb_tps <"$out") * 500")
+}
+
+# ", nedb backfill PGOPTIONS '...'" for a summary line when it is set
+mix_backfill_opts() {
+	[ -z "$MIX_BACKFILL_PGOPTIONS" ] || printf ", nedb backfill PGOPTIONS '%s'" "$MIX_BACKFILL_PGOPTIONS"
 }

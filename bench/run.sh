@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- NEDB vs plain Postgres, measured in one throwaway cluster.
 #
-#   bash bench/run.sh [ingest] [concurrent] [mix] [verify] [restart] [asof] [nql] [sorted] [queue] [fdw] [cascade] [proofs] [repl]
+#   bash bench/run.sh [ingest] [concurrent] [mix] [seqlag] [verify] [restart] [asof] [nql] [sorted] [queue] [fdw] [cascade] [proofs] [repl]
 #
 # Runs all benchmarks when no names are given (always in the order above).
 # Needs root (the cluster runs as the postgres OS user) and the extension
@@ -22,7 +22,7 @@ OUT=$BENCH/out
 GEN=$OUT/gen
 SUMMARY=$OUT/summary.txt
 PGDATA_NB=$NB_DIR/data
-ALL=(ingest concurrent mix verify restart asof nql sorted queue fdw cascade proofs repl)
+ALL=(ingest concurrent mix seqlag verify restart asof nql sorted queue fdw cascade proofs repl)
 
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
@@ -163,7 +163,7 @@ for b in "${ALL[@]}"; do
 	[ -n "${want[$b]:-}" ] || continue
 	# each benchmark's databases, so that any subset runs on its own
 	case $b in
-		ingest | concurrent | mix) need_bench_db ;;
+		ingest | concurrent | mix | seqlag) need_bench_db ;;
 		verify) need_big_db; need_bench_db ;;
 		restart | asof | nql | fdw | proofs) need_big_db ;;
 	esac
