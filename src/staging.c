@@ -174,6 +174,7 @@ staging_flush(void)
 	NedbSession s;
 	SubTransactionId sub = GetCurrentSubTransactionId();
 	bool		snap = !ActiveSnapshotSet();
+	MemoryContext opcxt;
 
 	if (!staging_pending())
 		return;
@@ -181,16 +182,24 @@ staging_flush(void)
 	if (snap)
 		PushActiveSnapshot(GetTransactionSnapshot());
 	nedb_begin(&s);
+	/* one op's garbage at a time: the batch runs under the chain lock */
+	opcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb staged put",
+								  ALLOCSET_DEFAULT_SIZES);
 	while (n_appended < n_staged)
 	{
 		StagedPut  *p = &staged[n_appended];
+		MemoryContext old;
 		int64		seq;
 
 		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(opcxt);
 		(void) put_append(&p->args, &p->built, &seq);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(opcxt);
 		p->appended_in = sub;
 		n_appended++;
 	}
+	MemoryContextDelete(opcxt);
 	nedb_end(&s);
 	appended = true;
 	appended_cid = GetCurrentCommandId(false);

@@ -1,9 +1,10 @@
 # Crash safety of the NEDB chain.
 #
 # Four psql clients write concurrently (autocommit puts of new ids,
-# overwrites, deletes, multi-put transactions, ROLLBACKs, ROLLBACK TO
-# SAVEPOINT, idempotency keys) while the server is crashed: by an immediate
-# shutdown, by SIGKILL of the postmaster, and by SIGKILL of one backend
+# overwrites, deletes, multi-put transactions, some of 41 puts, ROLLBACKs,
+# ROLLBACK TO SAVEPOINT, idempotency keys; three writers' blocks stage their
+# puts for COMMIT, the fourth sequences at the write) while the server is
+# crashed: by an immediate shutdown, by SIGKILL of the postmaster, and by SIGKILL of one backend
 # (restart_after_crash makes the postmaster reinitialize by itself).  After
 # each crash, recovery must leave a chain that verifies, dense seqs, every
 # acknowledged write present, no rolled-back write present, no torn
@@ -216,6 +217,9 @@ sub make_script
 	my @txs;
 	my %writes;    # wid => [id, is_delete, has_idem]
 	my $s = "\\set ON_ERROR_STOP 1\n\\o /dev/null\n";
+	# the last writer's puts get their seqs at the write; the others' puts
+	# in transaction blocks are staged and appended at COMMIT
+	$s .= "SET nedb.sequencing = write;\n" if $w == $NCLIENTS;
 
 	my $put = sub {
 		my ($wid, $id, $idem) = @_;
@@ -257,6 +261,15 @@ sub make_script
 		{
 			# delete the id of transaction i-2
 			$tx->($i, $del->("$b-d", $prev->(2)), ["$b-d"]);
+		}
+		elsif ($kind == 5 && $i % 20 == 15)
+		{
+			# a bigger block: 40 new ids and an overwrite, whose COMMIT
+			# appends them all (a crash may hit it midway)
+			my @w   = map { "$b-$_" } 1 .. 40;
+			my $sql = "BEGIN;\n" . join('', map { $put->($_, $_) } @w);
+			$sql .= $put->("$b-o", $prev->(1)) . "COMMIT;\n";
+			$tx->($i, $sql, [ @w, "$b-o" ]);
 		}
 		elsif ($kind == 5)
 		{
