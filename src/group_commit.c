@@ -12,7 +12,9 @@
  * visible and releases its locks at once), and after its locks are released
  * it flushes the WAL up to its commit record and, where the setting asks for
  * it, waits for synchronous standbys, exactly as the synchronous commit would
- * have done, before the client hears that the commit succeeded.
+ * have done, before the client hears that the commit succeeded.  A commit
+ * that waits for a synchronous standby is left as Postgres makes it (see
+ * sync_standbys): group commit is about the local flush.
  *
  * Crash safety holds because WAL is ordered: the next writer's commit record
  * follows ours, so whenever its commit is durable ours is too, and a crash
@@ -30,6 +32,7 @@
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "replication/syncrep.h"
+#include "replication/walsender.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
 
@@ -46,6 +49,20 @@ void
 group_commit_note_writer(void)
 {
 	xact_writes = true;
+}
+
+/*
+ * Will this commit wait for a synchronous standby?  Then it commits as
+ * Postgres does: the op becomes visible (and the lock free) only once the
+ * standby has it, so that what any session sees is what a failover keeps.
+ * Postgres waits whenever synchronous_standby_names names any.
+ */
+static bool
+sync_standbys(void)
+{
+	return max_wal_senders > 0 &&
+		synchronous_commit > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
+		SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0';
 }
 
 static void
@@ -65,7 +82,7 @@ gc_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 			if (xact_writes && nedb_group_commit &&
-				synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
+				synchronous_commit > SYNCHRONOUS_COMMIT_OFF && !sync_standbys())
 			{
 				saved_sync = synchronous_commit;
 				synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
@@ -103,9 +120,19 @@ gc_release_callback(ResourceReleasePhase phase, bool isCommit, bool isTopLevel,
 	if (!isCommit || XactLastCommitEnd == InvalidXLogRecPtr)
 		return;
 	XLogFlush(XactLastCommitEnd);
-	/* as RecordTransactionCommit would have: a no-op unless it is asked for */
+
+	/*
+	 * As RecordTransactionCommit would have (a no-op unless asked for): a
+	 * synchronous standby named since pre-commit is waited for here.
+	 */
 	if (asked > SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+	{
+		int			save = synchronous_commit;
+
+		synchronous_commit = asked;
 		SyncRepWaitForLSN(XactLastCommitEnd, true);
+		synchronous_commit = save;
+	}
 }
 
 /*
