@@ -144,7 +144,27 @@ ALTER FUNCTION public.nql(text) SUPPORT nedb.nql_support;
 COMMENT ON TABLE nedb.ops IS 'The op log: one row per op, dense seq in commit order, each hash chained to the previous (append-only).';
 COMMENT ON TABLE nedb.versions IS 'Document versions [seq_from, seq_to); doc NULL is a delete. Derived from the log.';
 COMMENT ON TABLE nedb.edges IS 'Graph edges (frm, rel, to), live in [seq_from, seq_to). Derived from the log.';
+-- Who holds the chain lock and who waits for it (the chain is one lock per
+-- database: src/chain.c's tag, advisory space, class 0x4E45)
+CREATE VIEW nedb.chain_writers AS
+SELECT l.pid,
+       l.granted AS holds_chain,
+       l.waitstart AS waiting_since,
+       a.xact_start,
+       a.usename,
+       a.application_name,
+       a.state,
+       a.query
+  FROM pg_catalog.pg_locks l
+  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory'
+   AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                      WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+   AND l.classid = 1145193288 AND l.objid = 0 AND l.objsubid = 20037
+   AND l.mode = 'ExclusiveLock';
+
 COMMENT ON VIEW nedb.clients IS 'Each client''s last nonce (its replay-protection high-water mark).';
+COMMENT ON VIEW nedb.chain_writers IS 'Sessions that hold the chain lock (holds_chain) or wait for it (since waiting_since).';
 COMMENT ON TABLE nedb.indexes IS 'The indexes nedb.create_index built: (coll, field, kind) and the index''s name.';
 COMMENT ON TABLE nedb.grants IS 'Collection and file privileges; change them with nedb.grant / nedb.revoke.';
 COMMENT ON VIEW nedb.privileges IS 'Who may read and write which collection, and Cascade files.';

@@ -25,6 +25,16 @@ SELECT nedb.put('s', 'a3', '{"v": 3}') ->> '_seq' AS seq;
 COMMIT;
 SELECT seq, op, payload ->> 'id' AS id, nonce FROM nedb.log ORDER BY seq;
 
+-- nedb.chain_writers: a staged put holds no lock; an append does, to COMMIT
+BEGIN;
+SELECT nedb.put('s', 'cw', '{}') ->> '_seq' AS staged;
+SELECT count(*) AS holders_while_staged FROM nedb.chain_writers;
+SELECT nedb.seq() AS appended;
+SELECT pid = pg_backend_pid() AS me, holds_chain, waiting_since IS NULL AS not_waiting
+  FROM nedb.chain_writers;
+COMMIT;
+SELECT count(*) AS holders_after_commit FROM nedb.chain_writers;
+
 -- a statement that reads right after staged puts sees them (a fresh snapshot)
 BEGIN;
 SELECT nedb.put('s', 'b1', '{"v": 1}') ->> '_seq' AS staged;
