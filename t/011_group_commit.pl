@@ -81,4 +81,37 @@ $primary->start;
 is($primary->safe_psql('postgres', "SELECT nedb.seq(), nedb.get('c', 'e') ->> '_seq', nedb.verify()"),
 	"3|3|t", 'and it survives an immediate stop');
 
+# two-phase commit: PREPARE appends a block's staged puts and keeps the
+# chain until COMMIT PREPARED (or ROLLBACK PREPARED leaves nothing).  A
+# writing transaction NOTIFYs its followers, which Postgres cannot prepare:
+# nedb.notify = off makes it preparable.
+$primary->append_conf('postgresql.conf', "max_prepared_transactions = 2\n");
+$primary->restart;
+my ($ret, $out, $err) = $primary->psql('postgres',
+	"BEGIN; SELECT nedb.put('c', 'p0', '{}'); PREPARE TRANSACTION 'p0'");
+like($err, qr/cannot PREPARE a transaction that has executed LISTEN, UNLISTEN, or NOTIFY/,
+	'with nedb.notify on, a writing transaction cannot be prepared');
+my $p1 = $primary->background_psql('postgres', on_error_stop => 0);
+$p1->query_safe('SET nedb.notify = off');
+is( $p1->query_safe(
+		"BEGIN; SELECT nedb.put('c', 'p1', '{}') ->> '_seq' IS NULL; PREPARE TRANSACTION 'p1'"),
+	't', 'a staged put in a transaction that is prepared');
+is($primary->safe_psql('postgres', 'SELECT nedb.seq()'), '3', 'a prepared put is not visible');
+my $w3 = $primary->background_psql('postgres', on_error_stop => 0);
+my $w3_pid = $w3->query_safe('SELECT pg_backend_pid()');
+$w3->query_until(qr/started/, "\\echo started\nSELECT nedb.put('c', 'after-p1', '{}') ->> '_seq';\n");
+ok( $primary->poll_query_until(
+		'postgres', "SELECT wait_event = 'advisory' FROM pg_stat_activity WHERE pid = $w3_pid"),
+	'the prepared transaction holds the chain');
+$primary->safe_psql('postgres', "COMMIT PREPARED 'p1'");
+is($w3->query_safe("SELECT 'w3-done'"), "5\nw3-done", 'after COMMIT PREPARED the next writer goes on');
+is($primary->safe_psql('postgres', "SELECT string_agg(id, ',' ORDER BY seq) FROM nedb.ops WHERE seq >= 4"),
+	'p1,after-p1', 'the prepared put took seq 4');
+$p1->query_safe("BEGIN; SELECT nedb.put('c', 'p2', '{}'); PREPARE TRANSACTION 'p2'");
+$primary->safe_psql('postgres', "ROLLBACK PREPARED 'p2'");
+is($primary->safe_psql('postgres', "SELECT nedb.seq(), nedb.get('c', 'p2') IS NULL, nedb.verify()"),
+	'5|t|t', 'ROLLBACK PREPARED leaves nothing');
+$p1->quit;
+$w3->quit;
+
 done_testing();
