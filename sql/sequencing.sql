@@ -62,6 +62,22 @@ SELECT nedb.put('s', 'd3', '{"v": 22}') ->> '_seq' AS staged;
 EXECUTE s_one('d3');
 COMMIT;
 
+-- a foreign table with insert 'replace' (INSERT is a put) stages too:
+-- RETURNING says _seq is NULL, not a guess; the default INSERT (unique _id)
+-- is decided at the write
+CREATE FOREIGN TABLE s_put (_id text, v int, _seq bigint) SERVER seq_srv
+  OPTIONS (collection 's', insert 'replace');
+BEGIN;
+INSERT INTO s_put VALUES ('r1', 30), ('r2', 31) RETURNING *;
+INSERT INTO s_ft (_id, v) VALUES ('r3', 32) RETURNING _id, _seq IS NOT NULL AS seq_known;
+COMMIT;
+BEGIN;
+INSERT INTO s_put VALUES ('r4', 33) RETURNING _id, _seq;
+SELECT count(*) AS r4_not_yet_in_the_log FROM nedb.ops WHERE id = 'r4';
+COMMIT;
+SELECT id, seq FROM nedb.ops WHERE id ~ '^r[0-9]' ORDER BY seq;
+SELECT * FROM s_ft WHERE _id ~ '^r[0-9]' ORDER BY _seq;
+
 -- after COMMIT every session sees the staged puts with their seqs
 SELECT id, seq FROM (SELECT payload ->> 'id' AS id, seq FROM nedb.log) l WHERE id LIKE 'd%' ORDER BY seq;
 

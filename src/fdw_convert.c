@@ -392,8 +392,9 @@ nedb_doc_to_values(NedbTable *t, const char *id, int64 seq, Jsonb *doc,
 				nulls[i] = false;
 				break;
 			case NEDB_COL_SEQ:
+				/* seq < 0: a put staged for COMMIT, whose seq is not known */
 				values[i] = Int64GetDatum(seq);
-				nulls[i] = false;
+				nulls[i] = seq < 0;
 				break;
 			case NEDB_COL_DOC:
 				values[i] = JsonbPGetDatum(doc);

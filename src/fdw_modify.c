@@ -38,6 +38,7 @@
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
+#include "staging.h"
 #include "util.h"
 #include "versions.h"
 #include "write.h"
@@ -425,6 +426,15 @@ nedb_fdw_insert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	a.client = m->client;
 	set_provenance(m, &a);
 	next_write(m, &a.has_nonce, &a.nonce, &a.idem);
+
+	/* a put staged for COMMIT (staging.c): its _seq is not known yet */
+	if (t->insert_replace && !m->do_nothing && staging_wanted(&a))
+	{
+		stored = staging_put(&a);
+		slot = fill(m, slot, a.id, -1, stored);
+		MemoryContextSwitchTo(old);
+		return slot;
+	}
 
 	nedb_begin(&s);
 	if (idem_known(a.idem))
