@@ -113,7 +113,7 @@ SELECT try($$SELECT nedb.put('s', 'f4', '{}', client => 'c', nonce => 5)$$) AS s
 COMMIT;
 BEGIN;
 SELECT nedb.put('s', 'g1', '{}') ->> '_seq' AS staged;
-SELECT nedb.put('s', 'g2', '{}', idem => 'k1') ->> '_seq' AS with_idem;
+SELECT nedb.put('s', 'g2', '{}', idem => 'k1') ->> '_seq' AS staged_with_idem;
 SELECT nedb.put('s', 'g3', '{}', ttl => '1 hour') ->> '_seq' AS with_ttl;
 SELECT nedb.put('s', 'g4', '{"_seq": 7}') ->> '_seq' AS own_seq_member;
 COMMIT;
@@ -123,6 +123,20 @@ SELECT nedb.put('s', 'g6', '{}', idem => 'k1') ->> '_seq' AS known_idem_answers_
 SELECT nedb.delete('s', 'g5') AS delete_seq;
 COMMIT;
 SELECT payload ->> 'id' AS id, op, seq FROM nedb.log WHERE payload ->> 'id' ~ '^[fg]' ORDER BY seq;
+
+-- an idempotency key is decided at the put: the transaction locks it; a
+-- retry in the same transaction answers with the first op (appended first)
+BEGIN;
+SELECT nedb.put('s', 'i1', '{"n": 1}', idem => 'ki') ->> '_seq' AS staged;
+SELECT nedb.put('s', 'i1', '{"n": 2}', idem => 'ki') - '_seq' AS retry_answers_with_the_first;
+SELECT count(*) AS first_appended FROM nedb.ops WHERE idem = 'ki';
+COMMIT;
+SELECT nedb.get('s', 'i1') ->> 'n' AS n, (SELECT count(*) FROM nedb.ops WHERE idem = 'ki') AS ops_with_key;
+-- a rolled-back staged key is free again
+BEGIN;
+SELECT nedb.put('s', 'i2', '{}', idem => 'kr') ->> '_seq' AS staged;
+ROLLBACK;
+SELECT nedb.put('s', 'i2', '{}', idem => 'kr') ->> '_seq' IS NOT NULL AS written_after_rollback;
 
 -- the document is checked at the put
 BEGIN;

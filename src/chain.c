@@ -22,8 +22,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/async.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -41,6 +42,8 @@
 /* lock tag: advisory lock space, our own field4 so user advisory locks never collide */
 #define NEDB_LOCK_CLASS 0x4E45		/* "NE" */
 #define NEDB_LOCK_KEY	0x44424348	/* "DBCH" */
+/* an idempotency key's lock: its hash, then this */
+#define NEDB_IDEM_KEY	0x4944454D	/* "IDEM" */
 
 
 /* per-transaction chain state */
@@ -216,12 +219,32 @@ chain_lock(void)
  * Take the chain lock (to the end of the transaction) without reading the
  * head: whoever holds it has committed or rolled back when this returns.
  */
+static void
+chain_tag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
+}
+
+/* does this transaction hold the chain lock (whether or not chain_valid)? */
+static bool
+chain_lock_held(void)
+{
+	LOCKTAG		tag;
+
+	chain_tag(&tag);
+#if PG_VERSION_NUM >= 170000
+	return LockHeldByMe(&tag, ExclusiveLock, false);
+#else
+	return LockHeldByMe(&tag, ExclusiveLock);
+#endif
+}
+
 void
 chain_wait_writers(void)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, NEDB_LOCK_KEY, 0, NEDB_LOCK_CLASS);
+	chain_tag(&tag);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	group_commit_note_writer();
 }
@@ -333,6 +356,34 @@ chain_take_replayed_nonce(const char *client, int64 nonce)
 	e->last = nonce;
 }
 
+/*
+ * Lock an idempotency key to the end of the transaction: whoever writes an
+ * op with it holds it, so a put staged for COMMIT with a key (staging.c)
+ * owns the key from the put on, and no one else can register it before
+ * that COMMIT.  A transaction that holds the chain lock must not wait for
+ * it (the holder would wait for the chain at its COMMIT): it fails at once,
+ * to be retried.  Returns whether this transaction held it already.
+ */
+bool
+chain_idem_lock(const char *idem)
+{
+	LOCKTAG		tag;
+	LockAcquireResult r;
+
+	nedb_check_idem(idem);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId,
+						 hash_bytes((const unsigned char *) idem, strlen(idem)),
+						 NEDB_IDEM_KEY, NEDB_LOCK_CLASS);
+	r = LockAcquire(&tag, ExclusiveLock, false, chain_valid || chain_lock_held());
+	if (r == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("idempotency key \"%s\" is being written by a concurrent transaction", idem),
+				 errdetail("That transaction appends its op at its COMMIT, after this one, which holds the chain."),
+				 errhint("Retry the transaction: the key then answers with that op.")));
+	return r == LOCKACQUIRE_ALREADY_HELD || r == LOCKACQUIRE_ALREADY_CLEAR;
+}
+
 /* seq of the op that registered this idempotency key, or -1 */
 int64
 chain_idem_seq(const char *idem)
@@ -340,7 +391,7 @@ chain_idem_seq(const char *idem)
 	Datum		arg;
 	bool		isnull;
 
-	nedb_check_idem(idem);
+	(void) chain_idem_lock(idem);
 	arg = CStringGetTextDatum(idem);
 
 	if (nedb_exec(PLAN_IDEM, &arg, NULL, false, 1) == 0)

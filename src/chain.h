@@ -19,6 +19,7 @@ extern int64 chain_take_nonce(const char *client, bool given, int64 nonce);
 extern void chain_take_replayed_nonce(const char *client, int64 nonce);
 extern void chain_op_begin(NedbOp *op, const char *kind, const char *client,
 						   bool has_nonce, int64 nonce);
+extern bool chain_idem_lock(const char *idem);
 extern int64 chain_idem_seq(const char *idem);
 extern void chain_append(NedbOp *op);
 

@@ -372,6 +372,7 @@ idem_known(const char *idem)
 {
 	if (idem == NULL)
 		return false;
+	(void) chain_idem_lock(idem);
 	chain_lock();
 	return chain_idem_seq(idem) >= 0;
 }
@@ -428,9 +429,9 @@ nedb_fdw_insert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	next_write(m, &a.has_nonce, &a.nonce, &a.idem);
 
 	/* a put staged for COMMIT (staging.c): its _seq is not known yet */
-	if (t->insert_replace && !m->do_nothing && staging_wanted(&a))
+	if (t->insert_replace && !m->do_nothing && staging_wanted(&a) &&
+		(stored = staging_put(&a)) != NULL)
 	{
-		stored = staging_put(&a);
 		slot = fill(m, slot, a.id, -1, stored);
 		MemoryContextSwitchTo(old);
 		return slot;

@@ -14,12 +14,14 @@
  * under the lock, which is then held for the batch and the commit alone.
  *
  * A put needs nothing decided under the lock when its nonce is automatic
- * (a given nonce must be refused or accepted at the put), it has no
- * idempotency key (a known one must answer at the put), no TTL and no _seq
+ * (a given nonce must be refused or accepted at the put), no TTL and no _seq
  * of its own (both depend on the op's time or seq), and the transaction runs
  * under READ COMMITTED (a snapshot transaction checks, at its first append,
  * that the chain has not moved since its snapshot: at the put, not at
- * COMMIT).  Everything else is appended at once, as before.
+ * COMMIT).  An idempotency key is decided at the put too: the put locks the
+ * key to the end of its transaction (chain_idem_lock) and looks it up; a
+ * known key is answered by the write path.  Everything else is appended at
+ * once, as before.
  *
  * What a staged put returns is its document with "_seq": null: the seq is
  * not known until COMMIT.  Anything else NEDB does in the transaction
@@ -41,6 +43,7 @@
 
 #include "chain.h"
 #include "session.h"
+#include "store.h"
 #include "staging.h"
 #include "write.h"
 
@@ -94,7 +97,7 @@ staging_wanted(PutArgs *a)
 		(nedb_sequencing == NEDB_SEQ_AUTO &&
 		 (!IsTransactionBlock() || GetCurrentTransactionNestLevel() > 1)))
 		return false;
-	return !a->has_nonce && a->idem == NULL && put_prebuildable(a) &&
+	return !a->has_nonce && put_prebuildable(a) &&
 		!IsolationUsesXactSnapshot() && !chain_locked() &&
 		n_staged - n_appended < nedb_staging_limit && !appending;
 }
@@ -108,7 +111,7 @@ copy_str(const char *s)
 /*
  * Stage the put of a (staging_wanted said yes): checked and built now,
  * appended at COMMIT.  Returns the document with "_seq": null, in the
- * caller's memory context.
+ * caller's memory context, or NULL when the put is not staged after all.
  */
 Jsonb *
 staging_put(PutArgs *a)
@@ -122,6 +125,15 @@ staging_put(PutArgs *a)
 		chain_check_writable(true);
 		checked_writable = true;
 	}
+
+	/*
+	 * An idempotency key is the transaction's from here to its end: a key it
+	 * used already, or that names a committed op, is answered by the write
+	 * path (NULL: not staged), which appends what is staged and finds it.
+	 */
+	if (a->idem && (chain_idem_lock(a->idem) || store_idem_seq(a->idem) >= 0))
+		return NULL;
+
 	if (staging_cxt == NULL)
 		staging_cxt = AllocSetContextCreate(TopTransactionContext, "nedb staged puts",
 											ALLOCSET_DEFAULT_SIZES);
@@ -138,6 +150,7 @@ staging_put(PutArgs *a)
 	p->args.coll = copy_str(a->coll);
 	p->args.id = copy_str(a->id);
 	p->args.client = copy_str(a->client);
+	p->args.idem = copy_str(a->idem);
 	p->args.evidence = copy_str(a->evidence);
 	p->args.valid_from = copy_str(a->valid_from);
 	p->args.valid_to = copy_str(a->valid_to);

@@ -63,6 +63,7 @@ static Writer w_ops;
 static Writer w_versions;
 static Relation ops_pkey = NULL;	/* index (seq) */
 static Relation ops_client_nonce = NULL;	/* index (client, nonce) */
+static Relation ops_idem = NULL;	/* partial index (idem) */
 static Relation versions_key = NULL;	/* index (coll, id, seq_from) */
 static EState *w_estate = NULL;
 static bool w_open = false;
@@ -107,7 +108,7 @@ writers_close(void)
 	FreeExecutorState(w_estate);
 	CurrentResourceOwner = save;
 	w_open = false;
-	ops_pkey = ops_client_nonce = versions_key = NULL;
+	ops_pkey = ops_client_nonce = ops_idem = versions_key = NULL;
 }
 
 static Relation
@@ -163,6 +164,7 @@ writers_open(void)
 	w_open = true;
 	ops_pkey = find_index(&w_ops, nsp, "ops_pkey");
 	ops_client_nonce = find_index(&w_ops, nsp, "ops_client_nonce");
+	ops_idem = find_index(&w_ops, nsp, "ops_idem");
 	versions_key = find_index(&w_versions, nsp, "versions_key");
 }
 
@@ -236,6 +238,25 @@ store_last_nonce(const char *client)
 		nonce = DatumGetInt64(slot_getattr(w_ops.scanslot, 5, &isnull));
 	ExecClearTuple(w_ops.scanslot);
 	return nonce;
+}
+
+/*
+ * The seq of the op that registered idempotency key idem, as the latest
+ * snapshot sees it, or -1: one probe of ops_idem, without SPI (a put staged
+ * for COMMIT asks outside any storage session).
+ */
+int64
+store_idem_seq(const char *idem)
+{
+	bool		isnull;
+	int64		seq = -1;
+	Datum		key = CStringGetTextDatum(idem);
+
+	writers_open();
+	if (last_entry(&w_ops, ops_idem, 1, &key))
+		seq = DatumGetInt64(slot_getattr(w_ops.scanslot, 1, &isnull));
+	ExecClearTuple(w_ops.scanslot);
+	return seq;
 }
 
 /*
@@ -466,7 +487,7 @@ store_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* the resource owner has released everything already */
 			w_open = false;
-			ops_pkey = ops_client_nonce = versions_key = NULL;
+			ops_pkey = ops_client_nonce = ops_idem = versions_key = NULL;
 			break;
 		default:
 			break;

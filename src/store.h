@@ -22,6 +22,7 @@ extern void store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool d
 extern bool store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin,
 						  char **client, int64 *nonce);
 extern int64 store_last_nonce(const char *client);
+extern int64 store_idem_seq(const char *idem);
 extern bool store_op_hash(int64 seq, uint8 *hash);
 extern char *store_subscription(void);
 extern bool store_latest_doc(Datum coll, Datum id, Jsonb **doc);

@@ -292,6 +292,9 @@ put_common(PutArgs *a, int64 *seq_out, bool if_absent, bool *exists)
 	PutBuilt	b;
 
 	put_build(a, &b);
+	/* the key first: waiting for it while holding the chain could deadlock */
+	if (a->idem)
+		(void) chain_idem_lock(a->idem);
 	chain_lock();
 	if (a->idem)
 	{
@@ -341,6 +344,8 @@ write_delete(const char *coll, const char *id, const char *client,
 {
 	NedbOp		op = {0};
 
+	if (idem)
+		(void) chain_idem_lock(idem);
 	chain_lock();
 	if (idem)
 	{
@@ -455,8 +460,8 @@ nedb_put(PG_FUNCTION_ARGS)
 	a.valid_to = opt_text(fcinfo, 11);
 
 	/* appended at COMMIT (staging.c): nothing to do under the lock now */
-	if (staging_wanted(&a))
-		PG_RETURN_JSONB_P(staging_put(&a));
+	if (staging_wanted(&a) && (res = staging_put(&a)) != NULL)
+		PG_RETURN_JSONB_P(res);
 
 	nedb_begin(&s);
 	res = write_put(&a, &seq);
