@@ -4,7 +4,8 @@
 // existing id (23505; insert-ignore skips them), a timestamptz written from
 // connections in different time zones read back equal, and the write
 // settings as transaction state (a session-level SET refused, SET LOCAL in a
-// knex transaction, a retried idempotency key reported as a no-op).
+// knex transaction, a retried idempotency key reported as a no-op), and a
+// transaction's puts staged for COMMIT while another connection writes.
 // Connection from the usual PG* environment variables.
 'use strict';
 const assert = require('node:assert/strict');
@@ -200,6 +201,39 @@ async function main() {
       { id: 'o2', client: 'local', idem: null }, { id: 'o3', client: 'shop', idem: null }]);
   } finally {
     await knex3.destroy();
+  }
+
+  // a transaction block's puts are staged for COMMIT (nedb.sequencing =
+  // auto): they return _seq null, hold no lock while the client works (an
+  // autocommit writer on another connection goes first), and take their
+  // seqs, in order, at COMMIT; a foreign table with insert 'replace' says
+  // RETURNING _seq is NULL, not a guess
+  await q(`CREATE FOREIGN TABLE blocks (_id text, _seq bigint, height bigint)
+           SERVER nedb OPTIONS (collection 'blocks', insert 'replace')`);
+  const knex4 = knexFactory({ client: 'pg', connection: {}, pool: { min: 2, max: 2 } });
+  try {
+    const live = new Client();
+    await live.connect();
+    await live.query("SET statement_timeout = '10s'");   // fail, not hang, if it waits
+    let liveSeq;
+    await knex4.transaction(async (trx) => {
+      const put = await trx.raw("SELECT nedb.put('blocks', 'b1', '{\"height\": 1}') AS d");
+      assert.equal(put.rows[0].d._seq, null);
+      const ins = await trx('blocks').insert({ _id: 'b2', height: 2 }).returning(['_id', '_seq']);
+      assert.deepEqual(ins, [{ _id: 'b2', _seq: null }]);
+      // the live writer is not blocked by the open transaction
+      liveSeq = (await live.query("SELECT nedb.put('blocks', 'live', '{}') ->> '_seq' AS s")).rows[0].s;
+      assert.notEqual(liveSeq, null);
+    });
+    await live.end();
+    const ops = await knex4.raw("SELECT id, seq FROM nedb.ops WHERE coll = 'blocks' ORDER BY seq");
+    assert.deepEqual(ops.rows.map((r) => r.id), ['live', 'b1', 'b2']);
+    assert.equal(ops.rows[0].seq, liveSeq);
+    const got = await knex4('blocks').select('_id', '_seq').orderBy('_seq');
+    assert.deepEqual(got.map((r) => r._id), ['live', 'b1', 'b2']);
+    assert.ok(got.every((r) => r._seq !== null));
+  } finally {
+    await knex4.destroy();
   }
 
   assert.equal((await q('SELECT nedb.verify() AS ok'))[0].ok, true);
