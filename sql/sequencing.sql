@@ -166,6 +166,13 @@ BEGIN;
 SELECT i, nedb.put('s', 'l' || i, '{}') ->> '_seq' IS NOT NULL AS seq_known FROM generate_series(1, 4) i;
 COMMIT;
 RESET nedb.staging_limit;
+-- and past nedb.staging_memory of documents
+SET nedb.staging_memory = '64kB';
+BEGIN;
+SELECT i, nedb.put('s', 'big' || i, jsonb_build_object('pad', repeat('x', 20000))) ->> '_seq' IS NOT NULL AS seq_known
+  FROM generate_series(1, 3) i;
+COMMIT;
+RESET nedb.staging_memory;
 SELECT payload ->> 'id' AS id FROM nedb.log WHERE payload ->> 'id' ~ '^l' ORDER BY seq;
 
 -- a read-only transaction refuses at the put

@@ -31,7 +31,8 @@
  * subtransaction takes its staged puts with it, and gives back to the
  * staging area the puts staged before it but appended inside it.  With
  * nedb.staging_limit puts staged the transaction appends them and writes on
- * under the lock: memory stays bounded, no put ever fails for it.
+ * under the lock (so too past nedb.staging_memory of documents): memory
+ * stays bounded, no put ever fails for it.
  */
 #include "postgres.h"
 
@@ -49,6 +50,7 @@
 
 int			nedb_sequencing = NEDB_SEQ_AUTO;
 int			nedb_staging_limit = 10000;
+int			nedb_staging_memory = 65536;	/* kB */
 
 static const struct config_enum_entry sequencing_options[] = {
 	{"write", NEDB_SEQ_WRITE, false},
@@ -63,6 +65,7 @@ typedef struct StagedPut
 	PutBuilt	built;
 	SubTransactionId staged_in;
 	SubTransactionId appended_in;	/* InvalidSubTransactionId: still staged */
+	Size		bytes;			/* what it holds, for nedb.staging_memory */
 } StagedPut;
 
 static MemoryContext staging_cxt = NULL;
@@ -70,6 +73,7 @@ static StagedPut *staged = NULL;
 static int	n_staged = 0;			/* puts in the array */
 static int	n_appended = 0;			/* staged[0 .. n_appended) are in the chain */
 static int	max_staged = 0;
+static Size staged_bytes = 0;	/* documents and canonical JSON held */
 static bool appending = false;
 /* a follower refuses the first staged put, not only its COMMIT */
 static bool checked_writable = false;
@@ -83,6 +87,7 @@ staging_reset(void)
 	staging_cxt = NULL;			/* a child of TopTransactionContext */
 	staged = NULL;
 	n_staged = n_appended = max_staged = 0;
+	staged_bytes = 0;
 	appending = appended = checked_writable = false;
 }
 
@@ -99,7 +104,8 @@ staging_wanted(PutArgs *a)
 		return false;
 	return !a->has_nonce && put_prebuildable(a) &&
 		!IsolationUsesXactSnapshot() && !chain_locked() &&
-		n_staged - n_appended < nedb_staging_limit && !appending;
+		n_staged - n_appended < nedb_staging_limit &&
+		staged_bytes < (Size) nedb_staging_memory * 1024 && !appending;
 }
 
 static char *
@@ -162,6 +168,9 @@ staging_put(PutArgs *a)
 		memcpy(p->args.caused_by, a->caused_by, VARSIZE(a->caused_by));
 	}
 	put_build(&p->args, &p->built);
+	/* what the put keeps: its document twice (as given and built) and canon */
+	p->bytes = 2 * VARSIZE(a->doc) + p->built.canon.maxlen;
+	staged_bytes += p->bytes;
 	p->staged_in = GetCurrentSubTransactionId();
 	p->appended_in = InvalidSubTransactionId;
 	n_staged++;
@@ -263,7 +272,7 @@ staging_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		return;
 	appending = false;
 	while (n_staged > 0 && staged[n_staged - 1].staged_in >= mySubid)
-		n_staged--;
+		staged_bytes -= staged[--n_staged].bytes;
 	while (n_appended > 0 && staged[n_appended - 1].appended_in >= mySubid)
 		staged[--n_appended].appended_in = InvalidSubTransactionId;
 	if (n_appended > n_staged)
@@ -284,6 +293,11 @@ nedb_staging_init(void)
 							 "write: at the put, holding the chain lock to the end of the transaction.  commit: puts that need nothing decided under the lock are appended at COMMIT and return \"_seq\": null.  auto: commit in a transaction block, write otherwise.",
 							 &nedb_sequencing, NEDB_SEQ_AUTO, sequencing_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("nedb.staging_memory",
+							"Memory a transaction's staged puts may hold before it appends them and writes on under the chain lock.",
+							NULL,
+							&nedb_staging_memory, 65536, 64, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("nedb.staging_limit",
 							"Puts a transaction stages for COMMIT before it appends them and writes on under the chain lock.",
 							NULL,

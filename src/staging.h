@@ -18,6 +18,7 @@ typedef enum NedbSequencing
 
 extern int	nedb_sequencing;
 extern int	nedb_staging_limit;
+extern int	nedb_staging_memory;
 
 /* may this put be staged for COMMIT? */
 extern bool staging_wanted(PutArgs *a);
