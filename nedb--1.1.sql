@@ -650,3 +650,89 @@ COMMENT ON ACCESS METHOD nedb_sorted IS 'NEDB''s B+-tree index access method.';
 COMMENT ON FOREIGN DATA WRAPPER nedb IS 'NEDB collections as foreign tables.';
 COMMENT ON SERVER nedb IS 'The NEDB collections of this database.';
 COMMENT ON SCHEMA nedb IS 'NEDB: its storage, functions and views (owned by the role that ran CREATE EXTENSION: the storage access runs as it).';
+
+-- ---------------------------------------------------------------------------
+-- Tracked tables (README: Tracked tables): an ordinary table's rows chained
+-- into a collection by statement-level triggers (src/track.c).
+-- ---------------------------------------------------------------------------
+CREATE TABLE nedb.tracked (
+    relid       regclass PRIMARY KEY,
+    coll        text COLLATE "C" NOT NULL UNIQUE,
+    key         text[] NOT NULL,
+    tracked_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('nedb.tracked', '');
+REVOKE ALL ON nedb.tracked FROM PUBLIC;
+-- which table goes to which collection is no secret (table_as_of reads it)
+GRANT SELECT ON nedb.tracked TO PUBLIC;
+
+CREATE FUNCTION nedb.track(tbl regclass, coll text DEFAULT NULL, key text[] DEFAULT NULL)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_track' LANGUAGE C;
+CREATE FUNCTION nedb.untrack(tbl regclass)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_untrack' LANGUAGE C STRICT;
+CREATE FUNCTION nedb.track_trigger()
+    RETURNS trigger AS 'MODULE_PATHNAME', 'nedb_track_trigger' LANGUAGE C;
+
+CREATE FUNCTION nedb.table_as_of(tbl anyelement, seq bigint)
+    RETURNS SETOF anyelement LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c text;
+BEGIN
+    SELECT t.coll INTO c FROM nedb.tracked t
+     WHERE t.relid = (SELECT y.typrelid FROM pg_type y WHERE y.oid = pg_typeof(tbl))::regclass;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not the row type of a tracked table', pg_typeof(tbl)
+            USING ERRCODE = '55000';
+    END IF;
+    RETURN QUERY SELECT r.* FROM public.nql(format('FROM %s AS OF %s', c, seq)) d,
+                                 jsonb_populate_record(tbl, d) r;
+END $$;
+
+CREATE FUNCTION nedb.verify_table(tbl regclass, OUT ok boolean, OUT "rows" bigint,
+                                  OUT first_bad_id text, OUT detail text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr nedb.tracked;
+    idx text;
+    strip text[];
+BEGIN
+    SELECT * INTO tr FROM nedb.tracked t WHERE t.relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not tracked', tbl USING ERRCODE = '55000';
+    END IF;
+    IF cardinality(tr.key) = 1 THEN
+        idx := format('(t.%I)::text', tr.key[1]);
+    ELSE
+        SELECT '(jsonb_build_array(' || string_agg(format('t.%I', k), ', ' ORDER BY n) || '))::text'
+          INTO idx FROM unnest(tr.key) WITH ORDINALITY u(k, n);
+    END IF;
+    -- NEDB's own members, unless the table has a column of that name
+    SELECT coalesce(array_agg(m), '{}') INTO strip
+      FROM unnest(ARRAY['_id', '_seq', '_evidence', '_expires_at', '_caused_by',
+                        '_confidence', '_valid_from', '_valid_to']) m
+     WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
+                          AND a.attname = m AND a.attnum > 0 AND NOT a.attisdropped);
+    EXECUTE format($q$
+        WITH tab AS (SELECT %s AS id, to_jsonb(t) AS doc FROM ONLY %s t),
+             ch AS (SELECT d->>'_id' AS id, d - $1 AS doc FROM public.nql(%L) d),
+             bad AS (SELECT coalesce(tab.id, ch.id) AS id, tab.doc AS td, ch.doc AS cd
+                       FROM tab FULL JOIN ch ON tab.id = ch.id
+                      WHERE tab.doc IS DISTINCT FROM ch.doc
+                      ORDER BY 1 LIMIT 1)
+        SELECT NOT EXISTS (SELECT 1 FROM bad), (SELECT count(*) FROM tab),
+               (SELECT id FROM bad),
+               (SELECT CASE WHEN td IS NULL THEN 'in the chain, not in the table'
+                            WHEN cd IS NULL THEN 'in the table, not in the chain'
+                            ELSE 'the row differs from its document' END FROM bad)
+        $q$, idx, tbl, 'FROM ' || tr.coll)
+      INTO ok, "rows", first_bad_id, detail USING strip;
+END $$;
+
+COMMENT ON TABLE nedb.tracked IS 'Tables nedb.track chains into a collection: the table, its collection, its key columns.';
+COMMENT ON FUNCTION nedb.track(regclass, text, text[]) IS 'Track a table: backfill its rows into a collection and chain every later INSERT, UPDATE and DELETE; returns the rows backfilled.';
+COMMENT ON FUNCTION nedb.untrack(regclass) IS 'Stop tracking a table; its history stays in the chain.';
+COMMENT ON FUNCTION nedb.track_trigger() IS 'Trigger of tracked tables: chains the statement''s rows (transition tables); refuses TRUNCATE.';
+COMMENT ON FUNCTION nedb.table_as_of(anyelement, bigint) IS 'A tracked table''s rows as of seq, as its row type: SELECT * FROM nedb.table_as_of(NULL::t, seq).';
+COMMENT ON FUNCTION nedb.verify_table(regclass) IS 'Compare a tracked table''s rows with its collection''s current documents; names the first id that differs.';

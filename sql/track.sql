@@ -1,0 +1,125 @@
+--
+-- track: an ordinary table's history chained into a collection
+--
+CREATE TABLE trk_orders (id int PRIMARY KEY, item text, qty int);
+INSERT INTO trk_orders VALUES (1, 'apple', 3), (2, 'pear', 5);
+SELECT nedb.track('trk_orders');
+SELECT relid, coll, key FROM nedb.tracked;
+SELECT nedb.get('trk_orders', '1') - '_seq' AS doc;
+
+-- INSERT, multi-row, UPDATE, DELETE, COPY, ON CONFLICT: each chained
+INSERT INTO trk_orders VALUES (3, 'plum', 1) RETURNING *;
+INSERT INTO trk_orders VALUES (4, 'fig', 2), (5, 'kiwi', 7);
+UPDATE trk_orders SET qty = qty + 1 WHERE id IN (1, 2);
+DELETE FROM trk_orders WHERE id = 5;
+COPY trk_orders FROM stdin;
+6	lime	4
+\.
+INSERT INTO trk_orders VALUES (6, 'lime', 9), (7, 'date', 1)
+    ON CONFLICT (id) DO UPDATE SET qty = EXCLUDED.qty;
+SELECT nedb.get('trk_orders', '6')->'qty' AS six, nedb.get('trk_orders', '7')->'qty' AS seven,
+       nedb.get('trk_orders', '5') AS five;
+-- a key change: delete of the old id, put of the new
+UPDATE trk_orders SET id = 40 WHERE id = 4;
+SELECT nedb.get('trk_orders', '4') AS four, nedb.get('trk_orders', '40')->>'item' AS forty;
+-- rollback leaves no trace
+SELECT nedb.seq() AS before \gset
+BEGIN;
+INSERT INTO trk_orders VALUES (8, 'nope', 0);
+ROLLBACK;
+SELECT nedb.seq() = :before AS unchanged, nedb.get('trk_orders', '8') AS eight;
+-- TRUNCATE refused
+SELECT try('TRUNCATE trk_orders');
+SELECT count(*) FROM trk_orders;
+
+-- history, AS OF, nql
+SELECT h.op, h.doc->>'qty' AS qty, h.doc->>'_evidence' AS evidence
+  FROM nedb.history('trk_orders', '1') h ORDER BY h.seq;
+SELECT h.op FROM nedb.history('trk_orders', '4') h ORDER BY h.seq;
+SELECT (nedb.get('trk_orders', '1', :before - 100)) IS NULL AS long_ago;
+SELECT d->>'_id' AS id, d->>'qty' AS qty FROM nql('FROM trk_orders WHERE qty > 3') d ORDER BY 1;
+SELECT * FROM nedb.table_as_of(NULL::trk_orders, :before) ORDER BY id;
+SELECT max(h.seq) AS after_backfill FROM nedb.history('trk_orders', '2') h
+ WHERE h.doc->>'_evidence' = 'backfill' \gset
+SELECT * FROM nedb.table_as_of(NULL::trk_orders, :after_backfill) ORDER BY id;
+SELECT * FROM nedb.verify_table('trk_orders');
+-- a change that bypasses the triggers is found
+SET session_replication_role = replica;
+UPDATE trk_orders SET qty = 100 WHERE id = 2;
+INSERT INTO trk_orders VALUES (9, 'ghost', 1);
+RESET session_replication_role;
+SELECT * FROM nedb.verify_table('trk_orders');
+DELETE FROM trk_orders WHERE id = 9;
+UPDATE trk_orders SET qty = 100 WHERE id = 2;
+SELECT * FROM nedb.verify_table('trk_orders');
+
+-- composite key: a JSON array of the key values
+CREATE TABLE trk_lines (o int, n int, what text, PRIMARY KEY (o, n));
+INSERT INTO trk_lines VALUES (1, 1, 'a'), (1, 2, 'b');
+SELECT nedb.track('trk_lines', 'trk_order_lines');
+SELECT d->>'_id' AS id, d->>'what' AS what FROM nql('FROM trk_order_lines') d ORDER BY 1;
+SELECT * FROM nedb.verify_table('trk_lines');
+
+-- errors: nothing changed
+CREATE TABLE trk_nopk (a int, b text);
+SELECT try($$SELECT nedb.track('trk_nopk')$$);
+INSERT INTO trk_nopk VALUES (NULL, 'x');
+SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['a'])$$);
+SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['zz'])$$);
+SELECT count(*) FROM nedb.tracked WHERE relid = 'trk_nopk'::regclass;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'trk_nopk'::regclass;
+SELECT count(*) AS docs FROM nql('FROM trk_nopk') d;
+DELETE FROM trk_nopk;
+INSERT INTO trk_nopk VALUES (1, 'x');
+SELECT nedb.track('trk_nopk', 'trk_nopk', ARRAY['a']);
+SELECT try($$INSERT INTO trk_nopk VALUES (NULL, 'y')$$);
+SELECT count(*) FROM trk_nopk;
+CREATE VIEW trk_v AS SELECT * FROM trk_orders;
+SELECT try($$SELECT nedb.track('trk_v')$$);
+SELECT try($$SELECT nedb.track('trk_orders')$$);
+CREATE TABLE trk_other (id int PRIMARY KEY);
+SELECT try($$SELECT nedb.track('trk_other', 'trk_orders')$$);
+SELECT try($$SELECT nedb.untrack('trk_v')$$);
+CREATE FOREIGN TABLE trk_ft (doc jsonb) SERVER nedb OPTIONS (collection 'ftc');
+SELECT try($$SELECT nedb.track('trk_ft')$$);
+
+-- privileges: tracking needs the owner; a role with only INSERT has its rows chained
+CREATE ROLE track_writer;
+CREATE ROLE track_other;
+GRANT INSERT ON trk_orders TO track_writer;
+GRANT USAGE ON SCHEMA nedb TO track_writer, track_other;
+SET ROLE track_other;
+SELECT try($$SELECT nedb.untrack('trk_orders')$$);
+RESET ROLE;
+SET ROLE track_writer;
+INSERT INTO trk_orders VALUES (10, 'granted', 1);
+SELECT try($$SELECT nedb.get('trk_orders', '10')$$);
+RESET ROLE;
+SELECT nedb.get('trk_orders', '10')->>'item' AS item;
+-- attaching the trigger to a table of one's own writes nothing
+GRANT CREATE ON SCHEMA public TO track_other;
+SET ROLE track_other;
+CREATE TABLE trk_mine (id int PRIMARY KEY);
+CREATE TRIGGER t AFTER INSERT ON trk_mine REFERENCING NEW TABLE AS nedb_new
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.track_trigger();
+SELECT try($$SELECT nedb.track('trk_mine', 'trk_orders')$$);
+SELECT try($$INSERT INTO trk_mine VALUES (1)$$);
+DROP TABLE trk_mine;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM track_other;
+
+-- untrack keeps the history
+SELECT nedb.untrack('trk_orders');
+INSERT INTO trk_orders VALUES (11, 'untracked', 1);
+SELECT try('TRUNCATE trk_nopk');
+SELECT nedb.get('trk_orders', '11') AS eleven, nedb.get('trk_orders', '10')->>'item' AS ten;
+SELECT count(*) > 0 AS history FROM nedb.history('trk_orders', '1');
+SELECT count(*) FROM nedb.tracked WHERE relid = 'trk_orders'::regclass;
+SELECT nedb.verify();
+SELECT nedb.untrack('trk_lines');
+SELECT nedb.untrack('trk_nopk');
+DROP TABLE trk_orders, trk_lines, trk_nopk, trk_other CASCADE;
+REVOKE USAGE ON SCHEMA nedb FROM track_writer, track_other;
+DROP FOREIGN TABLE trk_ft;
+DROP ROLE track_writer;
+DROP ROLE track_other;
