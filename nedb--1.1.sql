@@ -696,7 +696,6 @@ CREATE FUNCTION nedb.verify_table(tbl regclass, OUT ok boolean, OUT "rows" bigin
 DECLARE
     tr nedb.tracked;
     idx text;
-    strip text[];
 BEGIN
     SELECT * INTO tr FROM nedb.tracked t WHERE t.relid = tbl;
     IF NOT FOUND THEN
@@ -708,15 +707,13 @@ BEGIN
         SELECT '(jsonb_build_array(' || string_agg(format('t.%I', k), ', ' ORDER BY n) || '))::text'
           INTO idx FROM unnest(tr.key) WITH ORDINALITY u(k, n);
     END IF;
-    -- NEDB's own members, unless the table has a column of that name
-    SELECT coalesce(array_agg(m), '{}') INTO strip
-      FROM unnest(ARRAY['_id', '_seq', '_evidence', '_expires_at', '_caused_by',
-                        '_confidence', '_valid_from', '_valid_to']) m
-     WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl
-                          AND a.attname = m AND a.attnum > 0 AND NOT a.attisdropped);
+    -- each document read as a row of the table as it is now: members it
+    -- has no column for (NEDB's _id, _seq, ..., dropped columns) are left
+    -- out, columns added since come back NULL
     EXECUTE format($q$
         WITH tab AS (SELECT %s AS id, to_jsonb(t) AS doc FROM ONLY %s t),
-             ch AS (SELECT d->>'_id' AS id, d - $1 AS doc FROM public.nql(%L) d),
+             ch AS (SELECT d->>'_id' AS id, to_jsonb(jsonb_populate_record(NULL::%s, d)) AS doc
+                      FROM public.nql(%L) d),
              bad AS (SELECT coalesce(tab.id, ch.id) AS id, tab.doc AS td, ch.doc AS cd
                        FROM tab FULL JOIN ch ON tab.id = ch.id
                       WHERE tab.doc IS DISTINCT FROM ch.doc
@@ -726,8 +723,8 @@ BEGIN
                (SELECT CASE WHEN td IS NULL THEN 'in the chain, not in the table'
                             WHEN cd IS NULL THEN 'in the table, not in the chain'
                             ELSE 'the row differs from its document' END FROM bad)
-        $q$, idx, tbl, 'FROM ' || tr.coll)
-      INTO ok, "rows", first_bad_id, detail USING strip;
+        $q$, idx, tbl, tbl, 'FROM ' || tr.coll)
+      INTO ok, "rows", first_bad_id, detail;
 END $$;
 
 COMMENT ON TABLE nedb.tracked IS 'Tables nedb.track chains into a collection: the table, its collection, its key columns.';

@@ -59,6 +59,15 @@ INSERT INTO trk_lines VALUES (1, 1, 'a'), (1, 2, 'b');
 SELECT nedb.track('trk_lines', 'trk_order_lines');
 SELECT d->>'_id' AS id, d->>'what' AS what FROM nql('FROM trk_order_lines') d ORDER BY 1;
 SELECT * FROM nedb.verify_table('trk_lines');
+-- schema changes: documents change shape; table_as_of fills what they lack with NULL
+SELECT max(h.seq) AS lines_v1 FROM nedb.history('trk_order_lines', '[1, 2]') h \gset
+ALTER TABLE trk_lines ADD COLUMN note text;
+UPDATE trk_lines SET note = 'new' WHERE n = 1;
+ALTER TABLE trk_lines DROP COLUMN what;
+INSERT INTO trk_lines VALUES (2, 1, 'later');
+SELECT * FROM nedb.table_as_of(NULL::trk_lines, :lines_v1) ORDER BY o, n;
+SELECT * FROM nedb.table_as_of(NULL::trk_lines, nedb.seq()) ORDER BY o, n;
+SELECT * FROM nedb.verify_table('trk_lines');
 
 -- errors: nothing changed
 CREATE TABLE trk_nopk (a int, b text);
