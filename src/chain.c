@@ -388,15 +388,8 @@ chain_idem_lock(const char *idem)
 int64
 chain_idem_seq(const char *idem)
 {
-	Datum		arg;
-	bool		isnull;
-
 	(void) chain_idem_lock(idem);
-	arg = CStringGetTextDatum(idem);
-
-	if (nedb_exec(PLAN_IDEM, &arg, NULL, false, 1) == 0)
-		return -1;
-	return DatumGetInt64(nedb_col(0, 1, &isnull));
+	return store_idem_seq(idem);
 }
 
 static Datum

@@ -35,7 +35,6 @@ typedef struct PlanDef
 
 static const PlanDef plan_defs[NEDB_NUM_PLANS] = {
 	[PLAN_HEAD] = {"SELECT seq, hash FROM nedb.ops ORDER BY seq DESC LIMIT 1", 0},
-	[PLAN_IDEM] = {"SELECT seq FROM nedb.ops WHERE idem = $1", 1, {TEXTOID}},
 	[PLAN_LATEST] = {
 		"SELECT seq_from, doc FROM nedb.versions WHERE coll = $1 AND id = $2"
 		" ORDER BY seq_from DESC LIMIT 1", 2, {TEXTOID, TEXTOID}},

@@ -12,7 +12,6 @@
 typedef enum NedbPlanId
 {
 	PLAN_HEAD,
-	PLAN_IDEM,
 	PLAN_LATEST,
 	PLAN_LATEST_AS_OF,
 	PLAN_EDGE_LINK,

@@ -226,37 +226,37 @@ store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin, char **client, int64
 	return true;
 }
 
+/* column attno (int8) of the last entry of ops index for text key, or dflt (writers open) */
+static int64
+last_int8(Relation index, const char *key, int attno, int64 dflt)
+{
+	bool		isnull;
+	int64		v = dflt;
+	Datum		k = CStringGetTextDatum(key);
+
+	if (last_entry(&w_ops, index, 1, &k))
+		v = DatumGetInt64(slot_getattr(w_ops.scanslot, attno, &isnull));
+	ExecClearTuple(w_ops.scanslot);
+	return v;
+}
+
 int64
 store_last_nonce(const char *client)
 {
-	bool		isnull;
-	int64		nonce = 0;
-	Datum		key = CStringGetTextDatum(client);
-
 	writers_open();
-	if (last_entry(&w_ops, ops_client_nonce, 1, &key))
-		nonce = DatumGetInt64(slot_getattr(w_ops.scanslot, 5, &isnull));
-	ExecClearTuple(w_ops.scanslot);
-	return nonce;
+	return last_int8(ops_client_nonce, client, 5, 0);
 }
 
 /*
  * The seq of the op that registered idempotency key idem, as the latest
- * snapshot sees it, or -1: one probe of ops_idem, without SPI (a put staged
- * for COMMIT asks outside any storage session).
+ * snapshot sees it (under the chain lock: every committed op, and ours), or
+ * -1: one probe of ops_idem, without SPI.
  */
 int64
 store_idem_seq(const char *idem)
 {
-	bool		isnull;
-	int64		seq = -1;
-	Datum		key = CStringGetTextDatum(idem);
-
 	writers_open();
-	if (last_entry(&w_ops, ops_idem, 1, &key))
-		seq = DatumGetInt64(slot_getattr(w_ops.scanslot, 1, &isnull));
-	ExecClearTuple(w_ops.scanslot);
-	return seq;
+	return last_int8(ops_idem, idem, 1, -1);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "access/genam.h"
@@ -116,19 +117,25 @@ chain_rows(const char *coll, const char *q, const char *evidence, const char *re
 	SPITupleTable *tt;
 	uint64		n;
 	NedbSession s;
+	MemoryContext rowcxt;
 
 	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "nedb: could not read rows of %s", rel);
 	tt = SPI_tuptable;
 	n = SPI_processed;
 	nedb_begin(&s);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb tracked row",
+								   ALLOCSET_DEFAULT_SIZES);
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
 		Datum		d;
 		PutArgs		a = {0};
 		int64		seq;
+		MemoryContext old;
 
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(rowcxt);
 		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
 		if (isnull || DatumGetBool(d))
 			ereport(ERROR,
@@ -141,7 +148,10 @@ chain_rows(const char *coll, const char *q, const char *evidence, const char *re
 		a.client = TRACK_CLIENT;
 		a.evidence = evidence;
 		(void) write_put(&a, &seq);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
 	}
+	MemoryContextDelete(rowcxt);
 	nedb_end(&s);
 	return n;
 }
@@ -166,6 +176,7 @@ chain_deletes(const char *coll, const char *q, const char *rel)
 		bool		isnull;
 		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
 
+		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;			/* a NULL key was never chained */
 		(void) write_delete(coll, TextDatumGetCString(d), TRACK_CLIENT, false, 0, NULL);
