@@ -13,6 +13,7 @@ OBJS = \
 	src/store.o \
 	src/write.o \
 	src/track.o \
+	src/track_rows.o \
 	src/tx.o \
 	src/read.o \
 	src/versions.o \

@@ -134,10 +134,10 @@ CREATE UNIQUE INDEX grants_one ON nedb.grants (object, (COALESCE(coll, '')), gra
 SELECT pg_catalog.pg_extension_config_dump('nedb.grants', '');
 REVOKE ALL ON nedb.grants FROM PUBLIC;
 
-CREATE FUNCTION nedb.grants_changed()
-    RETURNS trigger AS 'MODULE_PATHNAME', 'nedb_grants_changed' LANGUAGE C;
+CREATE FUNCTION nedb.catalog_changed()
+    RETURNS trigger AS 'MODULE_PATHNAME', 'nedb_catalog_changed' LANGUAGE C;
 CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nedb.grants
-    FOR EACH STATEMENT EXECUTE FUNCTION nedb.grants_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.catalog_changed();
 
 CREATE FUNCTION nedb.grant(coll text, role regrole, privilege text DEFAULT 'read')
     RETURNS void AS 'MODULE_PATHNAME', 'nedb_grant' LANGUAGE C VOLATILE;
@@ -583,7 +583,7 @@ COMMENT ON VIEW nedb.log IS 'The op log, every field, hashes as hex, in seq orde
 COMMENT ON VIEW nedb.subscriptions IS 'This database''s subscription and its apply worker''s state and lag.';
 
 COMMENT ON FUNCTION nedb.refuse_log_change() IS 'Trigger: the log is append-only.';
-COMMENT ON FUNCTION nedb.grants_changed() IS 'Trigger: every session reloads its copy of nedb.grants.';
+COMMENT ON FUNCTION nedb.catalog_changed() IS 'Trigger of nedb.grants and nedb.tracked: every session reloads its copy of the table.';
 COMMENT ON FUNCTION nedb.grant(text, regrole, text) IS 'Grant a role read, write or all on a collection (NULL: every collection).';
 COMMENT ON FUNCTION nedb.revoke(text, regrole, text) IS 'Revoke a role''s read, write or all on a collection (NULL: the grant on every collection).';
 COMMENT ON FUNCTION nedb.grant_files(regrole, text) IS 'Grant a role read, write or all on Cascade files.';
@@ -665,6 +665,8 @@ SELECT pg_catalog.pg_extension_config_dump('nedb.tracked', '');
 REVOKE ALL ON nedb.tracked FROM PUBLIC;
 -- which table goes to which collection is no secret (table_as_of reads it)
 GRANT SELECT ON nedb.tracked TO PUBLIC;
+CREATE TRIGGER tracked_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nedb.tracked
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.catalog_changed();
 
 CREATE FUNCTION nedb.track(tbl regclass, coll text DEFAULT NULL, key text[] DEFAULT NULL)
     RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_track' LANGUAGE C;
@@ -672,6 +674,10 @@ CREATE FUNCTION nedb.untrack(tbl regclass)
     RETURNS void AS 'MODULE_PATHNAME', 'nedb_untrack' LANGUAGE C STRICT;
 CREATE FUNCTION nedb.track_trigger()
     RETURNS trigger AS 'MODULE_PATHNAME', 'nedb_track_trigger' LANGUAGE C;
+-- a key column renamed is followed, one dropped refused; a table dropped
+-- is no longer tracked (created last: nothing above is altered after them)
+CREATE FUNCTION nedb.track_ddl()
+    RETURNS event_trigger AS 'MODULE_PATHNAME', 'nedb_track_ddl' LANGUAGE C;
 
 CREATE FUNCTION nedb.table_as_of(tbl anyelement, seq bigint)
     RETURNS SETOF anyelement LANGUAGE plpgsql STABLE
@@ -692,7 +698,10 @@ END $$;
 CREATE FUNCTION nedb.verify_table(tbl regclass, OUT ok boolean, OUT "rows" bigint,
                                   OUT first_bad_id text, OUT detail text)
     LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp AS $$
+    SET search_path = pg_catalog, pg_temp
+    -- documents and ids are made under these (track_output_push)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' AS $$
 DECLARE
     tr nedb.tracked;
     idx text;
@@ -701,8 +710,10 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION '% is not tracked', tbl USING ERRCODE = '55000';
     END IF;
+    -- the id as src/track_rows.c makes it: the key's JSON value (a string
+    -- as itself), or the JSON array of the key values
     IF cardinality(tr.key) = 1 THEN
-        idx := format('(t.%I)::text', tr.key[1]);
+        idx := format('(to_jsonb(t.%I) #>> ''{}'')', tr.key[1]);
     ELSE
         SELECT '(jsonb_build_array(' || string_agg(format('t.%I', k), ', ' ORDER BY n) || '))::text'
           INTO idx FROM unnest(tr.key) WITH ORDINALITY u(k, n);
@@ -733,3 +744,15 @@ COMMENT ON FUNCTION nedb.untrack(regclass) IS 'Stop tracking a table; its histor
 COMMENT ON FUNCTION nedb.track_trigger() IS 'Trigger of tracked tables: chains the statement''s rows (transition tables); refuses TRUNCATE.';
 COMMENT ON FUNCTION nedb.table_as_of(anyelement, bigint) IS 'A tracked table''s rows as of seq, as its row type: SELECT * FROM nedb.table_as_of(NULL::t, seq).';
 COMMENT ON FUNCTION nedb.verify_table(regclass) IS 'Compare a tracked table''s rows with its collection''s current documents; names the first id that differs.';
+COMMENT ON TRIGGER tracked_changed ON nedb.tracked IS 'Every session reloads its copy of the tracking of the tables.';
+COMMENT ON FUNCTION nedb.track_ddl() IS 'Event trigger of tracked tables: follows a renamed key column, refuses to drop one, ends the tracking of a dropped table.';
+
+CREATE EVENT TRIGGER nedb_track_alter_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION nedb.track_ddl();
+CREATE EVENT TRIGGER nedb_track_alter_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION nedb.track_ddl();
+CREATE EVENT TRIGGER nedb_track_drop ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION nedb.track_ddl();
+COMMENT ON EVENT TRIGGER nedb_track_alter_start IS 'Tracked tables: the key columns before an ALTER TABLE.';
+COMMENT ON EVENT TRIGGER nedb_track_alter_end IS 'Tracked tables: a key column renamed is followed, one dropped refused.';
+COMMENT ON EVENT TRIGGER nedb_track_drop IS 'Tracked tables: a dropped table is no longer tracked.';

@@ -69,6 +69,68 @@ SELECT * FROM nedb.table_as_of(NULL::trk_lines, :lines_v1) ORDER BY o, n;
 SELECT * FROM nedb.table_as_of(NULL::trk_lines, nedb.seq()) ORDER BY o, n;
 SELECT * FROM nedb.verify_table('trk_lines');
 
+-- RENAME COLUMN of a key column is followed; dropping one is refused
+ALTER TABLE trk_lines RENAME COLUMN n TO line;
+SELECT key FROM nedb.tracked WHERE relid = 'trk_lines'::regclass;
+INSERT INTO trk_lines (o, line, note) VALUES (3, 1, 'renamed');
+UPDATE trk_lines SET note = 'again' WHERE o = 3;
+SELECT h.op, h.doc->>'note' AS note FROM nedb.history('trk_order_lines', '[3, 1]') h ORDER BY h.seq;
+-- documents written before the rename have "n", not "line": verify_table
+-- names them until they are written again
+SELECT * FROM nedb.verify_table('trk_lines');
+UPDATE trk_lines SET line = line;
+SELECT * FROM nedb.verify_table('trk_lines');
+SELECT try($$ALTER TABLE trk_lines DROP COLUMN line$$);
+SELECT try($$ALTER TABLE trk_lines DROP COLUMN o CASCADE$$);
+SELECT attname FROM pg_attribute WHERE attrelid = 'trk_lines'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+-- a table renamed or moved stays tracked
+ALTER TABLE trk_lines RENAME TO trk_lines2;
+INSERT INTO trk_lines2 (o, line) VALUES (4, 1);
+SELECT nedb.get('trk_order_lines', '[4, 1]') IS NOT NULL AS chained;
+ALTER TABLE trk_lines2 RENAME TO trk_lines;
+
+-- documents and ids do not depend on the writing session's settings
+CREATE TABLE trk_tz (at timestamptz PRIMARY KEY, d date, iv interval, f float8, b bytea);
+SELECT nedb.track('trk_tz');
+SET TimeZone = 'America/New_York';
+SET DateStyle = 'SQL, DMY';
+SET IntervalStyle = 'sql_standard';
+SET extra_float_digits = 3;
+SET bytea_output = 'escape';
+INSERT INTO trk_tz VALUES ('2026-01-02 03:04:05+00', '2026-01-02', '1 day 2 hours', 0.1, 'ab');
+RESET ALL;
+SET TimeZone = 'Asia/Tokyo';
+INSERT INTO trk_tz VALUES ('2026-01-03 00:00:00+00', '2026-01-03', '3 days', 0.2, NULL);
+SELECT d->>'_id' AS id, d - '_id' - '_seq' AS doc FROM nql('FROM trk_tz') d ORDER BY 1;
+SET TimeZone = 'Pacific/Auckland';
+SET extra_float_digits = 3;
+SELECT * FROM nedb.verify_table('trk_tz');
+-- the same row from another zone: the same id, a new version
+UPDATE trk_tz SET f = f WHERE d = '2026-01-02';
+RESET ALL;
+SELECT count(*) AS docs FROM nql('FROM trk_tz') d;
+SELECT count(*) AS versions FROM nedb.history('trk_tz', '2026-01-02T03:04:05+00:00') h;
+SELECT at, d, iv, f FROM nedb.table_as_of(NULL::trk_tz, nedb.seq()) ORDER BY at;
+
+-- the backfill reads every row, row security notwithstanding
+CREATE TABLE trk_rls (id int PRIMARY KEY, secret bool);
+INSERT INTO trk_rls VALUES (1, false), (2, true);
+ALTER TABLE trk_rls ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY open_only ON trk_rls USING (NOT secret);
+SELECT nedb.track('trk_rls');
+SELECT count(*) AS docs FROM nql('FROM trk_rls') d;
+
+-- a dropped table is no longer tracked; its history stays
+CREATE TABLE trk_gone (id int PRIMARY KEY);
+INSERT INTO trk_gone VALUES (1);
+SELECT nedb.track('trk_gone');
+DROP TABLE trk_gone;
+SELECT count(*) FROM nedb.tracked WHERE coll = 'trk_gone';
+SELECT count(*) AS history FROM nedb.history('trk_gone', '1') h;
+CREATE TABLE trk_gone (id int PRIMARY KEY);
+SELECT nedb.track('trk_gone');
+DROP TABLE trk_gone;
+
 -- errors: nothing changed
 CREATE TABLE trk_nopk (a int, b text);
 SELECT try($$SELECT nedb.track('trk_nopk')$$);
@@ -91,6 +153,9 @@ SELECT try($$SELECT nedb.track('trk_other', 'trk_orders')$$);
 SELECT try($$SELECT nedb.untrack('trk_v')$$);
 CREATE FOREIGN TABLE trk_ft (doc jsonb) SERVER nedb OPTIONS (collection 'ftc');
 SELECT try($$SELECT nedb.track('trk_ft')$$);
+CREATE TABLE trk_part (id int PRIMARY KEY) PARTITION BY RANGE (id);
+SELECT try($$SELECT nedb.track('trk_part')$$);
+DROP TABLE trk_part;
 
 -- privileges: tracking needs the owner; a role with only INSERT has its rows chained
 CREATE ROLE track_writer;
@@ -113,6 +178,9 @@ CREATE TRIGGER t AFTER INSERT ON trk_mine REFERENCING NEW TABLE AS nedb_new
     FOR EACH STATEMENT EXECUTE FUNCTION nedb.track_trigger();
 SELECT try($$SELECT nedb.track('trk_mine', 'trk_orders')$$);
 SELECT try($$INSERT INTO trk_mine VALUES (1)$$);
+-- the event triggers run for anyone's ALTER TABLE, and change nothing of theirs
+ALTER TABLE trk_mine ADD COLUMN x int;
+ALTER TABLE trk_mine RENAME COLUMN x TO y;
 DROP TABLE trk_mine;
 RESET ROLE;
 REVOKE CREATE ON SCHEMA public FROM track_other;
@@ -127,7 +195,9 @@ SELECT count(*) FROM nedb.tracked WHERE relid = 'trk_orders'::regclass;
 SELECT nedb.verify();
 SELECT nedb.untrack('trk_lines');
 SELECT nedb.untrack('trk_nopk');
-DROP TABLE trk_orders, trk_lines, trk_nopk, trk_other CASCADE;
+SELECT nedb.untrack('trk_tz');
+SELECT nedb.untrack('trk_rls');
+DROP TABLE trk_orders, trk_lines, trk_nopk, trk_other, trk_tz, trk_rls CASCADE;
 REVOKE USAGE ON SCHEMA nedb FROM track_writer, track_other;
 DROP FOREIGN TABLE trk_ft;
 DROP ROLE track_writer;

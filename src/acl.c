@@ -42,7 +42,7 @@ PG_FUNCTION_INFO_V1(nedb_revoke);
 PG_FUNCTION_INFO_V1(nedb_grant_files);
 PG_FUNCTION_INFO_V1(nedb_revoke_files);
 PG_FUNCTION_INFO_V1(nedb_has_privilege);
-PG_FUNCTION_INFO_V1(nedb_grants_changed);
+PG_FUNCTION_INFO_V1(nedb_catalog_changed);
 
 typedef struct AclEntry
 {
@@ -423,14 +423,14 @@ nedb_has_privilege(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(ok);
 }
 
-/* statement trigger on nedb.grants: every backend reloads its copy */
+/* statement trigger on nedb.grants and nedb.tracked: every backend reloads its copy */
 Datum
-nedb_grants_changed(PG_FUNCTION_ARGS)
+nedb_catalog_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trig = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "nedb_grants_changed must be called as a trigger");
+		elog(ERROR, "nedb_catalog_changed must be called as a trigger");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trig->tg_relation));
 	return PointerGetDatum(NULL);
 }

@@ -25,6 +25,7 @@
 #include "store.h"
 #include "group_commit.h"
 #include "staging.h"
+#include "track_rows.h"
 
 PG_MODULE_MAGIC;
 
@@ -47,6 +48,7 @@ _PG_init(void)
 	nedb_store_init();
 	nedb_fdw_init();
 	nedb_log_tree_init();
+	nedb_track_init();
 	DefineCustomIntVariable("nedb.cascade_warm_level",
 							"zstd level of the warm Cascade tier.",
 							"The cold tier uses the maximum level with long-distance matching, or this level when that compresses a chunk better.",

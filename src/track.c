@@ -13,64 +13,38 @@
 #include "postgres.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "access/genam.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
-#include "access/genam.h"
-#include "catalog/pg_index.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
 #include "acl.h"
 #include "session.h"
+#include "track_rows.h"
 #include "util.h"
-#include "write.h"
 
 PG_FUNCTION_INFO_V1(nedb_track);
 PG_FUNCTION_INFO_V1(nedb_untrack);
 PG_FUNCTION_INFO_V1(nedb_track_trigger);
-
-#define TRACK_CLIENT "track"
-
-/* SQL text of the id of row alias t, and of "some key column is NULL" */
-static void
-key_exprs(List *keys, StringInfo id, StringInfo isnull)
-{
-	ListCell   *lc;
-	bool		first = true;
-
-	if (list_length(keys) == 1)
-		appendStringInfo(id, "(t.%s)::pg_catalog.text",
-						 quote_identifier(strVal(linitial(keys))));
-	else
-	{
-		appendStringInfoString(id, "(pg_catalog.jsonb_build_array(");
-		foreach(lc, keys)
-		{
-			appendStringInfo(id, "%st.%s", first ? "" : ", ",
-							 quote_identifier(strVal(lfirst(lc))));
-			first = false;
-		}
-		appendStringInfoString(id, "))::pg_catalog.text");
-	}
-	first = true;
-	appendStringInfoChar(isnull, '(');
-	foreach(lc, keys)
-	{
-		appendStringInfo(isnull, "%st.%s IS NULL", first ? "" : " OR ",
-						 quote_identifier(strVal(lfirst(lc))));
-		first = false;
-	}
-	appendStringInfoChar(isnull, ')');
-}
+PG_FUNCTION_INFO_V1(nedb_track_ddl);
 
 static List *
 text_array_list(ArrayType *arr)
@@ -106,113 +80,6 @@ list_text_array(List *l)
 	return construct_array(d, i, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
-/*
- * Chain the rows of query q (columns: id text, key_null bool, doc jsonb)
- * run on the current SPI connection, in a storage session.  The query's
- * result is read first: the session's own statements replace SPI_tuptable.
- */
-static uint64
-chain_rows(const char *coll, const char *q, const char *evidence, const char *rel)
-{
-	SPITupleTable *tt;
-	uint64		n;
-	NedbSession s;
-	MemoryContext rowcxt;
-
-	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "nedb: could not read rows of %s", rel);
-	tt = SPI_tuptable;
-	n = SPI_processed;
-	nedb_begin(&s);
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb tracked row",
-								   ALLOCSET_DEFAULT_SIZES);
-	for (uint64 i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Datum		d;
-		PutArgs		a = {0};
-		int64		seq;
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(rowcxt);
-		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
-		if (isnull || DatumGetBool(d))
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("a key column of a row of tracked table %s is NULL", rel),
-					 errdetail("Tracked rows are chained under their key; it must not be NULL.")));
-		a.coll = coll;
-		a.id = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-		a.doc = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-		a.client = TRACK_CLIENT;
-		a.evidence = evidence;
-		(void) write_put(&a, &seq);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
-	}
-	MemoryContextDelete(rowcxt);
-	nedb_end(&s);
-	return n;
-}
-
-/* deletes of the ids (column 1) query q returns */
-static void
-chain_deletes(const char *coll, const char *q, const char *rel)
-{
-	SPITupleTable *tt;
-	uint64		n;
-	NedbSession s;
-
-	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "nedb: could not read rows of %s", rel);
-	tt = SPI_tuptable;
-	n = SPI_processed;
-	if (n == 0)
-		return;
-	nedb_begin(&s);
-	for (uint64 i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-
-		CHECK_FOR_INTERRUPTS();
-		if (isnull)
-			continue;			/* a NULL key was never chained */
-		(void) write_delete(coll, TextDatumGetCString(d), TRACK_CLIENT, false, 0, NULL);
-	}
-	nedb_end(&s);
-}
-
-/* the tracking of relid: coll and key columns; false if not tracked */
-static bool
-tracked_lookup(Oid relid, char **coll, List **keys)
-{
-	NedbSession s;
-	Oid			argt[1] = {OIDOID};
-	Datum		argv[1] = {ObjectIdGetDatum(relid)};
-	bool		found = false;
-	MemoryContext cxt = CurrentMemoryContext;
-
-	nedb_begin(&s);
-	if (SPI_execute_with_args("SELECT coll, key FROM nedb.tracked WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							  1, argt, argv, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "nedb: could not read nedb.tracked");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(s.caller_cxt);
-
-		*coll = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*keys = text_array_list(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
-		MemoryContextSwitchTo(old);
-		found = true;
-	}
-	nedb_end(&s);
-	(void) cxt;
-	return found;
-}
-
 static const char *
 rel_name(Oid relid)
 {
@@ -229,9 +96,13 @@ nedb_track(PG_FUNCTION_ARGS)
 	char	   *coll;
 	List	   *keys = NIL;
 	const char *qname;
-	StringInfoData id, isnull, q;
-	char	   *ocoll;
-	List	   *okeys;
+	StringInfoData q;
+	TrackInfo  *ti;
+	TrackChain *chain;
+	Snapshot	snap;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int			level;
 	uint64		n;
 	static const char *const trig[] = {
 		"CREATE TRIGGER nedb_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS nedb_new FOR EACH STATEMENT EXECUTE FUNCTION nedb.track_trigger()",
@@ -246,6 +117,11 @@ nedb_track(PG_FUNCTION_ARGS)
 	/* no writes between the backfill and the triggers (CREATE TRIGGER's lock) */
 	rel = table_open(relid, ShareRowExclusiveLock);
 	qname = rel_name(relid);
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("cannot track partitioned table %s", qname),
+						errdetail("A statement on a partition does not fire its parent's triggers: its rows would not be chained."),
+						errhint("Track each partition as a table of its own.")));
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
 						errmsg("%s is not a table", qname),
@@ -289,9 +165,9 @@ nedb_track(PG_FUNCTION_ARGS)
 		index_close(irel, AccessShareLock);
 	}
 
-	if (tracked_lookup(relid, &ocoll, &okeys))
+	if ((ti = track_info(rel)) != NULL)
 		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
-						errmsg("%s is already tracked into collection %s", qname, ocoll),
+						errmsg("%s is already tracked into collection %s", qname, ti->coll),
 						errhint("nedb.untrack() it first.")));
 
 	/* the catalog row (its unique coll refuses a collection tracked twice) */
@@ -323,14 +199,32 @@ nedb_track(PG_FUNCTION_ARGS)
 		if (SPI_execute(q.data, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "nedb: could not create a trigger on %s", qname);
 	}
-	initStringInfo(&id);
-	initStringInfo(&isnull);
-	key_exprs(keys, &id, &isnull);
-	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT %s, %s, pg_catalog.to_jsonb(t) FROM ONLY %s t ORDER BY 1",
-					 id.data, isnull.data, qname);
-	n = chain_rows(coll, q.data, "backfill", qname);
 	SPI_finish();
+	CommandCounterIncrement();
+
+	/*
+	 * The backfill: every row as of now (the lock is held since before the
+	 * triggers, so the latest snapshot has every row they will not see).
+	 * The heap itself, not a query: row security does not hide rows here.
+	 */
+	ti = track_info(rel);
+	if (ti == NULL)
+		elog(ERROR, "nedb: tracking of %s not found after it was recorded", qname);
+	level = track_output_push();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	chain = track_chain_begin(ti, qname, "backfill", false);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		track_chain_put(chain, slot);
+	}
+	n = track_chain_end(chain);
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	track_output_pop(level);
 	table_close(rel, NoLock);
 	PG_RETURN_INT64((int64) n);
 }
@@ -342,8 +236,6 @@ nedb_untrack(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel;
 	const char *qname;
-	char	   *coll;
-	List	   *keys;
 	static const char *const trig[] = {"nedb_track_insert", "nedb_track_update",
 	"nedb_track_delete", "nedb_track_truncate"};
 
@@ -351,7 +243,7 @@ nedb_untrack(PG_FUNCTION_ARGS)
 	qname = rel_name(relid);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
-	if (!tracked_lookup(relid, &coll, &keys))
+	if (track_info(rel) == NULL)
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
 						errmsg("%s is not tracked", qname)));
 	SPI_connect();
@@ -380,25 +272,73 @@ nedb_untrack(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* read ts from its start with a read pointer of our own */
+static void
+store_rewind(Tuplestorestate *ts)
+{
+	tuplestore_select_read_pointer(ts, tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND));
+	tuplestore_rescan(ts);
+}
+
+static int
+cmp_ids(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* the ids of the rows of ts, sorted, in the current memory context */
+static char **
+sorted_ids(TrackInfo *ti, Tuplestorestate *ts, TupleTableSlot *slot, int *n)
+{
+	int			max = 64;
+	char	  **ids = palloc(sizeof(char *) * max);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb tracked id",
+												 ALLOCSET_SMALL_SIZES);
+	MemoryContext keep = CurrentMemoryContext;
+
+	*n = 0;
+	store_rewind(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		char	   *id;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(rowcxt);
+		id = track_row_id(ti, slot);
+		MemoryContextSwitchTo(keep);
+		if (id != NULL)
+		{
+			if (*n == max)
+				ids = repalloc(ids, sizeof(char *) * (max *= 2));
+			ids[(*n)++] = pstrdup(id);
+		}
+		MemoryContextReset(rowcxt);
+	}
+	MemoryContextDelete(rowcxt);
+	qsort(ids, *n, sizeof(char *), cmp_ids);
+	return ids;
+}
+
 /*
  * The trigger: statement level, transition tables nedb_old / nedb_new.
  * An UPDATE puts every new row and deletes the old ids no new row has (a
- * key change); rows are not paired, so a key swap is two puts.
+ * key change), first; rows are not paired, so a key swap is two puts.
  */
 Datum
 nedb_track_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	Oid			relid;
+	Relation	rel;
 	const char *qname;
-	char	   *coll;
-	List	   *keys;
-	StringInfoData id, isnull, q;
+	TrackInfo  *ti;
+	TrackChain *chain;
+	TupleTableSlot *slot;
+	int			level;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "nedb.track_trigger: not called as a trigger");
-	relid = RelationGetRelid(td->tg_relation);
-	qname = rel_name(relid);
+	rel = td->tg_relation;
+	qname = rel_name(RelationGetRelid(rel));
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -407,34 +347,221 @@ nedb_track_trigger(PG_FUNCTION_ARGS)
 				 errhint("DELETE the rows, or nedb.untrack() the table first.")));
 	if (!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
 		elog(ERROR, "nedb.track_trigger: must be an AFTER ... FOR EACH STATEMENT trigger");
-	if (!tracked_lookup(relid, &coll, &keys))
+	if ((ti = track_info(rel)) == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						errmsg("%s is not tracked", qname),
 						errhint("Install tracking with nedb.track().")));
+	if ((TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)) &&
+		td->tg_oldtable == NULL)
+		elog(ERROR, "nedb.track_trigger: needs REFERENCING OLD TABLE AS nedb_old");
+	if ((TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)) &&
+		td->tg_newtable == NULL)
+		elog(ERROR, "nedb.track_trigger: needs REFERENCING NEW TABLE AS nedb_new");
 
-	initStringInfo(&id);
-	initStringInfo(&isnull);
-	key_exprs(keys, &id, &isnull);
-	SPI_connect();
-	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
-		elog(ERROR, "nedb: could not register the transition tables");
+	level = track_output_push();
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	chain = track_chain_begin(ti, qname, NULL, true);
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		initStringInfo(&q);
-		if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
-			appendStringInfo(&q, "SELECT %s FROM nedb_old t ORDER BY 1", id.data);
-		else
-			appendStringInfo(&q, "SELECT %s FROM nedb_old t EXCEPT SELECT %s FROM nedb_new t ORDER BY 1",
-							 id.data, id.data);
-		chain_deletes(coll, q.data, qname);
+		int			n_old,
+					n_new = 0;
+		char	  **old_ids = sorted_ids(ti, td->tg_oldtable, slot, &n_old);
+		char	  **new_ids = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ?
+			sorted_ids(ti, td->tg_newtable, slot, &n_new) : NULL;
+
+		for (int i = 0; i < n_old; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (n_new == 0 ||
+				bsearch(&old_ids[i], new_ids, n_new, sizeof(char *), cmp_ids) == NULL)
+				track_chain_delete(chain, old_ids[i]);
+		}
 	}
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		initStringInfo(&q);
-		appendStringInfo(&q, "SELECT %s, %s, pg_catalog.to_jsonb(t) FROM nedb_new t ORDER BY 1",
-						 id.data, isnull.data);
-		(void) chain_rows(coll, q.data, NULL, qname);
+		store_rewind(td->tg_newtable);
+		while (tuplestore_gettupleslot(td->tg_newtable, true, false, slot))
+		{
+			CHECK_FOR_INTERRUPTS();
+			track_chain_put(chain, slot);
+		}
 	}
-	SPI_finish();
+	(void) track_chain_end(chain);
+	ExecDropSingleTupleTableSlot(slot);
+	track_output_pop(level);
 	return PointerGetDatum(NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Schema changes (event triggers): a key column renamed is followed, one
+ * dropped is refused, a dropped table's tracking ends.
+ * ------------------------------------------------------------------------ */
+
+typedef struct DdlKeys
+{
+	Oid			relid;
+	int			nkeys;
+	AttrNumber *att;			/* InvalidAttrNumber: not found at the start */
+	char	  **names;
+	char	   *coll;
+} DdlKeys;
+
+typedef struct DdlFrame
+{
+	LocalTransactionId lxid;
+	List	   *tables;			/* of DdlKeys */
+} DdlFrame;
+
+/*
+ * One frame per ALTER TABLE running, pushed at its start and popped at its
+ * end (nested ones are popped first).  A command that failed leaves its
+ * frame; a frame of another transaction is dropped.
+ */
+static List *ddl_frames = NIL;
+
+static void
+ddl_start(void)
+{
+	NedbSession s;
+	DdlFrame   *f;
+	MemoryContext old;
+
+	if (ddl_frames != NIL &&
+		((DdlFrame *) llast(ddl_frames))->lxid != MyProc->lxid)
+		ddl_frames = NIL;		/* leaked, in TopMemoryContext: a few bytes */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	f = palloc0(sizeof(DdlFrame));
+	f->lxid = MyProc->lxid;
+	MemoryContextSwitchTo(old);
+
+	nedb_begin(&s);
+	if (SPI_execute("SELECT relid::pg_catalog.oid, key, coll FROM nedb.tracked", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "nedb: could not read nedb.tracked");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 2, &isnull));
+		Datum	   *names;
+		int			n;
+		DdlKeys    *k;
+
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			continue;
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		k = palloc0(sizeof(DdlKeys));
+		k->relid = relid;
+		k->nkeys = n;
+		k->att = palloc(sizeof(AttrNumber) * n);
+		k->names = palloc(sizeof(char *) * n);
+		k->coll = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+		for (int i = 0; i < n; i++)
+		{
+			k->names[i] = TextDatumGetCString(names[i]);
+			k->att[i] = get_attnum(relid, k->names[i]);
+		}
+		f->tables = lappend(f->tables, k);
+		MemoryContextSwitchTo(old);
+	}
+	nedb_end(&s);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ddl_frames = lappend(ddl_frames, f);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+ddl_end(void)
+{
+	DdlFrame   *f;
+	ListCell   *lc;
+
+	if (ddl_frames == NIL)
+		return;
+	f = llast(ddl_frames);
+	ddl_frames = list_delete_last(ddl_frames);
+	if (f->lxid != MyProc->lxid)
+		return;
+	foreach(lc, f->tables)
+	{
+		DdlKeys    *k = lfirst(lc);
+		bool		renamed = false;
+
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(k->relid)))
+			continue;
+		for (int i = 0; i < k->nkeys; i++)
+		{
+			HeapTuple	tp;
+			Form_pg_attribute att;
+
+			if (k->att[i] == InvalidAttrNumber)
+				continue;
+			tp = SearchSysCache2(ATTNUM, ObjectIdGetDatum(k->relid), Int16GetDatum(k->att[i]));
+			if (!HeapTupleIsValid(tp))
+				continue;
+			att = (Form_pg_attribute) GETSTRUCT(tp);
+			if (att->attisdropped)
+				ereport(ERROR,
+						(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+						 errmsg("cannot drop column \"%s\" of %s: it is a key of its tracking into collection %s",
+								k->names[i], rel_name(k->relid), k->coll),
+						 errhint("nedb.untrack() the table first.")));
+			if (strcmp(NameStr(att->attname), k->names[i]) != 0)
+			{
+				k->names[i] = pstrdup(NameStr(att->attname));
+				renamed = true;
+			}
+			ReleaseSysCache(tp);
+		}
+		if (renamed)
+		{
+			NedbSession s;
+			List	   *l = NIL;
+			Oid			argt[2] = {OIDOID, TEXTARRAYOID};
+			Datum		argv[2];
+
+			for (int i = 0; i < k->nkeys; i++)
+				l = lappend(l, makeString(k->names[i]));
+			argv[0] = ObjectIdGetDatum(k->relid);
+			argv[1] = PointerGetDatum(list_text_array(l));
+			nedb_begin(&s);
+			if (SPI_execute_with_args("UPDATE nedb.tracked SET key = $2 WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+									  2, argt, argv, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "nedb: could not update nedb.tracked");
+			nedb_end(&s);
+		}
+	}
+}
+
+static void
+ddl_drop(void)
+{
+	NedbSession s;
+
+	nedb_begin(&s);
+	if (SPI_execute("DELETE FROM nedb.tracked WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ("
+					" SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d"
+					"  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					"    AND d.objsubid OPERATOR(pg_catalog.=) 0)", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "nedb: could not update nedb.tracked");
+	nedb_end(&s);
+}
+
+/* nedb.track_ddl(): event trigger of ALTER TABLE (start, end) and drops */
+Datum
+nedb_track_ddl(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *ev = (EventTriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "nedb.track_ddl: not called as an event trigger");
+	if (strcmp(ev->event, "ddl_command_start") == 0)
+		ddl_start();
+	else if (strcmp(ev->event, "ddl_command_end") == 0)
+		ddl_end();
+	else if (strcmp(ev->event, "sql_drop") == 0)
+		ddl_drop();
+	PG_RETURN_VOID();
 }
