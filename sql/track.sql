@@ -28,6 +28,16 @@ BEGIN;
 INSERT INTO trk_orders VALUES (8, 'nope', 0);
 ROLLBACK;
 SELECT nedb.seq() = :before AS unchanged, nedb.get('trk_orders', '8') AS eight;
+-- in a transaction block a tracked table's puts are staged for COMMIT (no
+-- chain lock held meanwhile); a delete appends at once, staged puts first
+BEGIN;
+INSERT INTO trk_orders VALUES (8, 'staged', 1);
+UPDATE trk_orders SET qty = 2 WHERE id = 8;
+SELECT count(*) AS holders_while_staged FROM nedb.chain_writers;
+DELETE FROM trk_orders WHERE id = 8;
+SELECT count(*) AS holders_after_delete FROM nedb.chain_writers;
+COMMIT;
+SELECT h.op, h.doc->>'qty' AS qty FROM nedb.history('trk_orders', '8') h ORDER BY h.seq;
 -- TRUNCATE refused
 SELECT try('TRUNCATE trk_orders');
 SELECT count(*) FROM trk_orders;
