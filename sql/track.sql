@@ -19,6 +19,19 @@ INSERT INTO trk_orders VALUES (6, 'lime', 9), (7, 'date', 1)
     ON CONFLICT (id) DO UPDATE SET qty = EXCLUDED.qty;
 SELECT nedb.get('trk_orders', '6')->'qty' AS six, nedb.get('trk_orders', '7')->'qty' AS seven,
        nedb.get('trk_orders', '5') AS five;
+-- MERGE: each action's rows chained
+CREATE TABLE trk_merge (id int PRIMARY KEY, v text);
+INSERT INTO trk_merge VALUES (1, 'a'), (2, 'b'), (3, 'c');
+SELECT nedb.track('trk_merge');
+MERGE INTO trk_merge m USING (VALUES (1, 'A'), (2, NULL), (4, 'D')) s(id, v) ON m.id = s.id
+ WHEN MATCHED AND s.v IS NULL THEN DELETE
+ WHEN MATCHED THEN UPDATE SET v = s.v
+ WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v);
+SELECT d->>'_id' AS id, d->>'v' AS v FROM nql('FROM trk_merge') d ORDER BY 1;
+SELECT h.op FROM nedb.history('trk_merge', '2') h ORDER BY h.seq;
+SELECT ok FROM nedb.verify_table('trk_merge');
+SELECT nedb.untrack('trk_merge');
+DROP TABLE trk_merge;
 -- a key change: delete of the old id, put of the new
 UPDATE trk_orders SET id = 40 WHERE id = 4;
 SELECT nedb.get('trk_orders', '4') AS four, nedb.get('trk_orders', '40')->>'item' AS forty;
