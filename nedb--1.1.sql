@@ -652,6 +652,40 @@ COMMENT ON SERVER nedb IS 'The NEDB collections of this database.';
 COMMENT ON SCHEMA nedb IS 'NEDB: its storage, functions and views (owned by the role that ran CREATE EXTENSION: the storage access runs as it).';
 
 -- ---------------------------------------------------------------------------
+-- The changefeed (README: Changefeed): where the log ends, and one bounded
+-- page of it after a cursor.  LISTEN nedb_ops is the live part.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.tip(OUT seq bigint, OUT hash text)
+    RETURNS record LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT s, h FROM nedb.seq() s, nedb.head() h $$;
+
+CREATE FUNCTION nedb.since(after_seq bigint, lim integer DEFAULT 10000)
+    RETURNS TABLE (seq bigint, client text, nonce bigint, op text, payload jsonb,
+                   ts double precision, idem text, prev_hash text, hash text,
+                   caused_by bigint[], evidence text, confidence double precision,
+                   valid_from text, valid_to text, head_seq bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- compiling a page's expressions costs more than it saves
+    SET jit = off
+    -- a page is at most 100,000 ops, whatever lim says; head_seq (the same
+    -- in every row, from the same snapshot) tells whether there is more
+    AS $$
+    SELECT l.seq, l.client, l.nonce, l.op, l.payload, l.ts, l.idem, l.prev_hash,
+           l.hash, l.caused_by, l.evidence, l.confidence, l.valid_from, l.valid_to,
+           (SELECT max(o.seq) FROM nedb.ops o)
+      FROM nedb.log l
+     WHERE l.seq > COALESCE(after_seq, -1)
+     ORDER BY l.seq
+     LIMIT LEAST(GREATEST(COALESCE(lim, 10000), 0), 100000)
+    $$;
+-- the whole log, every collection: granted deliberately, like nedb.log
+REVOKE EXECUTE ON FUNCTION nedb.since(bigint, integer) FROM PUBLIC;
+COMMENT ON FUNCTION nedb.tip() IS 'The last seq and head hash of the chain (-1 and the zero hash when empty).';
+COMMENT ON FUNCTION nedb.since(bigint, integer) IS 'One page of the op log after after_seq, in seq order, at most lim (default 10,000, never more than 100,000) ops; head_seq says whether there is more.';
+
+-- ---------------------------------------------------------------------------
 -- Tracked tables (README: Tracked tables): an ordinary table's rows chained
 -- into a collection by statement-level triggers (src/track.c).
 -- ---------------------------------------------------------------------------
