@@ -8,10 +8,12 @@ OBJS = \
 	src/op.o \
 	src/session.o \
 	src/chain.o \
+	src/chain_notify.o \
 	src/group_commit.o \
 	src/staging.o \
 	src/store.o \
 	src/write.o \
+	src/sign.o \
 	src/track.o \
 	src/track_rows.o \
 	src/tx.o \
@@ -63,9 +65,9 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing
 REGRESS_OPTS = --inputdir=. --outputdir=.
-ISOLATION = concurrency grants fdw_insert_race
+ISOLATION = concurrency grants fdw_insert_race notify
 ISOLATION_OPTS = --inputdir=.
 TAP_TESTS = 1
 

@@ -279,6 +279,22 @@ COMMENT ON FUNCTION nedb.tip() IS 'The last seq and head hash of the chain (-1 a
 COMMENT ON FUNCTION nedb.since(bigint, integer) IS 'One page of the op log after after_seq, in seq order, at most lim (default 10,000, never more than 100,000) ops; head_seq says whether there is more.';
 
 -- ---------------------------------------------------------------------------
+-- Signed digests (README: Signed digests): the digest signed with Ed25519 by
+-- a key read from nedb.signing_key_file (src/sign.c)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.sign_digest()
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'nedb_sign_digest' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.signing_key(OUT key_id text, OUT public_key text)
+    RETURNS record AS 'MODULE_PATHNAME', 'nedb_signing_key' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.verify_digest(digest jsonb, public_key text)
+    RETURNS boolean AS 'MODULE_PATHNAME', 'nedb_verify_digest' LANGUAGE C IMMUTABLE STRICT;
+-- a digest is the head and root, like nedb.digest: for auditors
+REVOKE EXECUTE ON FUNCTION nedb.sign_digest() FROM PUBLIC;
+COMMENT ON FUNCTION nedb.sign_digest() IS 'The digest now (tree_size, root, head, ts) signed with Ed25519 by the key in nedb.signing_key_file.';
+COMMENT ON FUNCTION nedb.signing_key() IS 'The signing key''s id and Ed25519 public key (hex), for verifiers.';
+COMMENT ON FUNCTION nedb.verify_digest(jsonb, text) IS 'Whether a signed digest is intact and signed by the given Ed25519 public key (hex).';
+
+-- ---------------------------------------------------------------------------
 -- Tracked tables (README: Tracked tables): an ordinary table's rows chained
 -- into a collection by statement-level triggers (src/track.c).
 -- ---------------------------------------------------------------------------

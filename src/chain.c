@@ -23,7 +23,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
+#include "chain_notify.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -48,7 +48,6 @@
 
 /* per-transaction chain state */
 static bool chain_valid = false;
-static bool chain_notified = false;
 static int64 chain_seq;
 static char chain_head[NEDB_HEX_LEN + 1];
 /*
@@ -451,12 +450,8 @@ chain_append(NedbOp *op)
 
 	store_append_op(v, n);
 	log_tree_append(op->seq, chain_head, hash);
-	if (!chain_notified && nedb_notify)
-	{
-		/* followers wake at our commit; nothing is sent if we roll back */
-		Async_Notify(NEDB_NOTIFY_CHANNEL, NULL);
-		chain_notified = true;
-	}
+	/* followers and listeners wake at our commit; nothing if we roll back */
+	chain_notify_op(op->coll, op->seq);
 
 	chain_seq = op->seq;
 	hash_to_hex(hash, chain_head);
@@ -471,7 +466,6 @@ chain_xact_callback(XactEvent event, void *arg)
 		return;
 	/* the lock and the cache end with the transaction */
 	chain_valid = false;
-	chain_notified = false;
 	nonces_forget();
 }
 
@@ -481,9 +475,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		/* the subtransaction's pending notification is gone with it */
 		chain_valid = false;
-		chain_notified = false;
 		nonces_forget();
 	}
 }
@@ -493,4 +485,5 @@ nedb_chain_init(void)
 {
 	RegisterXactCallback(chain_xact_callback, NULL);
 	RegisterSubXactCallback(chain_subxact_callback, NULL);
+	nedb_chain_notify_init();
 }

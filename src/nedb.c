@@ -25,6 +25,7 @@
 #include "store.h"
 #include "group_commit.h"
 #include "staging.h"
+#include "sign.h"
 #include "track_rows.h"
 
 PG_MODULE_MAGIC;
@@ -55,6 +56,7 @@ _PG_init(void)
 							&cascade_warm_level, 3, 1, 19,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();
+	nedb_sign_init();
 	repl_sql_init();
 	/* last: its pre-commit callback must run before the others (see there) */
 	nedb_staging_init();
