@@ -28,6 +28,7 @@ sub scenario
 	$primary->safe_psql('postgres', q{
 	CREATE EXTENSION nedb;
 	CREATE EXTENSION pg_walinspect;
+	CREATE EXTENSION pageinspect;
 	CREATE TABLE s (k int8, d jsonb);
 	INSERT INTO s SELECT g * 7, jsonb_build_object('v', g % 1000) FROM generate_series(1, 5000) g;
 	CREATE INDEX s_k ON s USING nedb_sorted (k);
@@ -48,6 +49,13 @@ sub scenario
 		'SELECT count(*) FROM s WHERE k >= 0',
 		q{SELECT doc -> 'h' FROM nedb.versions WHERE coll = 'c' AND seq_to IS NULL
 		  ORDER BY doc -> 'h' USING OPERATOR(nedb.>) LIMIT 10});
+
+	# the entries an index of s must hold: one per heap line pointer that is
+	# a tuple or a dead item VACUUM has not reclaimed (s has no HOT chains).
+	# Not count(*): a VACUUM that cannot get a page's cleanup lock (the
+	# background writer may hold a pin) leaves dead tuples, and their entries.
+	my $heap_entries = q{SELECT count(*) FROM generate_series(0, pg_relation_size('s') / 8192 - 1) b,
+	  heap_page_items(get_raw_page('s', b::int)) WHERE lp_flags IN (1, 3)};
 
 	my $compare = sub
 	{
@@ -108,8 +116,8 @@ sub scenario
 	my $levels = $primary->safe_psql('postgres',
 		q{SELECT get_byte(substring(pg_read_binary_file(pg_relation_filepath('s_k'), 0, 8192) from 37 for 1), 0)});
 	cmp_ok($levels, '>=', 1, "$name: the index grew a level above the leaves");
-	is($primary->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k') = (SELECT count(*) FROM s)}),
-		't', "$name: the primary's index passes sorted_check");
+	is($primary->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k')}),
+		$primary->safe_psql('postgres', $heap_entries), "$name: the primary's index passes sorted_check");
 
 	# a key range emptied: VACUUM deletes its leaves; after a later VACUUM the
 	# splits of new inserts reuse them; the standby follows every step, and
@@ -147,7 +155,6 @@ sub scenario
 	# table's one heap page is nearly empty, so no pruning (whose record
 	# would conflict with that snapshot) happens on the way.
 	$primary->safe_psql('postgres', q{
-	CREATE EXTENSION IF NOT EXISTS pageinspect;
 	CREATE TABLE hs (k int8);
 	INSERT INTO hs SELECT g FROM generate_series(1, 10) g;
 	CREATE INDEX hs_k ON hs USING nedb_sorted (k);
@@ -220,15 +227,15 @@ sub scenario
 
 	# the promoted standby is a sound primary of its own
 	$standby->promote;
-	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k') = (SELECT count(*) FROM s)}),
-		't', "$name: the promoted standby's index passes sorted_check");
-	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('s_v') = (SELECT count(*) FROM s)}),
-		't', "$name: the promoted standby's jsonb index passes sorted_check");
+	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k')}),
+		$standby->safe_psql('postgres', $heap_entries), "$name: the promoted standby's index passes sorted_check");
+	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('s_v')}),
+		$standby->safe_psql('postgres', $heap_entries), "$name: the promoted standby's jsonb index passes sorted_check");
 	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('w_k')}),
 		'4000', "$name: the promoted standby's consistency-checked index passes sorted_check");
 	$standby->safe_psql('postgres', q{INSERT INTO s SELECT g, '{"v": 1}' FROM generate_series(1, 2000) g});
-	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k') = (SELECT count(*) FROM s)}),
-		't', "$name: the promoted standby takes inserts");
+	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k')}),
+		$standby->safe_psql('postgres', $heap_entries), "$name: the promoted standby takes inserts");
 
 	$standby->stop;
 	$primary->stop;
