@@ -25,10 +25,12 @@ if ! as_pg env PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres \
         [[ -f $d ]] && cat "$d"
     done
 fi
-echo "== ORM clients on a foreign table (node-postgres, knex; tests/orm)"
+echo "== ORM clients on a foreign table and on a tracked table (node-postgres, knex; tests/orm)"
 if ! { as_pg "$PGBIN/createdb" -h "$WORK/sock" -p "$PORT" -U postgres nedb_orm &&
+       as_pg "$PGBIN/createdb" -h "$WORK/sock" -p "$PORT" -U postgres nedb_orm_track &&
        (cd "$SRC/tests/orm" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error &&
-        PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=nedb_orm node orm.test.js); }; then
+        PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=nedb_orm node orm.test.js &&
+        PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=nedb_orm_track node track.test.js); }; then
     failed+=(orm)
 fi
 if grep -E 'terminated by signal|PANIC|TRAP:' "$WORK/server.log"; then
