@@ -157,9 +157,19 @@ DROP TABLE trk_gone;
 -- errors: nothing changed
 CREATE TABLE trk_nopk (a int, b text);
 SELECT try($$SELECT nedb.track('trk_nopk')$$);
+SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['zz'])$$);
+-- a key must be unique: a unique index on exactly its columns, whole
+SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['a'])$$);
+CREATE UNIQUE INDEX trk_nopk_a_part ON trk_nopk (a) WHERE a > 0;
+CREATE UNIQUE INDEX trk_nopk_ab ON trk_nopk (b, a);
+SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['a'])$$);
+SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['a', 'a'])$$);
+SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['b'])$$);
+DROP INDEX trk_nopk_a_part, trk_nopk_ab;
+CREATE UNIQUE INDEX trk_nopk_a ON trk_nopk (a);
+-- a NULL key (a unique index allows NULLs)
 INSERT INTO trk_nopk VALUES (NULL, 'x');
 SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['a'])$$);
-SELECT try($$SELECT nedb.track('trk_nopk', key => ARRAY['zz'])$$);
 SELECT count(*) FROM nedb.tracked WHERE relid = 'trk_nopk'::regclass;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'trk_nopk'::regclass;
 SELECT count(*) AS docs FROM nql('FROM trk_nopk') d;

@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_attribute.h"
@@ -88,6 +89,49 @@ rel_name(Oid relid)
 }
 
 /* nedb.track(tbl regclass, coll text, key text[]) returns bigint (rows backfilled) */
+/*
+ * Whether a valid, immediate unique index of rel (no predicate, no
+ * expressions) has exactly the key columns, in any order: otherwise two rows
+ * could share an id, and the chain could not say which one it holds.
+ */
+static bool
+key_is_unique(Relation rel, List *keys)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = irel->rd_index;
+
+		if (ix->indisunique && ix->indisvalid && ix->indimmediate &&
+			ix->indnkeyatts == list_length(keys) &&
+			heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(irel->rd_indextuple, Anum_pg_index_indexprs, NULL))
+		{
+			ListCell   *kc;
+
+			found = true;
+			foreach(kc, keys)
+			{
+				AttrNumber	att = get_attnum(RelationGetRelid(rel), strVal(lfirst(kc)));
+				bool		in_index = false;
+
+				for (int i = 0; i < ix->indnkeyatts; i++)
+					in_index |= ix->indkey.values[i] == att;
+				found &= in_index;
+			}
+		}
+		index_close(irel, AccessShareLock);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
 Datum
 nedb_track(PG_FUNCTION_ARGS)
 {
@@ -148,6 +192,10 @@ nedb_track(PG_FUNCTION_ARGS)
 				ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
 								errmsg("column \"%s\" of %s does not exist",
 									   strVal(lfirst(lc)), qname)));
+			for (ListCell *prev = list_head(keys); prev != lc; prev = lnext(keys, prev))
+				if (strcmp(strVal(lfirst(prev)), strVal(lfirst(lc))) == 0)
+					ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
+									errmsg("key column \"%s\" is given twice", strVal(lfirst(lc)))));
 		}
 	}
 	else
@@ -164,6 +212,12 @@ nedb_track(PG_FUNCTION_ARGS)
 			keys = lappend(keys, makeString(get_attname(relid, irel->rd_index->indkey.values[i], false)));
 		index_close(irel, AccessShareLock);
 	}
+
+	if (!key_is_unique(rel, keys))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+						errmsg("the key columns of %s are not unique", qname),
+						errdetail("No valid unique index or constraint of the table has exactly the key columns, without a predicate or expressions."),
+						errhint("A key must name one row: add a unique constraint on the key columns, or give the columns of one.")));
 
 	if ((ti = track_info(rel)) != NULL)
 		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
