@@ -14,6 +14,8 @@ OBJS = \
 	src/store.o \
 	src/write.o \
 	src/sign.o \
+	src/keyfile.o \
+	src/at_rest.o \
 	src/track.o \
 	src/track_rows.o \
 	src/tx.o \
@@ -65,7 +67,7 @@ SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency grants fdw_insert_race notify
 ISOLATION_OPTS = --inputdir=.

@@ -702,6 +702,23 @@ COMMENT ON FUNCTION nedb.signing_key() IS 'The signing key''s id and Ed25519 pub
 COMMENT ON FUNCTION nedb.verify_digest(jsonb, text) IS 'Whether a signed digest is intact and signed by the given Ed25519 public key (hex).';
 
 -- ---------------------------------------------------------------------------
+-- Encrypted reference databases (README: Encryption at rest): the master key
+-- from the file nedb.tmk_file names, key.enc as the reference writes it
+-- (src/at_rest.c).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.import_aof(lines text, key_enc text)
+    RETURNS bigint AS 'MODULE_PATHNAME', 'nedb_import_aof' LANGUAGE C VOLATILE;
+CREATE FUNCTION nedb.export_aof(since bigint, max bigint, key_enc text)
+    RETURNS SETOF text AS 'MODULE_PATHNAME', 'nedb_export_aof' LANGUAGE C STABLE;
+CREATE FUNCTION nedb.new_key_enc()
+    RETURNS text AS 'MODULE_PATHNAME', 'nedb_new_key_enc' LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION nedb.import_aof(text, text), nedb.export_aof(bigint, bigint, text),
+    nedb.new_key_enc() FROM PUBLIC;
+COMMENT ON FUNCTION nedb.import_aof(text, text) IS 'Append a reference database''s AOF lines, encrypted ones opened with its key.enc and the master key in nedb.tmk_file.';
+COMMENT ON FUNCTION nedb.export_aof(bigint, bigint, text) IS 'The log as the reference''s AOF lines, each sealed under the data key key_enc wraps (master key in nedb.tmk_file).';
+COMMENT ON FUNCTION nedb.new_key_enc() IS 'A key.enc for a new encrypted database: a fresh data key wrapped by the master key in nedb.tmk_file.';
+
+-- ---------------------------------------------------------------------------
 -- Tracked tables (README: Tracked tables): an ordinary table's rows chained
 -- into a collection by statement-level triggers (src/track.c).
 -- ---------------------------------------------------------------------------

@@ -33,6 +33,12 @@ if ! { as_pg "$PGBIN/createdb" -h "$WORK/sock" -p "$PORT" -U postgres nedb_orm &
         PGHOST="$WORK/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=nedb_orm_track node track.test.js); }; then
     failed+=(orm)
 fi
+echo "== an encrypted export opened by the reference's rules alone (node:crypto; tests/encryption)"
+if ! { as_pg "$PGBIN/createdb" -h "$WORK/sock" -p "$PORT" -U postgres nedb_enc &&
+       as_pg env PATH="$PGBIN:$PATH" bash "$SRC/tests/encryption/run.sh" \
+           "host=$WORK/sock port=$PORT user=postgres dbname=nedb_enc" "$WORK/encryption"; }; then
+    failed+=(encryption)
+fi
 if grep -E 'terminated by signal|PANIC|TRAP:' "$WORK/server.log"; then
     failed+=(server-log)
 fi

@@ -9,9 +9,17 @@
  * text, so Python's int/float spellings survive; where the stored rows cannot
  * reproduce a body exactly (jsonb reads 1e+16 as an int) the body is kept
  * beside the op.  Export writes lines the reference loads and verifies.
+ *
+ * A database the reference encrypted at rest has envelope lines,
+ * {"enc":1,"ct":"<base64 of nonce ‖ ciphertext ‖ tag>"}, sealed under its
+ * data key, which its key.enc wraps under the operator's master key
+ * (src/at_rest.c).  Import opens them with the key.enc given and the master
+ * key from nedb.tmk_file (plain lines may sit between them, as the
+ * reference tolerates); export seals every line when given a key.enc.
  */
 #include "postgres.h"
 
+#include "common/base64.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -19,6 +27,7 @@
 
 #include "acl.h"
 #include "aof.h"
+#include "at_rest.h"
 #include "canon.h"
 #include "chain.h"
 #include "group_commit.h"
@@ -85,9 +94,96 @@ aof_line(StringInfo out, CanonNode *body, const char *prev, const char *hash)
 	appendStringInfoChar(out, '}');
 }
 
+/* the data key a key.enc argument wraps under the master key */
+static void
+open_key_enc(text *key_enc, uint8 dek[AT_REST_KEY_LEN])
+{
+	uint8		kek[AT_REST_KEY_LEN];
+
+	at_rest_kek(kek);
+	PG_TRY();
+	{
+		at_rest_unwrap(kek, VARDATA_ANY(key_enc), VARSIZE_ANY_EXHDR(key_enc), dek);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(kek, sizeof(kek));
+	}
+	PG_END_TRY();
+}
+
+/* a line replaced by its envelope, {"enc":1,"ct":"<base64>"}, as the reference writes it */
+static void
+seal_line(const uint8 dek[AT_REST_KEY_LEN], StringInfo line)
+{
+	StringInfoData blob;
+	int			n;
+
+	initStringInfo(&blob);
+	at_rest_seal(dek, AT_REST_AAD_DATA, line->data, line->len, &blob);
+	resetStringInfo(line);
+	appendStringInfoString(line, "{\"enc\":1,\"ct\":\"");
+	enlargeStringInfo(line, pg_b64_enc_len(blob.len) + 3);
+	n = pg_b64_encode(blob.data, blob.len, line->data + line->len, pg_b64_enc_len(blob.len));
+	if (n < 0)
+		elog(ERROR, "nedb: could not encode an envelope in base64");
+	line->len += n;
+	appendStringInfoString(line, "\"}");
+	pfree(blob.data);
+}
+
 /*
- * nedb.export_aof(since, max): one reference AOF line per op after seq
- * since, at most max of them (all when NULL)
+ * The line an envelope holds: its ct opened under the data key (NULL: no
+ * key.enc was given).  Any fault names the line; nothing is imported.
+ */
+static CanonNode *
+open_line(CanonNode *line, const uint8 *dek, int lineno)
+{
+	CanonNode  *enc = canon_member(line, "enc");
+	CanonNode  *ct = canon_member(line, "ct");
+	char	   *blob;
+	int			n;
+	StringInfoData plain;
+
+	if (dek == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("AOF line %d is encrypted, and no key.enc was given", lineno),
+				 errdetail("Nothing was imported."),
+				 errhint("Pass the database's key.enc, nedb.import_aof(lines, key_enc => ...), with nedb.tmk_file naming the file of its master key.")));
+	if (enc->kind != CN_INT || strcmp(enc->str, "1") != 0 || ct == NULL ||
+		ct->kind != CN_STRING || line->n != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("AOF line %d is not an encryption envelope", lineno),
+				 errdetail("An encrypted line is {\"enc\":1,\"ct\":\"<base64>\"} and nothing else. Nothing was imported.")));
+	blob = palloc(pg_b64_dec_len(ct->len) + 1);
+	n = pg_b64_decode(ct->str, ct->len, blob, pg_b64_dec_len(ct->len));
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the ciphertext of AOF line %d is not base64", lineno),
+				 errdetail("Nothing was imported.")));
+	if (n < AT_REST_NONCE_LEN + AT_REST_TAG_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the ciphertext of AOF line %d is truncated", lineno),
+				 errdetail("It has %d bytes, fewer than a nonce and a tag (%d). Nothing was imported.",
+						   n, AT_REST_NONCE_LEN + AT_REST_TAG_LEN)));
+	initStringInfo(&plain);
+	if (!at_rest_open(dek, AT_REST_AAD_DATA, blob, n, &plain))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the ciphertext of AOF line %d does not authenticate", lineno),
+				 errdetail("A byte of its nonce, ciphertext or tag was changed, it was cut short, or it was sealed under another data key. Nothing was imported.")));
+	pfree(blob);
+	return canon_parse(plain.data, plain.len, "the decrypted line");
+}
+
+/*
+ * nedb.export_aof(since, max [, key_enc]): one reference AOF line per op
+ * after seq since, at most max of them (all when NULL), sealed under the
+ * data key of key_enc when given
  */
 Datum
 nedb_export_aof(PG_FUNCTION_ARGS)
@@ -105,9 +201,14 @@ nedb_export_aof(PG_FUNCTION_ARGS)
 	char		prev[NEDB_HEX_LEN + 1];
 	MemoryContext rowcxt;
 
+	bool		sealed = PG_NARGS() > 2 && !PG_ARGISNULL(2);
+	uint8		dek[AT_REST_KEY_LEN];
+
 	ts = nedb_srf_begin(fcinfo, &desc);
 	if (since < -1)
 		since = -1;
+	if (sealed)
+		open_key_enc(PG_GETARG_TEXT_PP(2), dek);
 	if (has_max && max < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -174,6 +275,8 @@ nedb_export_aof(PG_FUNCTION_ARGS)
 				op_body(&body, &op);
 				initStringInfo(&line);
 				aof_line(&line, canon_parse(body.data, body.len, "an op body"), prev, hex);
+				if (sealed)
+					seal_line(dek, &line);
 				d = CStringGetTextDatum(line.data);
 				tuplestore_putvalues(ts, desc, &d, &isnull);
 			}
@@ -185,6 +288,7 @@ nedb_export_aof(PG_FUNCTION_ARGS)
 	}
 	SPI_cursor_close(portal);
 	nedb_end(&s);
+	explicit_bzero(dek, sizeof(dek));
 	return (Datum) 0;
 }
 
@@ -339,11 +443,12 @@ import_line(CanonNode *line, double *ts, int lineno)
 
 	if (line->kind != CN_OBJECT)
 		bad_line("%s", "an AOF line must be a JSON object");
+	/* (nedb_import_aof opens envelopes; one inside another, or in a feed, is refused) */
 	if (canon_member(line, "enc") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("encrypted AOF lines are not supported"),
-				 errhint("Open the database with its key in the reference and export it in plaintext.")));
+				 errmsg("%san encrypted line is not an op", line_prefix(lineno)),
+				 errdetail("Nothing was imported.")));
 
 	/* its place in the chain */
 	op.seq = node_int(line, "seq");
@@ -476,7 +581,7 @@ aof_apply_line(const char *line, int len, double *ts)
 	return apply_line(line, len, ts, 0);
 }
 
-/* nedb.import_aof(lines): replay reference AOF lines; returns the count */
+/* nedb.import_aof(lines [, key_enc]): replay reference AOF lines; returns the count */
 Datum
 nedb_import_aof(PG_FUNCTION_ARGS)
 {
@@ -489,6 +594,8 @@ nedb_import_aof(PG_FUNCTION_ARGS)
 	NedbSession s;
 	ErrorContextCallback ctx;
 	MemoryContext linecxt;
+	bool		keyed = PG_NARGS() > 1 && !PG_ARGISNULL(1);
+	uint8		dek[AT_REST_KEY_LEN];
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -500,6 +607,8 @@ nedb_import_aof(PG_FUNCTION_ARGS)
 	/* a log writes every collection, as any client */
 	nedb_acl_require_collection(GetUserId(), NULL, NEDB_WRITE);
 	nedb_acl_require_files(GetUserId(), NEDB_WRITE);
+	if (keyed)
+		open_key_enc(PG_GETARG_TEXT_PP(1), dek);
 
 	nedb_begin(&s);
 	chain_lock();
@@ -528,8 +637,13 @@ nedb_import_aof(PG_FUNCTION_ARGS)
 		{
 			double		ts;
 
+			CanonNode  *node;
+
 			old = MemoryContextSwitchTo(linecxt);
-			(void) apply_line(p, len, &ts, lineno);
+			node = canon_parse(p, len, "the line");
+			if (node->kind == CN_OBJECT && canon_member(node, "enc") != NULL)
+				node = open_line(node, keyed ? dek : NULL, lineno);
+			import_line(node, &ts, lineno);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(linecxt);
 			count++;
@@ -539,5 +653,6 @@ nedb_import_aof(PG_FUNCTION_ARGS)
 
 	error_context_stack = ctx.previous;
 	nedb_end(&s);
+	explicit_bzero(dek, sizeof(dek));
 	PG_RETURN_INT64(count);
 }

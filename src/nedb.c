@@ -26,6 +26,7 @@
 #include "group_commit.h"
 #include "staging.h"
 #include "sign.h"
+#include "at_rest.h"
 #include "track_rows.h"
 
 PG_MODULE_MAGIC;
@@ -57,6 +58,7 @@ _PG_init(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();
 	nedb_sign_init();
+	nedb_at_rest_init();
 	repl_sql_init();
 	/* last: its pre-commit callback must run before the others (see there) */
 	nedb_staging_init();

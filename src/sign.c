@@ -16,17 +16,16 @@
  */
 #include "postgres.h"
 
-#include <sys/stat.h>
 #include <sodium.h>
 
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
+#include "keyfile.h"
 #include "session.h"
 #include "sign.h"
 #include "util.h"
@@ -49,97 +48,23 @@ nedb_sign_init(void)
 							   PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* n bytes from exactly 2n hex digits; false if s is anything else */
-static bool
-hex_bytes(const char *s, size_t len, uint8 *out, size_t n)
-{
-	if (len != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-	{
-		int			hi = hex_value(s[2 * i]),
-					lo = hex_value(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8) (hi << 4 | lo);
-	}
-	return true;
-}
-
-static char *
-bytes_hex(const uint8 *b, size_t n)
-{
-	char	   *s = palloc(2 * n + 1);
-
-	for (size_t i = 0; i < n; i++)
-		snprintf(s + 2 * i, 3, "%02x", b[i]);
-	return s;
-}
-
 /* the key pair from the key file; errors name what is wrong with it */
 static void
 load_key(uint8 pk[crypto_sign_PUBLICKEYBYTES], uint8 sk[crypto_sign_SECRETKEYBYTES])
 {
-	const char *path = nedb_signing_key_file;
-	FILE	   *f;
-	struct stat st;
 	char		buf[256];
 	size_t		len;
-	char	   *s;
 	uint8		seed[crypto_sign_SEEDBYTES];
 	bool		ok;
 
-	if (path == NULL || path[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no signing key is configured"),
-				 errhint("Set nedb.signing_key_file to a file holding an Ed25519 seed as 64 hex digits.")));
-	f = AllocateFile(path, "r");
-	if (f == NULL)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open signing key file \"%s\": %m", path)));
-	if (fstat(fileno(f), &st) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat signing key file \"%s\": %m", path)));
-	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-	{
-		FreeFile(f);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("signing key file \"%s\" must be a regular file readable by its owner alone", path),
-				 errhint("chmod 0600 it.")));
-	}
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	FreeFile(f);
-	buf[len] = '\0';
-	s = buf;
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
-					   s[len - 1] == '\n' || s[len - 1] == '\r'))
-		len--;
-	ok = hex_bytes(s, len, seed, sizeof(seed));
+	len = keyfile_read(nedb_signing_key_file, "nedb.signing_key_file", "signing key",
+					   buf, sizeof(buf));
+	ok = hex_to_bytes(buf, len, seed, sizeof(seed));
 	sodium_memzero(buf, sizeof(buf));
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("signing key file \"%s\" does not hold an Ed25519 seed", path),
+				 errmsg("signing key file \"%s\" does not hold an Ed25519 seed", nedb_signing_key_file),
 				 errdetail("It must hold exactly 64 hex digits (32 bytes), nothing else but white space.")));
 	crypto_sign_seed_keypair(pk, sk, seed);
 	sodium_memzero(seed, sizeof(seed));
@@ -151,7 +76,7 @@ key_id(const uint8 *pk)
 	uint8		h[crypto_generichash_BYTES];
 
 	crypto_generichash(h, sizeof(h), pk, crypto_sign_PUBLICKEYBYTES, NULL, 0);
-	return bytes_hex(h, KEY_ID_LEN);
+	return bytes_to_hex(h, KEY_ID_LEN);
 }
 
 static char *
@@ -207,7 +132,7 @@ nedb_sign_digest(PG_FUNCTION_ARGS)
 	nedb_push_string(&st, "head", head);
 	nedb_push_string(&st, "ts", ts);
 	nedb_push_string(&st, "key_id", key_id(pk));
-	nedb_push_string(&st, "signature", bytes_hex(sig, sizeof(sig)));
+	nedb_push_string(&st, "signature", bytes_to_hex(sig, sizeof(sig)));
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
 
@@ -226,7 +151,7 @@ nedb_signing_key(PG_FUNCTION_ARGS)
 	load_key(pk, sk);
 	sodium_memzero(sk, sizeof(sk));
 	values[0] = CStringGetTextDatum(key_id(pk));
-	values[1] = CStringGetTextDatum(bytes_hex(pk, sizeof(pk)));
+	values[1] = CStringGetTextDatum(bytes_to_hex(pk, sizeof(pk)));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
@@ -284,8 +209,8 @@ nedb_verify_digest(PG_FUNCTION_ARGS)
 	if (!v || strcmp(v, "1") != 0 || !alg || strcmp(alg, "ed25519") != 0 ||
 		!size || !root || !head || !ts || !kid || !sighex)
 		PG_RETURN_BOOL(false);
-	if (!hex_bytes(pkhex, strlen(pkhex), pk, sizeof(pk)) ||
-		!hex_bytes(sighex, strlen(sighex), sig, sizeof(sig)) ||
+	if (!hex_to_bytes(pkhex, strlen(pkhex), pk, sizeof(pk)) ||
+		!hex_to_bytes(sighex, strlen(sighex), sig, sizeof(sig)) ||
 		strcmp(kid, key_id(pk)) != 0)
 		PG_RETURN_BOOL(false);
 	/* a whole number, written as the signer writes it (no 1.0, no 1e3) */
