@@ -408,7 +408,7 @@ CREATE SERVER nedb FOREIGN DATA WRAPPER nedb;
 CREATE TABLE nedb.chunks (
     tier        text COLLATE "C" NOT NULL CHECK (tier IN ('warm', 'cold')),
     id          bytea NOT NULL,             -- BLAKE2b-256 of the raw bytes
-    codec       smallint NOT NULL,          -- 0 raw, 1 zstd
+    codec       smallint NOT NULL,          -- 0 raw, 1 zstd; + 2 sealed (nedb.data_key)
     raw_len     integer NOT NULL,
     data        bytea NOT NULL,
     PRIMARY KEY (tier, id)
@@ -717,6 +717,24 @@ REVOKE EXECUTE ON FUNCTION nedb.import_aof(text, text), nedb.export_aof(bigint, 
 COMMENT ON FUNCTION nedb.import_aof(text, text) IS 'Append a reference database''s AOF lines, encrypted ones opened with its key.enc and the master key in nedb.tmk_file.';
 COMMENT ON FUNCTION nedb.export_aof(bigint, bigint, text) IS 'The log as the reference''s AOF lines, each sealed under the data key key_enc wraps (master key in nedb.tmk_file).';
 COMMENT ON FUNCTION nedb.new_key_enc() IS 'A key.enc for a new encrypted database: a fresh data key wrapped by the master key in nedb.tmk_file.';
+
+-- Cascade's chunks at rest: with nedb.tmk_file set, new chunks are sealed
+-- under this database's data key (compressed first; codec + 2), which the
+-- master key wraps here, in the reference's key.enc form.  Dumped: a
+-- restore needs it (and the master key) to read the chunks.
+CREATE TABLE nedb.data_key (
+    one          boolean PRIMARY KEY DEFAULT true CHECK (one),
+    key_enc      text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rewrapped_at timestamptz
+);
+SELECT pg_catalog.pg_extension_config_dump('nedb.data_key', '');
+REVOKE ALL ON nedb.data_key FROM PUBLIC;
+CREATE FUNCTION nedb.rewrap_key(old_tmk_file text)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_rewrap_key' LANGUAGE C VOLATILE STRICT;
+REVOKE EXECUTE ON FUNCTION nedb.rewrap_key(text) FROM PUBLIC;
+COMMENT ON TABLE nedb.data_key IS 'Cascade''s data key, wrapped by the master key (nedb.tmk_file), as the reference''s key.enc.';
+COMMENT ON FUNCTION nedb.rewrap_key(text) IS 'Rewrap Cascade''s data key: opened with the master key in old_tmk_file, wrapped by the one nedb.tmk_file names; chunks untouched.';
 
 -- ---------------------------------------------------------------------------
 -- Tracked tables (README: Tracked tables): an ordinary table's rows chained

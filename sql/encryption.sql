@@ -150,8 +150,81 @@ CREATE EXTENSION nedb;
 SELECT try(format('SELECT nedb.import_aof(%L, %L)', (SELECT string_agg(l, E'\n' ORDER BY n) FROM sealed), :'key_enc')) AS other_data_key;
 -- the privileges: revoked from PUBLIC, as import_aof(text) and export_aof
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
-  FROM pg_proc p WHERE p.proname IN ('import_aof', 'export_aof', 'new_key_enc')
+  FROM pg_proc p WHERE p.proname IN ('import_aof', 'export_aof', 'new_key_enc', 'rewrap_key')
    AND p.pronamespace = 'nedb'::regnamespace ORDER BY 1::text;
+
+-- Cascade at rest: with a master key configured, chunks are sealed under
+-- the database's data key (made at the first upload, kept wrapped in
+-- nedb.data_key); compression first, dedup and roots by the plaintext
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+CREATE TABLE files_in (name text, data bytea);
+INSERT INTO files_in VALUES ('text', convert_to(repeat('every line the same, compressible ', 4000), 'UTF8')),
+    ('random', (SELECT decode(string_agg(md5(g::text), ''), 'hex') FROM generate_series(1, 8000) g)),
+    ('text2', convert_to(repeat('another line, compressible too ', 4000), 'UTF8'));
+RESET nedb.tmk_file;
+SELECT nedb.put_file('plain', data) FROM files_in WHERE name = 'text';
+SET nedb.tmk_file = :'tmkfile';
+SELECT count(*) AS data_keys FROM nedb.data_key;
+SELECT nedb.put_file(name, data) AS version FROM files_in ORDER BY name;
+SELECT nedb.put_file('random', data, 'cold') AS version FROM files_in WHERE name = 'random';
+SELECT count(*) AS data_keys, bool_and(key_enc::jsonb ->> 'alg' = 'AES-256-GCM') AS wrapped FROM nedb.data_key;
+-- the plaintext upload's chunks stay as they were; the text's same chunks are dedup hits
+SELECT tier, codec, count(*) AS chunks, sum(raw_len) AS raw, sum(octet_length(data)) < sum(raw_len) AS smaller
+  FROM nedb.chunks GROUP BY 1, 2 ORDER BY 1, 2;
+-- no 32-byte window of the incompressible file is in any stored chunk
+SELECT count(*) AS plaintext_windows_stored FROM nedb.chunks c, files_in f, generate_series(0, 127968, 997) o
+ WHERE f.name = 'random' AND position(substring(f.data from o + 1 for 32) IN c.data) > 0;
+SELECT f.name, md5(nedb.get_file(f.name)) = md5(f.data) AS same, nedb.file_root(f.name) = nedb.chunk_root(f.data) AS root
+  FROM files_in f ORDER BY 1;
+SELECT md5(nedb.get_file('random', tier => 'cold')) = md5(data) AS cold_same FROM files_in WHERE name = 'random';
+SELECT nedb.verify_file_proof(nedb.file_proof('random', 0)) AS proof;
+-- no master key: the sealed chunks are refused, the plaintext ones still read
+RESET nedb.tmk_file;
+SELECT regexp_replace(try($$SELECT nedb.get_file('random')$$), 'chunk [0-9a-f]+', 'chunk …') AS no_master_key;
+SELECT length(nedb.get_file('plain')) AS plain_still_reads;
+-- another master key: refused
+SET nedb.tmk_file = :'otherfile';
+SELECT try($$SELECT nedb.get_file('random')$$) AS other_master_key;
+-- a sealed chunk changed: refused as corrupted, never garbage
+SET nedb.tmk_file = :'tmkfile';
+BEGIN;
+UPDATE nedb.chunks SET data = set_byte(data, 20, get_byte(data, 20) # 1)
+ WHERE (tier, id) = (SELECT tier, id FROM nedb.chunks WHERE codec >= 2 AND tier = 'cold' LIMIT 1);
+SELECT regexp_replace(try($$SELECT nedb.get_file('random', tier => 'cold')$$), 'chunk [0-9a-f]+', 'chunk …') AS tampered;
+ROLLBACK;
+-- key rotation: the data key rewrapped by another master key, chunks untouched
+SELECT md5(string_agg(data, '' ORDER BY tier, id)) AS chunks_before FROM nedb.chunks \gset
+SELECT key_enc AS old_key_enc FROM nedb.data_key \gset
+SET nedb.tmk_file = :'otherfile';
+SELECT nedb.rewrap_key(:'tmkfile');
+SELECT key_enc <> :'old_key_enc' AS rewrapped, rewrapped_at IS NOT NULL AS stamped FROM nedb.data_key;
+SELECT md5(string_agg(data, '' ORDER BY tier, id)) = :'chunks_before' AS chunks_untouched FROM nedb.chunks;
+SELECT f.name, md5(nedb.get_file(f.name)) = md5(f.data) AS same FROM files_in f ORDER BY 1;
+SET nedb.tmk_file = :'tmkfile';
+SELECT try($$SELECT nedb.get_file('random')$$) AS old_master_key;
+SELECT try(format('SELECT nedb.rewrap_key(%L)', :'tmkfile')) AS rewrap_with_the_wrong_old_key;
+-- a data key made in a rolled-back subtransaction does not seal later chunks
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+BEGIN;
+SAVEPOINT s;
+SELECT nedb.put_file('gone', data) FROM files_in WHERE name = 'text';
+ROLLBACK TO s;
+SELECT count(*) AS data_keys_after_rollback FROM nedb.data_key;
+SELECT nedb.put_file('kept', data) FROM files_in WHERE name = 'random';
+COMMIT;
+SELECT count(*) AS data_keys, md5(nedb.get_file('kept')) = (SELECT md5(data) FROM files_in WHERE name = 'random') AS same
+  FROM nedb.data_key;
+-- superusers only
+CREATE ROLE enc_user;
+GRANT USAGE ON SCHEMA nedb TO enc_user;
+SET ROLE enc_user;
+SELECT try(format('SELECT nedb.rewrap_key(%L)', :'otherfile')) AS rewrap_by_others;
+RESET ROLE;
+DROP OWNED BY enc_user;
+DROP ROLE enc_user;
+DROP TABLE files_in;
 
 RESET nedb.tmk_file;
 DROP TABLE vec_lines, sealed;

@@ -22,13 +22,20 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "at_rest.h"
 #include "canon.h"
 #include "keyfile.h"
+#include "session.h"
 
 char	   *nedb_tmk_file = NULL;
 
@@ -233,4 +240,161 @@ nedb_new_key_enc(PG_FUNCTION_ARGS)
 	explicit_bzero(kek, sizeof(kek));
 	explicit_bzero(dek, sizeof(dek));
 	PG_RETURN_TEXT_P(cstring_to_text(key_enc));
+}
+
+/* ------------------------------------------------------------------------
+ * Cascade's data key: one per database, in nedb.data_key wrapped by the
+ * master key (README: Encryption at rest).
+ * ------------------------------------------------------------------------ */
+
+static uint8 cached_dek[AT_REST_KEY_LEN];
+static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+static SubTransactionId cached_subxid = InvalidSubTransactionId;
+static char *cached_tmk_file = NULL;
+
+/* the stored key.enc, or NULL (SPI connected) */
+static char *
+stored_key_enc(bool fresh)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *key_enc = NULL;
+
+	/* fresh: not read-only, so in READ COMMITTED a new snapshot sees a concurrent first key */
+	if (SPI_execute("SELECT key_enc FROM nedb.data_key", !fresh, 1) != SPI_OK_SELECT)
+		elog(ERROR, "nedb: could not read nedb.data_key");
+	MemoryContextSwitchTo(cxt);
+	if (SPI_processed > 0)
+		key_enc = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	SPI_freetuptable(SPI_tuptable);
+	return key_enc;
+}
+
+bool
+at_rest_data_key(uint8 dek[AT_REST_KEY_LEN], bool create)
+{
+	uint8		kek[AT_REST_KEY_LEN];
+	char	   *key_enc;
+
+	if (nedb_tmk_file == NULL || nedb_tmk_file[0] == '\0')
+		return false;
+	/*
+	 * The cache is good within one subtransaction only: a key made in one
+	 * that rolled back must not seal later chunks.
+	 */
+	if (cached_lxid == MyProc->lxid && cached_subxid == GetCurrentSubTransactionId() &&
+		cached_tmk_file != NULL &&
+		strcmp(cached_tmk_file, nedb_tmk_file) == 0)
+	{
+		memcpy(dek, cached_dek, AT_REST_KEY_LEN);
+		return true;
+	}
+	key_enc = stored_key_enc(create);
+	if (key_enc == NULL && !create)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("Cascade has encrypted chunks but no data key"),
+				 errdetail("nedb.data_key is empty.")));
+	at_rest_kek(kek);
+	PG_TRY();
+	{
+		if (key_enc == NULL)
+		{
+			Oid			argt = TEXTOID;
+			Datum		arg;
+
+			if (!pg_strong_random(dek, AT_REST_KEY_LEN))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not generate a random data key")));
+			arg = CStringGetTextDatum(at_rest_wrap(kek, dek));
+			/* a concurrent first upload may have stored one: then it is the key */
+			if (SPI_execute_with_args("INSERT INTO nedb.data_key (key_enc) VALUES ($1) ON CONFLICT DO NOTHING",
+									  1, &argt, &arg, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "nedb: could not store the data key");
+			if (SPI_processed == 0)
+			{
+				key_enc = stored_key_enc(true);
+				/* a snapshot older than that key cannot see it */
+				if (key_enc == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to a concurrent first upload"),
+							 errdetail("Another transaction stored Cascade's data key after this one's snapshot."),
+							 errhint("Retry the transaction.")));
+			}
+		}
+		if (key_enc != NULL)
+			at_rest_unwrap(kek, key_enc, strlen(key_enc), dek);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(kek, sizeof(kek));
+	}
+	PG_END_TRY();
+	memcpy(cached_dek, dek, AT_REST_KEY_LEN);
+	cached_lxid = MyProc->lxid;
+	cached_subxid = GetCurrentSubTransactionId();
+	if (cached_tmk_file)
+		pfree(cached_tmk_file);
+	cached_tmk_file = MemoryContextStrdup(TopMemoryContext, nedb_tmk_file);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(nedb_rewrap_key);
+
+/*
+ * nedb.rewrap_key(old_tmk_file): Cascade's data key, opened with the master
+ * key in old_tmk_file, wrapped again by the one nedb.tmk_file names now.
+ * The chunks are not touched.  Superusers only (it reads a file it is told).
+ */
+Datum
+nedb_rewrap_key(PG_FUNCTION_ARGS)
+{
+	char	   *old_file = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	uint8		old_kek[AT_REST_KEY_LEN];
+	uint8		new_kek[AT_REST_KEY_LEN];
+	uint8		dek[AT_REST_KEY_LEN];
+	char	   *current = nedb_tmk_file;
+	char	   *key_enc;
+	char	   *rewrapped;
+	NedbSession s;
+	Oid			argt = TEXTOID;
+	Datum		arg;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may rewrap the data key"),
+				 errdetail("It reads the old master key from a file of the server's.")));
+	nedb_begin(&s);
+	key_enc = stored_key_enc(true);
+	if (key_enc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("there is no data key to rewrap"),
+				 errdetail("Cascade makes one at the first upload with nedb.tmk_file set.")));
+	PG_TRY();
+	{
+		nedb_tmk_file = old_file;
+		at_rest_kek(old_kek);
+		nedb_tmk_file = current;
+		at_rest_kek(new_kek);
+		at_rest_unwrap(old_kek, key_enc, strlen(key_enc), dek);
+		rewrapped = at_rest_wrap(new_kek, dek);
+	}
+	PG_FINALLY();
+	{
+		nedb_tmk_file = current;
+		explicit_bzero(old_kek, sizeof(old_kek));
+		explicit_bzero(new_kek, sizeof(new_kek));
+		explicit_bzero(dek, sizeof(dek));
+	}
+	PG_END_TRY();
+	arg = CStringGetTextDatum(rewrapped);
+	if (SPI_execute_with_args("UPDATE nedb.data_key SET key_enc = $1, rewrapped_at = pg_catalog.now()",
+							  1, &argt, &arg, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "nedb: could not store the rewrapped data key");
+	nedb_end(&s);
+	cached_lxid = InvalidLocalTransactionId;
+	PG_RETURN_VOID();
 }

@@ -43,4 +43,12 @@ extern void at_rest_seal(const uint8 key[AT_REST_KEY_LEN], const char *aad,
 extern bool at_rest_open(const uint8 key[AT_REST_KEY_LEN], const char *aad,
 						 const char *blob, int len, StringInfo out);
 
+/*
+ * Cascade's data key (nedb.data_key, wrapped by the master key): false if
+ * no master key is configured; else the key in dek, made and stored first
+ * if create and there is none (inside a storage session).  Opened once per
+ * transaction.
+ */
+extern bool at_rest_data_key(uint8 dek[AT_REST_KEY_LEN], bool create);
+
 #endif

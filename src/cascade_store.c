@@ -9,6 +9,13 @@
  * Reads decompress straight into the caller's buffer and check the bytes
  * against the chunk id: a tampered chunk is an error, never wrong bytes.
  *
+ * With a master key configured (nedb.tmk_file), a new chunk's stored bytes
+ * are then sealed with AES-256-GCM under the database's data key
+ * (src/at_rest.c), as the reference seals its chunks: compression first,
+ * the chunk id still that of the plaintext, so dedup and proofs do not
+ * change.  A sealed chunk read without the master key is an error, never
+ * ciphertext.
+ *
  * The zstd contexts live as long as the backend (allocated once, reused), so
  * an error in the middle of a file leaks nothing.
  */
@@ -21,10 +28,13 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "at_rest.h"
 #include "cascade.h"
 
 #define CODEC_RAW	0
 #define CODEC_ZSTD	1
+/* added to the codec: sealed under the data key (after compression) */
+#define CODEC_SEALED 2
 
 int			cascade_warm_level = 3;
 
@@ -171,6 +181,7 @@ chunk_put(CascadeTier tier, const uint8 *id, const uint8 *raw, size_t len)
 {
 	Datum		v[5];
 	size_t		clen;
+	uint8		dek[AT_REST_KEY_LEN];
 
 	Assert(len <= CDC_MAX);
 	v[0] = CStringGetTextDatum(cascade_tier_name(tier));
@@ -181,9 +192,24 @@ chunk_put(CascadeTier tier, const uint8 *id, const uint8 *raw, size_t len)
 		return true;
 
 	clen = compress_chunk(tier, raw, len);
-	v[2] = Int16GetDatum(clen ? CODEC_ZSTD : CODEC_RAW);
 	v[3] = Int32GetDatum((int32) len);
-	v[4] = PointerGetDatum(clen ? bytea_of(cbuf, clen) : bytea_of(raw, len));
+	if (at_rest_data_key(dek, true))
+	{
+		StringInfoData sealed;
+
+		initStringInfo(&sealed);
+		at_rest_seal(dek, AT_REST_AAD_DATA, clen ? (char *) cbuf : (char *) raw,
+					 clen ? clen : len, &sealed);
+		explicit_bzero(dek, sizeof(dek));
+		v[2] = Int16GetDatum((clen ? CODEC_ZSTD : CODEC_RAW) + CODEC_SEALED);
+		v[4] = PointerGetDatum(bytea_of((uint8 *) sealed.data, sealed.len));
+		pfree(sealed.data);
+	}
+	else
+	{
+		v[2] = Int16GetDatum(clen ? CODEC_ZSTD : CODEC_RAW);
+		v[4] = PointerGetDatum(clen ? bytea_of(cbuf, clen) : bytea_of(raw, len));
+	}
 	/* a concurrent upload of the same chunk may have won: then it is a hit */
 	run_plan(CP_INSERT, v, false);
 	return SPI_processed == 0;
@@ -212,6 +238,9 @@ chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
 	int32		raw_len;
 	bytea	   *data;
 	size_t		dlen;
+	const char *stored;
+	StringInfoData opened = {0};
+	SPITupleTable *tt;
 	uint8		check[NEDB_HASH_LEN];
 
 	v[0] = CStringGetTextDatum(cascade_tier_name(tier));
@@ -219,17 +248,42 @@ chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
 	run_plan(CP_FETCH, v, true);
 	if (SPI_processed == 0)
 		corrupted(id, file, version, index, "it is missing from nedb.chunks");
-	codec = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	raw_len = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	data = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	/* (reading the data key runs a query of its own) */
+	tt = SPI_tuptable;
+	codec = DatumGetInt16(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+	raw_len = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
+	data = DatumGetByteaPP(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
 	dlen = VARSIZE_ANY_EXHDR(data);
+	stored = VARDATA_ANY(data);
 	if (raw_len < 0 || (size_t) raw_len != len)
 		corrupted(id, file, version, index, "its stored length differs from the file's");
+	if (codec == CODEC_RAW + CODEC_SEALED || codec == CODEC_ZSTD + CODEC_SEALED)
+	{
+		uint8		dek[AT_REST_KEY_LEN];
+		char		hex[NEDB_HEX_LEN + 1];
+
+		if (!at_rest_data_key(dek, false))
+		{
+			hash_to_hex(id, hex);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("chunk %s of file \"%s\" version %d is encrypted, and no master key is configured",
+							hex, file, version),
+					 errhint("Set nedb.tmk_file to the file of the master key that wraps nedb.data_key.")));
+		}
+		initStringInfo(&opened);
+		if (!at_rest_open(dek, AT_REST_AAD_DATA, stored, dlen, &opened))
+			corrupted(id, file, version, index, "its ciphertext does not authenticate under the data key");
+		explicit_bzero(dek, sizeof(dek));
+		codec -= CODEC_SEALED;
+		stored = opened.data;
+		dlen = opened.len;
+	}
 	if (codec == CODEC_RAW)
 	{
 		if (dlen != len)
 			corrupted(id, file, version, index, "its raw data has the wrong length");
-		memcpy(dst, VARDATA_ANY(data), len);
+		memcpy(dst, stored, len);
 	}
 	else if (codec == CODEC_ZSTD)
 	{
@@ -239,13 +293,18 @@ chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create a zstd decompression context")));
-		rc = ZSTD_decompressDCtx(dctx, dst, len, VARDATA_ANY(data), dlen);
+		rc = ZSTD_decompressDCtx(dctx, dst, len, stored, dlen);
 		if (ZSTD_isError(rc) || rc != len)
 			corrupted(id, file, version, index, "it does not decompress to its length");
 	}
 	else
 		corrupted(id, file, version, index, "its codec is unknown");
-	SPI_freetuptable(SPI_tuptable);
+	SPI_freetuptable(tt);
+	if (opened.data)
+	{
+		explicit_bzero(opened.data, opened.len);
+		pfree(opened.data);
+	}
 
 	blake2b256(dst, len, check);
 	if (memcmp(check, id, NEDB_HASH_LEN) != 0)

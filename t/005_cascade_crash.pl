@@ -7,6 +7,8 @@
 # file.  Neither may leave a version, an op, a chunk or a tree node behind,
 # and uploading the same bytes again afterwards must work.  The log tree
 # must still match the log, and every op's inclusion proof must verify.
+# t/013_cascade_sealed.pl runs all of it again with a master key configured
+# (NEDB_CASCADE_SEALED=1): every chunk then sealed under the data key.
 
 use strict;
 use warnings;
@@ -30,6 +32,14 @@ fsync = on
 synchronous_commit = on
 full_page_writes = on
 });
+my $sealed = $ENV{NEDB_CASCADE_SEALED} // 0;
+if ($sealed)
+{
+	my $tmk = PostgreSQL::Test::Utils::tempdir . '/tmk';
+	PostgreSQL::Test::Utils::append_to_file($tmk, join('', map { chr(int(rand(256))) } 1 .. 32) . 'x');
+	chmod 0600, $tmk;
+	$node->append_conf('postgresql.conf', "nedb.tmk_file = '$tmk'\n");
+}
 $node->start;
 q1('CREATE EXTENSION nedb');
 q1('CREATE EXTENSION amcheck');
@@ -78,6 +88,12 @@ sub check_files
 			  . " WHERE o.op = 'put_file' AND f.seq IS NULL"),
 		0, "$label: every put_file op has its version");
 	check_btree_indexes($label);
+	if ($sealed)
+	{
+		is(q1("SELECT count(*) FILTER (WHERE codec >= 2) || '/' || count(*) FROM nedb.chunks"),
+			q1("SELECT count(*) || '/' || count(*) FROM nedb.chunks"), "$label: every chunk is sealed");
+		is(q1("SELECT count(*) FROM nedb.data_key"), 1, "$label: one data key, wrapped");
+	}
 }
 
 check_files('before any crash');
