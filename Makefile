@@ -62,7 +62,7 @@ EXTENSION = nedb
 DATA = nedb--1.0.sql nedb--1.1.sql nedb--1.0--1.1.sql nedb--1.0.control
 PGFILEDESC = "nedb - hash-chained, time-traveling document store"
 
-SHLIB_LINK += -lsodium -lzstd -lssl -lcrypto
+SHLIB_LINK += -lsodium -lzstd -llzma -lssl -lcrypto
 # the replication worker talks to its primary with libpq
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)

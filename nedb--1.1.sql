@@ -408,7 +408,7 @@ CREATE SERVER nedb FOREIGN DATA WRAPPER nedb;
 CREATE TABLE nedb.chunks (
     tier        text COLLATE "C" NOT NULL CHECK (tier IN ('warm', 'cold')),
     id          bytea NOT NULL,             -- BLAKE2b-256 of the raw bytes
-    codec       smallint NOT NULL,          -- 0 raw, 1 zstd; + 2 sealed (nedb.data_key)
+    codec       smallint NOT NULL,          -- 0 raw, 1 zstd, 4 lzma; + 2 sealed (nedb.data_key)
     raw_len     integer NOT NULL,
     data        bytea NOT NULL,
     PRIMARY KEY (tier, id)

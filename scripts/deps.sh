@@ -3,7 +3,7 @@
 set -Eeuo pipefail
 PGVER=${PGVER:-15}
 PKGS=(make gcc postgresql-$PGVER postgresql-client-$PGVER postgresql-server-dev-$PGVER
-      libzstd-dev libssl-dev libsodium-dev libpq-dev libipc-run-perl
+      libzstd-dev liblzma-dev libssl-dev libsodium-dev libpq-dev libipc-run-perl
       clang-14 libfuzzer-14-dev)  # the NQL parser's fuzzing harness (tests/fuzz)
 missing=()
 for p in "${PKGS[@]}"; do

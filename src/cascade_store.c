@@ -2,9 +2,9 @@
  * cascade_store.c
  *	  The chunk store: one row per (tier, chunk id) in nedb.chunks.
  *
- * A chunk is stored once per tier, compressed with zstd (warm: a fast level,
- * nedb.cascade_warm_level; cold: the maximum level with long-distance
- * matching) or raw when compression does not make it smaller.  The data
+ * A chunk is stored once per tier, compressed (warm: zstd at a fast level,
+ * nedb.cascade_warm_level; cold: LZMA2 at preset 9e, or zstd where that is
+ * smaller) or raw when compression does not make it smaller.  The data
  * column is STORAGE EXTERNAL, so Postgres does not try to compress it again.
  * Reads decompress straight into the caller's buffer and check the bytes
  * against the chunk id: a tampered chunk is an error, never wrong bytes.
@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include <lzma.h>
 #include <zstd.h>
 
 #include "catalog/pg_type.h"
@@ -35,12 +36,14 @@
 #define CODEC_ZSTD	1
 /* added to the codec: sealed under the data key (after compression) */
 #define CODEC_SEALED 2
+#define CODEC_LZMA	4
 
 int			cascade_warm_level = 3;
 
 static ZSTD_CCtx *cctx = NULL;
 static ZSTD_DCtx *dctx = NULL;
 static uint8 *cbuf = NULL;		/* ZSTD_compressBound(CDC_MAX) bytes */
+static uint8 *lbuf[2];			/* CDC_MAX bytes each: the two LZMA passes */
 
 typedef enum ChunkPlan
 {
@@ -128,14 +131,12 @@ zstd_check(size_t rc, const char *what)
 
 /* one zstd pass over raw into cbuf; its size */
 static size_t
-zstd_pass(const uint8 *raw, size_t len, int level, bool long_distance)
+zstd_pass(const uint8 *raw, size_t len, int level)
 {
 	size_t		rc;
 
 	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
 	zstd_check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level), "setup");
-	if (long_distance)
-		zstd_check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1), "setup");
 	/* raw_len is stored beside the data: the frame need not repeat it */
 	zstd_check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0), "setup");
 	rc = ZSTD_compress2(cctx, cbuf, ZSTD_compressBound(CDC_MAX), raw, len);
@@ -144,43 +145,96 @@ zstd_pass(const uint8 *raw, size_t len, int level, bool long_distance)
 }
 
 /*
- * Compress into cbuf; the compressed size, or 0 if it does not pay.  Cold
- * keeps the smaller of the maximum level with long-distance matching and the
- * warm level: on some inputs (long runs of counters, say) the optimal
- * parser of the top levels loses to the fast ones, and cold is about ratio.
+ * One LZMA2 pass (raw, no container: the chunk's length is stored beside
+ * it) at preset 9e with a dictionary of a chunk's size, into lbuf[i]; its
+ * size, or SIZE_MAX if it is no smaller than the input.  LZMA2 keeps lc, lp
+ * and pb in the stream, so one decoder reads every variant.
  */
 static size_t
-compress_chunk(CascadeTier tier, const uint8 *raw, size_t len)
+lzma_pass(const uint8 *raw, size_t len, uint32 pb, int i)
+{
+	lzma_options_lzma opt;
+	lzma_filter filters[2];
+	size_t		pos = 0;
+	lzma_ret	rc;
+
+	if (lzma_lzma_preset(&opt, 9 | LZMA_PRESET_EXTREME))
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("liblzma has no preset 9e")));
+	opt.dict_size = CDC_MAX;
+	opt.pb = pb;
+	filters[0].id = LZMA_FILTER_LZMA2;
+	filters[0].options = &opt;
+	filters[1].id = LZMA_VLI_UNKNOWN;
+	rc = lzma_raw_buffer_encode(filters, NULL, raw, len, lbuf[i], &pos, len);
+	if (rc == LZMA_BUF_ERROR)
+		return SIZE_MAX;
+	if (rc != LZMA_OK)
+		ereport(ERROR,
+				(errcode(rc == LZMA_MEM_ERROR ? ERRCODE_OUT_OF_MEMORY : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("LZMA compression failed (liblzma error %d)", (int) rc)));
+	return pos;
+}
+
+/*
+ * A chunk compressed: its codec (CODEC_RAW if compression does not pay),
+ * *out and *outlen the bytes to store.  Warm is zstd at a fast level.  Cold
+ * is about ratio, and on these small chunks LZMA beats zstd's top levels
+ * (whose frames and entropy tables cost more per chunk): the smallest of
+ * LZMA2 9e with pb 0 (text: byte-aligned) and with pb 2 (the default, for
+ * binary records), and the warm zstd level (long runs of counters, say).
+ */
+static int
+compress_chunk(CascadeTier tier, const uint8 *raw, size_t len, const uint8 **out, size_t *outlen)
 {
 	size_t		size;
+	int			codec = CODEC_ZSTD;
 
 	if (cctx == NULL)
 	{
 		cbuf = MemoryContextAlloc(TopMemoryContext, ZSTD_compressBound(CDC_MAX));
+		lbuf[0] = MemoryContextAlloc(TopMemoryContext, CDC_MAX);
+		lbuf[1] = MemoryContextAlloc(TopMemoryContext, CDC_MAX);
 		cctx = ZSTD_createCCtx();
 		if (cctx == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create a zstd compression context")));
 	}
+	size = zstd_pass(raw, len, cascade_warm_level);
+	*out = cbuf;
 	if (tier == TIER_COLD)
 	{
-		size_t		fast = zstd_pass(raw, len, cascade_warm_level, false);
+		for (int i = 0; i < 2; i++)
+		{
+			size_t		l = lzma_pass(raw, len, i == 0 ? 0 : LZMA_PB_DEFAULT, i);
 
-		size = zstd_pass(raw, len, ZSTD_maxCLevel(), true);
-		if (fast < size)
-			size = zstd_pass(raw, len, cascade_warm_level, false);
+			if (l < size)
+			{
+				size = l;
+				*out = lbuf[i];
+				codec = CODEC_LZMA;
+			}
+		}
 	}
-	else
-		size = zstd_pass(raw, len, cascade_warm_level, false);
-	return size < len ? size : 0;
+	if (size >= len)
+	{
+		*out = raw;
+		size = len;
+		codec = CODEC_RAW;
+	}
+	*outlen = size;
+	return codec;
 }
 
 bool
 chunk_put(CascadeTier tier, const uint8 *id, const uint8 *raw, size_t len)
 {
 	Datum		v[5];
-	size_t		clen;
+	int			codec;
+	const uint8 *stored;
+	size_t		slen;
 	uint8		dek[AT_REST_KEY_LEN];
 
 	Assert(len <= CDC_MAX);
@@ -191,24 +245,23 @@ chunk_put(CascadeTier tier, const uint8 *id, const uint8 *raw, size_t len)
 	if (SPI_processed > 0)
 		return true;
 
-	clen = compress_chunk(tier, raw, len);
+	codec = compress_chunk(tier, raw, len, &stored, &slen);
 	v[3] = Int32GetDatum((int32) len);
 	if (at_rest_data_key(dek, true))
 	{
 		StringInfoData sealed;
 
 		initStringInfo(&sealed);
-		at_rest_seal(dek, AT_REST_AAD_DATA, clen ? (char *) cbuf : (char *) raw,
-					 clen ? clen : len, &sealed);
+		at_rest_seal(dek, AT_REST_AAD_DATA, (const char *) stored, slen, &sealed);
 		explicit_bzero(dek, sizeof(dek));
-		v[2] = Int16GetDatum((clen ? CODEC_ZSTD : CODEC_RAW) + CODEC_SEALED);
+		v[2] = Int16GetDatum(codec + CODEC_SEALED);
 		v[4] = PointerGetDatum(bytea_of((uint8 *) sealed.data, sealed.len));
 		pfree(sealed.data);
 	}
 	else
 	{
-		v[2] = Int16GetDatum(clen ? CODEC_ZSTD : CODEC_RAW);
-		v[4] = PointerGetDatum(clen ? bytea_of(cbuf, clen) : bytea_of(raw, len));
+		v[2] = Int16GetDatum(codec);
+		v[4] = PointerGetDatum(bytea_of(stored, slen));
 	}
 	/* a concurrent upload of the same chunk may have won: then it is a hit */
 	run_plan(CP_INSERT, v, false);
@@ -257,7 +310,8 @@ chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
 	stored = VARDATA_ANY(data);
 	if (raw_len < 0 || (size_t) raw_len != len)
 		corrupted(id, file, version, index, "its stored length differs from the file's");
-	if (codec == CODEC_RAW + CODEC_SEALED || codec == CODEC_ZSTD + CODEC_SEALED)
+	if (codec == CODEC_RAW + CODEC_SEALED || codec == CODEC_ZSTD + CODEC_SEALED ||
+		codec == CODEC_LZMA + CODEC_SEALED)
 	{
 		uint8		dek[AT_REST_KEY_LEN];
 		char		hex[NEDB_HEX_LEN + 1];
@@ -295,6 +349,28 @@ chunk_get(CascadeTier tier, const uint8 *id, uint8 *dst, size_t len,
 					 errmsg("could not create a zstd decompression context")));
 		rc = ZSTD_decompressDCtx(dctx, dst, len, stored, dlen);
 		if (ZSTD_isError(rc) || rc != len)
+			corrupted(id, file, version, index, "it does not decompress to its length");
+	}
+	else if (codec == CODEC_LZMA)
+	{
+		lzma_options_lzma opt;
+		lzma_filter filters[2];
+		size_t		in_pos = 0;
+		size_t		out_pos = 0;
+		lzma_ret	rc;
+
+		memset(&opt, 0, sizeof(opt));
+		opt.dict_size = CDC_MAX;
+		filters[0].id = LZMA_FILTER_LZMA2;
+		filters[0].options = &opt;
+		filters[1].id = LZMA_VLI_UNKNOWN;
+		rc = lzma_raw_buffer_decode(filters, NULL, (const uint8 *) stored, &in_pos, dlen,
+									dst, &out_pos, len);
+		if (rc == LZMA_MEM_ERROR)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory decompressing an LZMA chunk")));
+		if (rc != LZMA_OK || out_pos != len || in_pos != dlen)
 			corrupted(id, file, version, index, "it does not decompress to its length");
 	}
 	else
