@@ -31,6 +31,14 @@ nedb.replication_batch = 700
 max_connections = 20
 fsync = off
 });
+	# B keeps Cascade's chunks sealed under a master key of its own
+	if ($name eq 'b')
+	{
+		my $tmk = PostgreSQL::Test::Utils::tempdir . '/tmk_b';
+		PostgreSQL::Test::Utils::append_to_file($tmk, 'the master key of B alone, 0600');
+		chmod 0600, $tmk;
+		$node->append_conf('postgresql.conf', "nedb.tmk_file = '$tmk'\n");
+	}
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION nedb');
 	$nodes{$name} = $node;
@@ -107,6 +115,15 @@ is(sql($b, 'SELECT name, state, lag_ops, last_error IS NULL FROM nedb.subscripti
 # the chain A -> B -> C: C follows B, which follows A
 subscribe($c, 'from_b', $b);
 caught_up($c, $a, 'chain');
+
+# what a follower receives it stores under its own key: B (a master key of
+# its own) seals every chunk, A and C (none) store them unsealed
+my $sealed = q{SELECT count(*) FILTER (WHERE codec >= 2) || '/' || count(*) FROM nedb.chunks};
+my $nchunks = sql($a, 'SELECT count(*) FROM nedb.chunks');
+is(sql($a, $sealed), "0/$nchunks", 'A stores its chunks unsealed');
+is(sql($b, $sealed), "$nchunks/$nchunks", 'B seals every chunk it receives under its own key');
+is(sql($c, $sealed), "0/$nchunks", 'C, following B, stores them unsealed');
+is(sql($c, $files), sql($a, $files), 'chain: every file version reads back on C as on A');
 
 # a following database refuses local writes
 my ($ret, $out, $err) = $b->psql('postgres', q{SELECT nedb.put('x', 'y', '{}')});
