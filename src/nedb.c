@@ -3,9 +3,9 @@
  *	  Module entry: NEDB, a hash-chained, time-traveling document store.
  *
  * The core needs only CREATE EXTENSION nedb; loading the library through
- * shared_preload_libraries also starts the replication launcher and
- * registers nedb_sorted's WAL resource manager (cheaper leaf inserts, see
- * sorted_xlog.c).
+ * shared_preload_libraries also starts the launcher of the replication and
+ * TTL sweeper workers and registers nedb_sorted's WAL resource manager
+ * (cheaper leaf inserts, see sorted_xlog.c).
  */
 #include "postgres.h"
 
@@ -26,6 +26,7 @@
 #include "group_commit.h"
 #include "staging.h"
 #include "sign.h"
+#include "sweeper.h"
 #include "track_rows.h"
 
 PG_MODULE_MAGIC;
@@ -56,6 +57,7 @@ _PG_init(void)
 							&cascade_warm_level, 3, 1, 19,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();
+	nedb_sweeper_init();
 	nedb_sign_init();
 	repl_sql_init();
 	/* last: its pre-commit callback must run before the others (see there) */
