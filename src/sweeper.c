@@ -325,9 +325,12 @@ sweep_wanted(Oid *owner)
 	return wanted;
 }
 
-/* one transaction of at most lim deletes; returns how many */
+/*
+ * One transaction of at most lim deletes, looking at the versions after
+ * *after_seq; returns how many, and in *found the candidates.
+ */
 static uint64
-sweep_batch(Oid owner, int lim)
+sweep_batch(Oid owner, int lim, int64 *after_seq, uint64 *found)
 {
 	NedbSession s;
 	Oid			save_user;
@@ -344,7 +347,7 @@ sweep_batch(Oid owner, int lim)
 	/* as nedb.sweep(): it deletes in every collection */
 	nedb_acl_require_collection(GetUserId(), NULL, NEDB_WRITE);
 	nedb_begin(&s);
-	n = sweep_expired(lim);
+	n = sweep_expired(lim, after_seq, found);
 	nedb_end(&s);
 
 	PopActiveSnapshot();
@@ -355,16 +358,22 @@ sweep_batch(Oid owner, int lim)
 	return n;
 }
 
-/* batches until one is not full, or the sweeper is turned off */
+/*
+ * Batches until one finds fewer candidates than it may delete, or the
+ * sweeper is turned off.  Each batch goes on in seq order where the one
+ * before stopped, so a run reads the current versions once.
+ */
 static int64
 sweep_run(Oid owner, MemoryContext batch_cxt)
 {
 	int64		total = 0;
+	int64		after_seq = -1;
 
 	for (;;)
 	{
 		int			lim;
 		uint64		n;
+		uint64		found;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -376,12 +385,12 @@ sweep_run(Oid owner, MemoryContext batch_cxt)
 			break;
 		lim = nedb_sweep_batch;
 		MemoryContextSwitchTo(batch_cxt);
-		n = sweep_batch(owner, lim);
+		n = sweep_batch(owner, lim, &after_seq, &found);
 		MemoryContextSwitchTo(batch_cxt);
 		MemoryContextReset(batch_cxt);
 		total += n;
 		entry_add(n);
-		if (n < (uint64) lim)
+		if (found < (uint64) lim)
 			break;
 	}
 	return total;

@@ -568,8 +568,11 @@ nedb_expire(PG_FUNCTION_ARGS)
 
 /*
  * Delete current documents whose _expires_at has passed, as __ttl__: at
- * most lim of them (lim <= 0: all), oldest version first.  Needs a storage
- * session; returns how many were deleted.
+ * most lim of them (lim <= 0: all), in seq order of their versions, after
+ * the version at *after_seq (-1: from the start; set to the last one
+ * looked at, so that batches of a run read the versions once).  Needs a
+ * storage session; returns how many were deleted, and in *found how many
+ * candidates there were (fewer than lim: none is left after them).
  *
  * The candidates are found before the chain lock is taken (a scan of the
  * current versions, which must not hold writers up), and each is checked
@@ -578,28 +581,34 @@ nedb_expire(PG_FUNCTION_ARGS)
  * left alone, and a document is deleted once however many sweeps run.
  */
 uint64
-sweep_expired(int64 lim)
+sweep_expired(int64 lim, int64 *after_seq, uint64 *found)
 {
 	double		now = op_now();
-	Datum		args[2];
-	Oid			argtypes[2] = {FLOAT8OID, INT8OID};
+	Datum		args[3];
+	Oid			argtypes[3] = {FLOAT8OID, INT8OID, INT8OID};
 	uint64		n;
 	uint64		deleted = 0;
 	char	  **colls;
 	char	  **ids;
 	int64	   *seqs;
 
+	/* refused where a write is, also with nothing to delete */
+	chain_check_writable(false);
+	chain_check_writable(true);
+
 	args[0] = Float8GetDatum(now);
 	args[1] = Int64GetDatum(lim);
+	args[2] = Int64GetDatum(*after_seq);
 	if (SPI_execute_with_args("SELECT coll, id, seq_from FROM nedb.versions"
-							  " WHERE seq_to IS NULL AND doc IS NOT NULL"
+							  " WHERE seq_to IS NULL AND doc IS NOT NULL AND seq_from > $3"
 							  "   AND CASE WHEN jsonb_typeof(doc -> '_expires_at') = 'number'"
 							  "       THEN (doc -> '_expires_at')::numeric < $1::numeric ELSE false END"
 							  " ORDER BY seq_from"
 							  " LIMIT CASE WHEN $2 > 0 THEN $2 END",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "sweep query failed");
 	n = SPI_processed;
+	*found = n;
 	colls = palloc(sizeof(char *) * Max(n, 1));
 	ids = palloc(sizeof(char *) * Max(n, 1));
 	seqs = palloc(sizeof(int64) * Max(n, 1));
@@ -614,6 +623,7 @@ sweep_expired(int64 lim)
 	}
 	if (n == 0)
 		return 0;
+	*after_seq = seqs[n - 1];
 
 	chain_lock();
 	for (uint64 i = 0; i < n; i++)
@@ -640,6 +650,8 @@ nedb_sweep(PG_FUNCTION_ARGS)
 {
 	NedbSession s;
 	int64		lim = 0;
+	int64		after = -1;
+	uint64		found;
 	uint64		n;
 
 	if (PG_NARGS() > 0)
@@ -657,7 +669,7 @@ nedb_sweep(PG_FUNCTION_ARGS)
 	/* it deletes in every collection */
 	nedb_acl_require_collection(GetUserId(), NULL, NEDB_WRITE);
 	nedb_begin(&s);
-	n = sweep_expired(lim);
+	n = sweep_expired(lim, &after, &found);
 	nedb_end(&s);
 	PG_RETURN_INT32((int32) n);
 }
