@@ -56,7 +56,8 @@ OBJS = \
 	src/cascade_sql.o \
 	src/repl_launcher.o \
 	src/repl_apply.o \
-	src/repl_sql.o
+	src/repl_sql.o \
+	src/sweeper.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql nedb--1.1.sql nedb--1.0--1.1.sql nedb--1.0.control

@@ -434,3 +434,27 @@ CREATE EVENT TRIGGER nedb_track_drop ON sql_drop
 COMMENT ON EVENT TRIGGER nedb_track_alter_start IS 'Tracked tables: the key columns before an ALTER TABLE.';
 COMMENT ON EVENT TRIGGER nedb_track_alter_end IS 'Tracked tables: a key column renamed is followed, one dropped refused.';
 COMMENT ON EVENT TRIGGER nedb_track_drop IS 'Tracked tables: a dropped table is no longer tracked.';
+
+-- ---------------------------------------------------------------------------
+-- The TTL sweeper (README: Expiry): nedb.sweep in bounded batches, and what
+-- the background sweeper did (shared_preload_libraries, nedb.sweep_interval)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION nedb.sweep(lim integer)
+    RETURNS integer AS 'MODULE_PATHNAME', 'nedb_sweep' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION nedb.sweeper_status(OUT database name, OUT pid integer, OUT runs bigint,
+                                    OUT last_start timestamptz, OUT last_end timestamptz,
+                                    OUT last_deleted bigint, OUT total_deleted bigint,
+                                    OUT last_error text, OUT last_error_at timestamptz)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_sweeper_status' LANGUAGE C VOLATILE;
+
+CREATE VIEW nedb.sweeper AS
+SELECT database, pid, runs, last_start, last_end, last_deleted, total_deleted,
+       last_error, last_error_at
+  FROM nedb.sweeper_status();
+
+REVOKE EXECUTE ON FUNCTION nedb.sweep(integer), nedb.sweeper_status() FROM PUBLIC;
+
+COMMENT ON FUNCTION nedb.sweep(integer) IS 'Log the deletes of at most lim expired documents, oldest first (client __ttl__); returns how many.';
+COMMENT ON FUNCTION nedb.sweeper_status() IS 'The background TTL sweeper''s runs, one row per database it swept since the server started.';
+COMMENT ON VIEW nedb.sweeper IS 'The background TTL sweeper: per database, its worker now (pid), runs, the last run''s start, end and deletes, all deletes, the last error.';

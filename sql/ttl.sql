@@ -44,3 +44,32 @@ SELECT nedb.sweep();
 -- history keeps what expired
 SELECT seq, op, doc ->> 'v' AS v FROM nedb.history('s', 'dead');
 SELECT nedb.verify();
+
+-- sweep(lim): at most lim deletes, oldest first, the same ops as sweep();
+-- the rest at the next call, none twice
+SELECT count(nedb.put('b', 'e' || i, jsonb_build_object('i', i), ttl => '-1 second')) AS expired
+  FROM generate_series(1, 5) i;
+SELECT nedb.put('b', 'kept', '{}') ->> '_id' AS id;
+SELECT nedb.sweep(2) AS swept;
+SELECT payload ->> 'id' AS id FROM nedb.log WHERE client = '__ttl__' AND payload ->> 'coll' = 'b' ORDER BY seq;
+SELECT nedb.sweep(2) AS swept;
+SELECT nedb.sweep(2) AS swept;
+SELECT nedb.sweep(2) AS swept;
+SELECT payload ->> 'id' AS id, count(*) AS deletes, min(op) AS op
+  FROM nedb.log WHERE client = '__ttl__' AND payload ->> 'coll' = 'b' GROUP BY 1 ORDER BY 1;
+SELECT r ->> '_id' AS id FROM nql('FROM b') r;
+SELECT try($$SELECT nedb.sweep(0)$$) AS zero, try($$SELECT nedb.sweep(-1)$$) AS negative,
+       try($$SELECT nedb.sweep(NULL::integer)$$) AS null_lim;
+SELECT nedb.verify();
+
+-- granted deliberately, like sweep(); the view shows the background
+-- sweeper's runs (nedb.sweep_interval, off unless set: no rows here)
+SELECT p::regprocedure AS function, has_function_privilege('public', p, 'EXECUTE') AS public_may
+  FROM unnest(ARRAY['nedb.sweep()'::regprocedure, 'nedb.sweep(integer)'::regprocedure,
+                    'nedb.sweeper_status()'::regprocedure]) p;
+SELECT has_table_privilege('public', 'nedb.sweeper', 'SELECT') AS public_may_read_sweeper;
+SELECT current_setting('nedb.sweep_interval') AS sweep_interval,
+       current_setting('nedb.sweep_batch') AS sweep_batch;
+SELECT count(*) AS sweeper_rows FROM nedb.sweeper;
+SELECT attname, atttypid::regtype FROM pg_attribute
+ WHERE attrelid = 'nedb.sweeper'::regclass AND attnum > 0 ORDER BY attnum;

@@ -3,9 +3,9 @@
  *	  Module entry: NEDB, a hash-chained, time-traveling document store.
  *
  * The core needs only CREATE EXTENSION nedb; loading the library through
- * shared_preload_libraries also starts the replication launcher and
- * registers nedb_sorted's WAL resource manager (cheaper leaf inserts, see
- * sorted_xlog.c).
+ * shared_preload_libraries also starts the launcher of the replication and
+ * TTL sweeper workers and registers nedb_sorted's WAL resource manager
+ * (cheaper leaf inserts, see sorted_xlog.c).
  */
 #include "postgres.h"
 
@@ -27,6 +27,7 @@
 #include "staging.h"
 #include "sign.h"
 #include "at_rest.h"
+#include "sweeper.h"
 #include "track_rows.h"
 
 PG_MODULE_MAGIC;
@@ -57,6 +58,7 @@ _PG_init(void)
 							&cascade_warm_level, 3, 1, 19,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();
+	nedb_sweeper_init();
 	nedb_sign_init();
 	nedb_at_rest_init();
 	repl_sql_init();

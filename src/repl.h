@@ -13,6 +13,7 @@
 #define NEDB_REPL_H
 
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/spin.h"
@@ -68,6 +69,8 @@ extern int	nedb_repl_batch;
 extern int	nedb_repl_poll_ms;
 
 extern void nedb_repl_init(void);
+/* the OIDs of every database that accepts connections (own transaction) */
+extern List *nedb_all_databases(void);
 extern void repl_sql_init(void);
 
 /* a following database: its slot (claimed if new), and the launcher told */

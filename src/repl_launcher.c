@@ -9,6 +9,10 @@
  * launcher keeps one apply worker running per claimed slot, starting it
  * again (after a pause) when it dies with the slot still claimed: a worker
  * that is done releases its slot before it exits.
+ *
+ * The launcher also runs the TTL sweeper's rounds (sweeper.c): one
+ * short-lived sweeper worker per database at a time, every
+ * nedb.sweep_interval.
  */
 #include "postgres.h"
 
@@ -31,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "repl.h"
+#include "sweeper.h"
 
 /* a worker that died is started again after this long */
 #define RESTART_DELAY_MS 5000
@@ -53,6 +58,7 @@ repl_shmem_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(sizeof(ReplShared));
+	RequestAddinShmemSpace(sweeper_shmem_size());
 }
 
 static void
@@ -69,6 +75,7 @@ repl_shmem_startup(void)
 		memset(repl_shared, 0, sizeof(ReplShared));
 		SpinLockInit(&repl_shared->mutex);
 	}
+	sweeper_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -205,10 +212,10 @@ repl_stop(Oid dboid)
 
 /*
  * Every database that accepts connections: each gets a slot in turn (its
- * worker frees it at once if there is no subscription).
+ * worker frees it at once if there is no subscription), and each is swept.
  */
-static List *
-all_databases(void)
+List *
+nedb_all_databases(void)
 {
 	Relation	rel;
 	TableScanDesc scan;
@@ -286,7 +293,7 @@ nedb_repl_launcher_main(Datum arg)
 	repl_shared->launcher = MyProc;
 	SpinLockRelease(&repl_shared->mutex);
 
-	to_probe = all_databases();
+	to_probe = nedb_all_databases();
 
 	for (;;)
 	{
@@ -353,6 +360,13 @@ nedb_repl_launcher_main(Datum arg)
 				next_start[i] = TimestampTzPlusMilliseconds(now, RESTART_DELAY_MS);
 				wait_ms = Min(wait_ms, RESTART_DELAY_MS);
 			}
+		}
+
+		{
+			long		sweep_ms = sweeper_launcher_step(now);
+
+			if (sweep_ms >= 0)
+				wait_ms = Min(wait_ms, sweep_ms);
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -566,42 +566,110 @@ nedb_expire(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(ok);
 }
 
-/* Delete every current document whose _expires_at has passed, as __ttl__. */
+/*
+ * Delete current documents whose _expires_at has passed, as __ttl__: at
+ * most lim of them (lim <= 0: all), in seq order of their versions, after
+ * the version at *after_seq (-1: from the start; set to the last one
+ * looked at, so that batches of a run read the versions once).  Needs a
+ * storage session; returns how many were deleted, and in *found how many
+ * candidates there were (fewer than lim: none is left after them).
+ *
+ * The candidates are found before the chain lock is taken (a scan of the
+ * current versions, which must not hold writers up), and each is checked
+ * again under it with a fresh snapshot: still the same version, still
+ * expired.  So a document re-put, deleted or swept by someone else since is
+ * left alone, and a document is deleted once however many sweeps run.
+ */
+uint64
+sweep_expired(int64 lim, int64 *after_seq, uint64 *found)
+{
+	double		now = op_now();
+	Datum		args[3];
+	Oid			argtypes[3] = {FLOAT8OID, INT8OID, INT8OID};
+	uint64		n;
+	uint64		deleted = 0;
+	char	  **colls;
+	char	  **ids;
+	int64	   *seqs;
+
+	/* refused where a write is, also with nothing to delete */
+	chain_check_writable(false);
+	chain_check_writable(true);
+
+	args[0] = Float8GetDatum(now);
+	args[1] = Int64GetDatum(lim);
+	args[2] = Int64GetDatum(*after_seq);
+	if (SPI_execute_with_args("SELECT coll, id, seq_from FROM nedb.versions"
+							  " WHERE seq_to IS NULL AND doc IS NOT NULL AND seq_from > $3"
+							  "   AND CASE WHEN jsonb_typeof(doc -> '_expires_at') = 'number'"
+							  "       THEN (doc -> '_expires_at')::numeric < $1::numeric ELSE false END"
+							  " ORDER BY seq_from"
+							  " LIMIT CASE WHEN $2 > 0 THEN $2 END",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "sweep query failed");
+	n = SPI_processed;
+	*found = n;
+	colls = palloc(sizeof(char *) * Max(n, 1));
+	ids = palloc(sizeof(char *) * Max(n, 1));
+	seqs = palloc(sizeof(int64) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		colls[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		ids[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		seqs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	if (n == 0)
+		return 0;
+	*after_seq = seqs[n - 1];
+
+	chain_lock();
+	for (uint64 i = 0; i < n; i++)
+	{
+		int64		seq;
+		Jsonb	   *cur;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!store_latest(colls[i], ids[i], false, 0, true, &seq, &cur) ||
+			seq != seqs[i] || cur == NULL || !doc_expired(cur, now))
+			continue;
+		write_delete(colls[i], ids[i], "__ttl__", false, 0, NULL);
+		deleted++;
+	}
+	return deleted;
+}
+
+/*
+ * nedb.sweep() deletes every expired document, nedb.sweep(lim) at most lim
+ * of them; both as __ttl__, returning how many.
+ */
 Datum
 nedb_sweep(PG_FUNCTION_ARGS)
 {
 	NedbSession s;
-	Datum		now;
+	int64		lim = 0;
+	int64		after = -1;
+	uint64		found;
 	uint64		n;
-	char	  **colls;
-	char	  **ids;
-	Oid			argtype = FLOAT8OID;
 
+	if (PG_NARGS() > 0)
+	{
+		if (PG_ARGISNULL(0))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("lim must not be NULL")));
+		lim = PG_GETARG_INT32(0);
+		if (lim < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lim must be at least 1, not " INT64_FORMAT, lim)));
+	}
 	/* it deletes in every collection */
 	nedb_acl_require_collection(GetUserId(), NULL, NEDB_WRITE);
 	nedb_begin(&s);
-	chain_lock();
-	now = Float8GetDatum(op_now());
-	if (SPI_execute_with_args("SELECT coll, id FROM nedb.versions"
-							  " WHERE seq_to IS NULL AND doc IS NOT NULL"
-							  "   AND CASE WHEN jsonb_typeof(doc -> '_expires_at') = 'number'"
-							  "       THEN (doc -> '_expires_at')::numeric < $1::numeric ELSE false END"
-							  " ORDER BY seq_from",
-							  1, &argtype, &now, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "sweep query failed");
-	n = SPI_processed;
-	colls = palloc(sizeof(char *) * Max(n, 1));
-	ids = palloc(sizeof(char *) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-	{
-		colls[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		ids[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-	}
-	for (uint64 i = 0; i < n; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		write_delete(colls[i], ids[i], "__ttl__", false, 0, NULL);
-	}
+	n = sweep_expired(lim, &after, &found);
 	nedb_end(&s);
 	PG_RETURN_INT32((int32) n);
 }

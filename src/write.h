@@ -51,6 +51,8 @@ extern Jsonb *write_put(PutArgs *a, int64 *seq);
 extern Jsonb *write_insert(PutArgs *a, int64 *seq, bool *exists);
 extern int64 write_delete(const char *coll, const char *id, const char *client,
 						  bool has_nonce, int64 nonce, const char *idem);
+/* delete expired documents as __ttl__, at most lim (<= 0: all); see write.c */
+extern uint64 sweep_expired(int64 lim, int64 *after_seq, uint64 *found);
 extern int64 write_link(bool link, const char *frm, const char *rel, const char *to,
 						const char *client, bool has_nonce, int64 nonce);
 
