@@ -99,9 +99,16 @@ for my $mode ('kill9-backend', 'immediate', 'kill9-backend')
 	}
 	else
 	{
-		my $victim = $node->safe_psql('postgres',
-			"SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-			  . " AND query LIKE '%orders%' ORDER BY random() LIMIT 1");
+		# (a writer that just reconnected may not have run a statement yet)
+		my $victim = '';
+		for (1 .. 100)
+		{
+			$victim = $node->safe_psql('postgres',
+				"SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+				  . " AND query LIKE '%orders%' ORDER BY random() LIMIT 1");
+			last if $victim =~ /^\d+$/;
+			usleep(50_000);
+		}
 		ok($victim =~ /^\d+$/, "$label: a writer backend to kill");
 		my $offset = -s $node->logfile;
 		kill 'KILL', $victim;
