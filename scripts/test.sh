@@ -44,6 +44,11 @@ if grep -E 'terminated by signal|PANIC|TRAP:' "$WORK/server.log"; then
 fi
 cluster_down "$WORK"
 
+echo "== the JavaScript verifier (clients/node, node --test, no network)"
+if ! (cd "$SRC/clients/node" && node --test test/); then
+    failed+=(js-verifier)
+fi
+
 echo "== TAP"
 if ! as_pg make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= PROVE_FLAGS=--timer; then
     failed+=(tap)
