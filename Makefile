@@ -57,7 +57,9 @@ OBJS = \
 	src/repl_launcher.o \
 	src/repl_apply.o \
 	src/repl_sql.o \
-	src/sweeper.o
+	src/sweeper.o \
+	src/rounds.o \
+	src/digest_worker.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql nedb--1.1.sql nedb--1.0--1.1.sql nedb--1.0.control

@@ -294,6 +294,26 @@ COMMENT ON FUNCTION nedb.sign_digest() IS 'The digest now (tree_size, root, head
 COMMENT ON FUNCTION nedb.signing_key() IS 'The signing key''s id and Ed25519 public key (hex), for verifiers.';
 COMMENT ON FUNCTION nedb.verify_digest(jsonb, text) IS 'Whether a signed digest is intact and signed by the given Ed25519 public key (hex).';
 
+-- Signed digests kept (README: Signed digests): one per tree size, stored
+-- by nedb.store_digest(), which the digest signer runs every
+-- nedb.digest_interval.  Dumped: they are the evidence auditors compare.
+CREATE TABLE nedb.digests (
+    tree_size   bigint PRIMARY KEY,
+    digest      jsonb NOT NULL,
+    stored_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('nedb.digests', '');
+REVOKE ALL ON nedb.digests FROM PUBLIC;
+CREATE FUNCTION nedb.store_digest() RETURNS jsonb LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO nedb.digests (tree_size, digest)
+    SELECT (d OPERATOR(pg_catalog.->>) 'tree_size')::bigint, d FROM nedb.sign_digest() d
+    ON CONFLICT (tree_size) DO NOTHING
+    RETURNING digest $$;
+REVOKE EXECUTE ON FUNCTION nedb.store_digest() FROM PUBLIC;
+COMMENT ON TABLE nedb.digests IS 'Signed digests of the log, one per tree size (nedb.store_digest, the digest signer).';
+COMMENT ON FUNCTION nedb.store_digest() IS 'Sign a digest of the log now and keep it in nedb.digests; NULL if one of this tree size is kept already.';
+
 -- ---------------------------------------------------------------------------
 -- Encrypted reference databases (README: Encryption at rest): the master key
 -- from the file nedb.tmk_file names, key.enc as the reference writes it

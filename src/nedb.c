@@ -28,6 +28,7 @@
 #include "sign.h"
 #include "at_rest.h"
 #include "sweeper.h"
+#include "digest_worker.h"
 #include "track_rows.h"
 
 PG_MODULE_MAGIC;
@@ -59,6 +60,7 @@ _PG_init(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	nedb_repl_init();
 	nedb_sweeper_init();
+	nedb_digest_worker_init();
 	nedb_sign_init();
 	nedb_at_rest_init();
 	repl_sql_init();

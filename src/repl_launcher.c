@@ -10,9 +10,9 @@
  * again (after a pause) when it dies with the slot still claimed: a worker
  * that is done releases its slot before it exits.
  *
- * The launcher also runs the TTL sweeper's rounds (sweeper.c): one
- * short-lived sweeper worker per database at a time, every
- * nedb.sweep_interval.
+ * The launcher also runs the rounds of short-lived per-database workers
+ * (rounds.c): the TTL sweeper's every nedb.sweep_interval (sweeper.c) and
+ * the digest signer's every nedb.digest_interval (digest_worker.c).
  */
 #include "postgres.h"
 
@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "repl.h"
+#include "digest_worker.h"
 #include "sweeper.h"
 
 /* a worker that died is started again after this long */
@@ -364,9 +365,12 @@ nedb_repl_launcher_main(Datum arg)
 
 		{
 			long		sweep_ms = sweeper_launcher_step(now);
+			long		digest_ms = digest_launcher_step(now);
 
 			if (sweep_ms >= 0)
 				wait_ms = Min(wait_ms, sweep_ms);
+			if (digest_ms >= 0)
+				wait_ms = Min(wait_ms, digest_ms);
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -51,6 +51,7 @@
 
 #include "acl.h"
 #include "repl.h"
+#include "rounds.h"
 #include "session.h"
 #include "store.h"
 #include "sweeper.h"
@@ -58,9 +59,6 @@
 #include "write.h"
 
 PG_FUNCTION_INFO_V1(nedb_sweeper_status);
-
-/* a worker that could not be started is tried again after this long */
-#define SWEEP_RETRY_MS 1000
 
 int			nedb_sweep_interval_ms = 0;
 int			nedb_sweep_batch = 1000;
@@ -129,67 +127,16 @@ sweeper_shmem_init(void)
  * The launcher's rounds
  * ------------------------------------------------------------------------ */
 
-static BackgroundWorkerHandle *sweep_handle = NULL;
-static List *sweep_round = NIL; /* databases still to visit this round */
-static TimestampTz round_start = 0;
-
-static bool
-start_sweeper(Oid dboid)
-{
-	BackgroundWorker bgw;
-
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "nedb");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "nedb_sweeper_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "nedb sweeper for database %u", dboid);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "nedb sweeper");
-	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
-	/* its start and its end set our latch */
-	bgw.bgw_notify_pid = MyProcPid;
-	return RegisterDynamicBackgroundWorker(&bgw, &sweep_handle);
-}
+static WorkerRounds sweep_rounds = {
+	.function = "nedb_sweeper_main",
+	.type = "nedb sweeper",
+	.interval_ms = &nedb_sweep_interval_ms,
+};
 
 long
 sweeper_launcher_step(TimestampTz now)
 {
-	pid_t		pid;
-
-	if (sweep_handle != NULL)
-	{
-		if (GetBackgroundWorkerPid(sweep_handle, &pid) != BGWH_STOPPED)
-			return SWEEP_RETRY_MS;	/* still sweeping: one at a time */
-		pfree(sweep_handle);
-		sweep_handle = NULL;
-	}
-	if (nedb_sweep_interval_ms <= 0)
-	{
-		list_free(sweep_round);
-		sweep_round = NIL;
-		round_start = 0;
-		return -1;
-	}
-	if (sweep_round == NIL)
-	{
-		TimestampTz next = TimestampTzPlusMilliseconds(round_start, nedb_sweep_interval_ms);
-
-		if (round_start != 0 && now < next)
-			return TimestampDifferenceMilliseconds(now, next) + 1;
-		round_start = now;
-		sweep_round = nedb_all_databases();
-		if (sweep_round == NIL)
-			return nedb_sweep_interval_ms;
-	}
-	if (!start_sweeper(linitial_oid(sweep_round)))
-	{
-		/* no free worker process now: the same database in a moment */
-		sweep_handle = NULL;
-		return SWEEP_RETRY_MS;
-	}
-	sweep_round = list_delete_first(sweep_round);
-	return SWEEP_RETRY_MS;
+	return rounds_step(&sweep_rounds, now);
 }
 
 /* ------------------------------------------------------------------------
@@ -280,44 +227,21 @@ entry_done(const char *error)
 	SpinLockRelease(&sweep_shared->mutex);
 }
 
-/* the owner of extension nedb, InvalidOid if the database has none */
-static Oid
-extension_owner(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			owner = InvalidOid;
-
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("nedb"));
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return owner;
-}
-
 /*
  * Whether to sweep this database, and as whom: it has NEDB and follows no
  * other database (whose apply worker appends the primary's deletes).
  */
 static bool
-sweep_wanted(Oid *owner)
+sweep_wanted(Oid owner)
 {
 	bool		wanted = false;
 	Oid			nsp;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	*owner = extension_owner();
 	my_dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
 	nsp = get_namespace_oid("nedb", true);
-	if (OidIsValid(*owner) && OidIsValid(nsp))
+	if (OidIsValid(owner) && OidIsValid(nsp))
 		wanted = !OidIsValid(get_relname_relid("subscription", nsp)) ||
 			store_subscription() == NULL;
 	PopActiveSnapshot();
@@ -404,19 +328,8 @@ nedb_sweeper_main(Datum arg)
 	MemoryContext worker_cxt;
 	MemoryContext batch_cxt;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	pgstat_report_appname("nedb sweeper");
-
-	/* nothing a database or role setting says may change what we run */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("default_transaction_isolation", "read committed",
-					PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
-
-	if (!sweep_wanted(&owner))
+	owner = rounds_worker_start(dboid, "nedb sweeper");
+	if (!sweep_wanted(owner))
 		proc_exit(0);
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "nedb sweeper",
