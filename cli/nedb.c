@@ -608,7 +608,8 @@ cmd_verify(PGconn *c, const char *state_path, bool full, bool quiet)
 					 INT64_FORMAT " verified at %s", size, st.size, st.verified_at);
 			locate_rewrite(c, state_path, st.size, msg);
 		}
-		if (st.size > 0)
+		/* --full names a rewritten seq by re-hashing: the proof comes after */
+		if (st.size > 0 && !full)
 			check_consistency_proof(c, state_path, &st, size, srv_root);
 		if (full)
 			old_prefixes = state_load_prefixes(state_path, st.size);
@@ -683,6 +684,9 @@ cmd_verify(PGconn *c, const char *state_path, bool full, bool quiet)
 		}
 		PQclear(r);
 	}
+
+	if (known && full && st.size > 0)
+		check_consistency_proof(c, state_path, &st, size, srv_root);
 
 	/* the server's root and head are those of the ops just checked */
 	fr_root(&fr, got_root);

@@ -1,0 +1,335 @@
+# The nedb command-line tool (README: Command-line tool), run from the
+# installed bindir against a real database.
+#
+#  - status, head, get, scan, export say what the server holds.
+#  - verify --state: the first run trusts and saves; after more writes the
+#    next run passes (a consistency proof and the new ops re-hashed).
+#  - A superuser forges history: disables the append-only trigger, rewrites
+#    an old op, recomputes its hash, every later hash and the whole
+#    nedb.log_tree (with Python's hashlib, independently of the tool), so
+#    that the server's own nedb.verify() and nedb.verify_tree() pass: verify
+#    --state fails naming the rewritten seq, a fresh state trusts it.
+#  - An old op's fields rewritten, hash left alone: verify --full and get
+#    --verify of that document fail naming its seq.  A dropped op: verify
+#    --full names it.
+#  - verify-digest: a signed digest passes; a flipped bit, another key or
+#    another tree size is refused.
+#  - verify-aof: an export passes and gives the server's head and root;
+#    copies with a line altered, removed, or a bit flipped fail naming the
+#    line and seq; the reference's hash-chain vectors, written as an AOF,
+#    pass.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+
+# RFC 8032's first test key signs digests
+my $key = "$tmp/signing.key";
+PostgreSQL::Test::Utils::append_to_file($key, '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+chmod 0600, $key;
+
+my $node = PostgreSQL::Test::Cluster->new('cli');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'nedb'\nnedb.signing_key_file = '$key'\n");
+$node->start;
+
+# run nedb; (exit status, stdout, stderr)
+sub nedb
+{
+	my @args = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'nedb', @args ], '>', \$out, '2>', \$err);
+	return ($? >> 8, $out, $err);
+}
+
+# a database with puts (floats, non-ASCII, escapes, provenance), a delete, a
+# link and an idempotent put
+sub new_db
+{
+	my ($db) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, q{
+CREATE EXTENSION nedb;
+SELECT nedb.put('users', 'u' || g, jsonb_build_object('name', 'User ' || g, 'score', g * 1.5,
+                'tags', jsonb_build_array('a', 'é', g))) FROM generate_series(1, 30) g;
+SELECT nedb.delete('users', 'u3');
+SELECT nedb.link('users:u1', 'knows', 'users:u2');
+SELECT nedb.put('items', 'i1', '{"x": 1e2, "y": 0.1, "z": "tab\tq\"uote \ud83d\ude00", "w": {"b": 1, "a": [true, null]}}');
+SELECT nedb.put('users', 'u7', '{"name": "Seven"}', idem => 'k7', caused_by => ARRAY[1, 2],
+                evidence => 'inference', confidence => 0.95, valid_from => '2024-01-01');
+});
+	return $node->connstr($db);
+}
+
+sub more_writes
+{
+	my ($db, $from, $to) = @_;
+	$node->safe_psql($db, qq{
+SELECT nedb.put('users', 'n' || g, jsonb_build_object('n', g, 'f', g / 3.0)) FROM generate_series($from, $to) g;
+SELECT nedb.delete('users', 'n$from');
+});
+}
+
+# ---------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------
+my $cs = new_db('main');
+my ($rc, $out, $err) = nedb('-d', $cs, 'status');
+is($rc, 0, 'status: exit 0');
+my $digest = $node->safe_psql('main', 'SELECT seq || \' \' || head || \' \' || root FROM nedb.digest()');
+my ($dseq, $dhead, $droot) = split / /, $digest;
+like($out, qr/^seq $dseq\nhead $dhead\ntree_size ${\($dseq + 1)}\nroot $droot\ncollections 2\ndocuments 30\n/,
+	'status: seq, head, tree size, root, collections, documents');
+($rc, $out) = nedb('-d', $cs, 'head');
+is($out, "$dseq $dhead\n", 'head: seq and head hash');
+($rc, $out) = nedb('-d', $cs, 'get', 'users', 'u2');
+is($out, $node->safe_psql('main', "SELECT nedb.get('users', 'u2')") . "\n", 'get: the document');
+($rc, $out) = nedb('-d', $cs, 'get', 'users', 'u3');
+is($out, "null\n", 'get: a deleted document is null');
+($rc, $out) = nedb('-d', $cs, 'get', 'users', 'u3', '--as-of', '2');
+like($out, qr/"name": "User 3"/, 'get --as-of: the document before its delete');
+($rc, $out) = nedb('-d', $cs, 'scan', 'users', '--limit', '5');
+is(scalar(() = $out =~ /\n/g), 5, 'scan --limit 5: five JSON lines');
+($rc, $out) = nedb('-d', $cs, 'export', '--from', '3', '--to', '5');
+like($out, qr/^\{"seq": 3, .*\n\{"seq": 4, .*\n\{"seq": 5, [^\n]*\n$/s, 'export --from 3 --to 5: three AOF lines');
+
+# ---------------------------------------------------------------------------
+# verify --state: trust on first use, then every change
+# ---------------------------------------------------------------------------
+my $state = "$tmp/main.state";
+($rc, $out) = nedb('-d', $cs, 'verify', '--state', $state);
+is($rc, 0, 'verify: first run exit 0');
+like($out, qr/first run \(trust on first use\): ${\($dseq + 1)} ops re-hashed/, 'verify: first run re-hashes every op');
+like(slurp_file($state), qr/tree_size ${\($dseq + 1)}\nroot $droot\nhead $dhead\n/, 'verify: state holds size, root, head');
+more_writes('main', 1, 40);
+($rc, $out) = nedb('-d', $cs, 'verify', '--state', $state);
+is($rc, 0, 'verify after more writes: exit 0');
+like($out, qr/ops verified before are a prefix of today's ${\($dseq + 42)}; 41 ops re-hashed/,
+	'verify after more writes: consistency, and only the new ops re-hashed');
+($rc, $out) = nedb('-d', $cs, 'verify', '--state', $state, '--full');
+is($rc, 0, 'verify --full on an intact log: exit 0');
+($rc, $out, $err) = nedb('-d', $cs, 'get', 'users', 'u5', '--verify', '--state', $state);
+is($rc, 0, 'get --verify: exit 0');
+like($err, qr/verified: op 4 \(hash of its fields\) is in the tree/, 'get --verify: the op is in the verified tree');
+
+# exported AOF, offline
+my $aof = "$tmp/main.aof";
+($rc, $out) = nedb('-d', $cs, 'export');
+PostgreSQL::Test::Utils::append_to_file($aof, $out);
+($dseq, $dhead, $droot) = split / /,
+  $node->safe_psql('main', 'SELECT seq || \' \' || head || \' \' || root FROM nedb.digest()');
+($rc, $out) = nedb('verify-aof', $aof);
+is($rc, 0, 'verify-aof of an export: exit 0');
+like($out, qr/${\($dseq + 1)} ops, seq 0 to $dseq\nhead $dhead\nroot $droot\n/,
+	'verify-aof: the server\'s head and tree root, from the file alone');
+
+my @lines = split /\n/, slurp_file($aof);
+sub write_lines
+{
+	my ($name, @l) = @_;
+	my $f = "$tmp/$name";
+	open my $fh, '>', $f or die;
+	print $fh map { "$_\n" } @l;
+	close $fh;
+	return $f;
+}
+my @alt = @lines;
+$alt[9] =~ s/"User 10"/"User 1O"/ or die;
+($rc, $out) = nedb('verify-aof', write_lines('altered.aof', @alt));
+is($rc, 1, 'verify-aof, a value altered: exit 1');
+like($out, qr/line 10 \(seq 9\): its hash .* is not the hash of its fields/, 'verify-aof names the altered line and seq');
+my @rem = @lines;
+splice @rem, 20, 1;
+($rc, $out) = nedb('verify-aof', write_lines('removed.aof', @rem));
+is($rc, 1, 'verify-aof, a line removed: exit 1');
+like($out, qr/line 21 \(seq 21\): seq 21 where seq 20 was due \(ops are missing\)/, 'verify-aof names the line after the gap');
+my $raw = slurp_file($aof);
+# line 16 is seq 15, the put of u16: "User 16" becomes "User 12"
+my $pos = index($raw, '"User 16"') + 6;
+substr($raw, $pos, 1) = chr(ord(substr($raw, $pos, 1)) ^ 0x04);
+my $flipped = "$tmp/flipped.aof";
+PostgreSQL::Test::Utils::append_to_file($flipped, $raw);
+($rc, $out) = nedb('verify-aof', $flipped);
+is($rc, 1, 'verify-aof, one bit flipped: exit 1');
+like($out, qr/line 16 \(seq 15\)/, 'verify-aof names the line with the flipped bit');
+my @sw = @lines;
+@sw[5, 6] = @sw[6, 5];
+($rc, $out) = nedb('verify-aof', write_lines('swapped.aof', @sw));
+like($out, qr/line 6 \(seq 6\): seq 6 where seq 5 was due/, 'verify-aof: two lines swapped');
+
+# the reference's hash-chain vectors as the AOF the reference writes
+my $vec = "$tmp/vectors.aof";
+my $py = q{
+import json, sys
+d = json.load(open(sys.argv[1]))
+with open(sys.argv[2], 'w') as f:
+    for o in d['hash_chain']['ops']:
+        f.write(json.dumps(o['op_record_as_stored_in_aof']) + '\n')
+print(d['hash_chain']['final_head'])
+};
+my ($vout, $verr) = ('', '');
+IPC::Run::run([ 'python3', '-c', $py, '/work/shared/reference/nedb_vectors.json', $vec ], '>', \$vout, '2>', \$verr)
+  or die "python3: $verr";
+chomp $vout;
+($rc, $out) = nedb('verify-aof', $vec);
+is($rc, 0, 'verify-aof: the reference vectors pass');
+like($out, qr/5 ops, seq 0 to 4\nhead $vout\n/, 'verify-aof: the vectors\' final head');
+
+# an old op's fields rewritten, its hash left alone
+$node->safe_psql('main', q{UPDATE nedb.versions SET doc = jsonb_set(doc, '{name}', '"Mallory"') WHERE seq_from = 4});
+($rc, $out) = nedb('-d', $cs, 'verify', '--state', $state, '--full');
+is($rc, 1, 'verify --full, a document rewritten: exit 1');
+like($out, qr/^FAILED: seq 4: its hash .* is not the hash of its fields/, 'verify --full names the seq');
+($rc, $out) = nedb('-d', $cs, 'get', 'users', 'u5', '--verify', '--state', $state);
+is($rc, 1, 'get --verify of the rewritten document: exit 1');
+like($out, qr/^FAILED: seq 4: /, 'get --verify names the seq');
+($rc, $out) = nedb('-d', $cs, 'get', 'users', 'u6', '--verify', '--state', $state);
+is($rc, 0, 'get --verify of another document: exit 0');
+$node->safe_psql('main', q{
+ALTER TABLE nedb.ops DISABLE TRIGGER ops_append_only;
+UPDATE nedb.versions SET doc = jsonb_set(doc, '{name}', '"User 5"') WHERE seq_from = 4;
+UPDATE nedb.ops SET ts = ts + 1 WHERE seq = 12;
+ALTER TABLE nedb.ops ENABLE TRIGGER ops_append_only;
+});
+($rc, $out) = nedb('-d', $cs, 'verify', '--state', $state, '--full');
+like($out, qr/^FAILED: seq 12: /, 'verify --full: an op\'s ts rewritten is named');
+is($rc, 1, 'verify --full, ts rewritten: exit 1');
+
+# ---------------------------------------------------------------------------
+# a forged history, self-consistent on the server
+# ---------------------------------------------------------------------------
+my $fcs = new_db('forge');
+my $fstate = "$tmp/forge.state";
+($rc) = nedb('-d', $fcs, 'verify', '--state', $fstate);
+is($rc, 0, 'forge: first verify');
+more_writes('forge', 1, 20);
+($rc) = nedb('-d', $fcs, 'verify', '--state', $fstate);
+is($rc, 0, 'forge: verify after more writes');
+
+# the forger: op 7 renamed, every hash from it on and the whole tree rebuilt
+my $faof = "$tmp/forge.aof";
+($rc, $out) = nedb('-d', $fcs, 'export');
+PostgreSQL::Test::Utils::append_to_file($faof, $out);
+my $forger = q{
+import hashlib, json, sys
+def H(b):
+    return hashlib.blake2b(b, digest_size=32).digest()
+ops = [json.loads(l) for l in open(sys.argv[1])]
+k = int(sys.argv[2])
+ops[k]['payload']['doc']['name'] = 'Forged'
+prev = '0' * 64
+sql = ["ALTER TABLE nedb.ops DISABLE TRIGGER ops_append_only;",
+       "UPDATE nedb.versions SET doc = jsonb_set(doc, '{name}', '\"Forged\"') WHERE seq_from = %d;" % k]
+for o in ops:
+    body = {f: o.get(f) for f in ('seq', 'client', 'nonce', 'op', 'payload', 'ts', 'idem')}
+    for f in ('caused_by', 'evidence', 'confidence', 'valid_from', 'valid_to'):
+        if o.get(f) is not None:
+            body[f] = o[f]
+    h = hashlib.blake2b(prev.encode() + json.dumps(body, sort_keys=True, separators=(',', ':')).encode(),
+                        digest_size=32).hexdigest()
+    if o['seq'] >= k:
+        sql.append("UPDATE nedb.ops SET hash = '\\\\x%s' WHERE seq = %d;" % (h, o['seq']))
+    o['hash'] = prev = h
+sql.append("DELETE FROM nedb.log_tree;")
+frontier = {}
+for n, o in enumerate(ops):
+    cur = H(b'\x00' + bytes.fromhex(o['hash']))
+    nodes = [cur]
+    level = 0
+    while n & (1 << level):
+        cur = H(b'\x01' + frontier[level] + cur)
+        nodes.append(cur)
+        level += 1
+    frontier[level] = cur
+    if level > 0:
+        sql.append("INSERT INTO nedb.log_tree VALUES (%d, '\\\\x%s');" % (n, b''.join(nodes).hex()))
+sql.append("ALTER TABLE nedb.ops ENABLE TRIGGER ops_append_only;")
+print("\n".join(sql))
+};
+my ($fsql, $ferr) = ('', '');
+IPC::Run::run([ 'python3', '-c', $forger, $faof, '7' ], '>', \$fsql, '2>', \$ferr) or die "forger: $ferr";
+$node->safe_psql('forge', "BEGIN;\n$fsql\nCOMMIT;");
+is($node->safe_psql('forge', q{SELECT nedb.get('users', 'u8')->>'name'}), 'Forged', 'forge: the document is forged');
+is($node->safe_psql('forge', 'SELECT nedb.verify()'), 't', 'forge: the server\'s own chain check passes');
+is($node->safe_psql('forge', 'SELECT ok FROM nedb.verify_tree()'), 't', 'forge: the server\'s own tree check passes');
+($rc, $out) = nedb('-d', $fcs, 'verify', '--state', $fstate);
+is($rc, 1, 'forge: verify --state fails');
+like($out, qr/not a prefix of today's.*\nFAILED: seq 7: the op's hash is not the one verified before/s,
+	'forge: verify --state names the rewritten seq');
+($rc, $out) = nedb('-d', $fcs, 'verify', '--state', $fstate, '--full');
+is($rc, 1, 'forge: verify --full fails');
+like($out, qr/^FAILED: seq 7: the op's hash is not the one verified/, 'forge: verify --full names the seq');
+($rc, $out) = nedb('-d', $fcs, 'get', 'users', 'u8', '--verify', '--state', $fstate);
+is($rc, 1, 'forge: get --verify of the forged document fails against the verified root');
+($rc) = nedb('-d', $fcs, 'verify', '--state', "$tmp/forge-fresh.state");
+is($rc, 0, 'forge: a fresh state trusts the forged log (trust on first use)');
+
+# ---------------------------------------------------------------------------
+# a dropped op
+# ---------------------------------------------------------------------------
+my $dcs = new_db('dropped');
+my $dstate = "$tmp/dropped.state";
+($rc) = nedb('-d', $dcs, 'verify', '--state', $dstate);
+is($rc, 0, 'dropped: first verify');
+$node->safe_psql('dropped', q{
+ALTER TABLE nedb.ops DISABLE TRIGGER ops_append_only;
+DELETE FROM nedb.ops WHERE seq = 11;
+ALTER TABLE nedb.ops ENABLE TRIGGER ops_append_only;
+});
+($rc, $out) = nedb('-d', $dcs, 'verify', '--state', $dstate, '--full');
+is($rc, 1, 'dropped: verify --full fails');
+like($out, qr/^FAILED: seq 11: seq 12 where seq 11 was due \(ops are missing\)/, 'dropped: verify --full names the seq');
+($rc, $out) = nedb('-d', $dcs, 'verify', '--state', "$tmp/dropped-fresh.state");
+is($rc, 1, 'dropped: a first verify fails too');
+
+# ---------------------------------------------------------------------------
+# signed digests
+# ---------------------------------------------------------------------------
+my $pub = $node->safe_psql('main', 'SELECT public_key FROM nedb.signing_key()');
+my $dg = $node->safe_psql('main', 'SELECT nedb.sign_digest()');
+my $dfile = "$tmp/digest.json";
+PostgreSQL::Test::Utils::append_to_file($dfile, $dg);
+($rc, $out) = nedb('verify-digest', $dfile, '--key', $pub);
+is($rc, 0, 'verify-digest: a signed digest passes');
+like($out, qr/^ok: digest signed by key [0-9a-f]{16}\ntree_size \d+\n/, 'verify-digest: what it checked');
+my $n = 0;
+for my $field ('root', 'head', 'signature')
+{
+	my $bad = $dg;
+	$bad =~ s/("$field": "[0-9a-f]{10})([0-9a-f])/$1 . sprintf('%x', hex($2) ^ 1)/e or die;
+	my $f = "$tmp/bad-$field.json";
+	PostgreSQL::Test::Utils::append_to_file($f, $bad);
+	($rc, $out) = nedb('verify-digest', $f, '--key', $pub);
+	is($rc, 1, "verify-digest: a bit of $field flipped is refused");
+}
+my $bad = $dg;
+$bad =~ s/"tree_size": (\d+)/'"tree_size": ' . ($1 + 1)/e;
+PostgreSQL::Test::Utils::append_to_file("$tmp/bad-size.json", $bad);
+($rc) = nedb('verify-digest', "$tmp/bad-size.json", '--key', $pub);
+is($rc, 1, 'verify-digest: another tree size is refused');
+my $other = substr($pub, 0, 63) . sprintf('%x', hex(substr($pub, 63)) ^ 1);
+($rc, $out) = nedb('verify-digest', $dfile, '--key', $other);
+is($rc, 1, 'verify-digest: another key is refused');
+
+# ---------------------------------------------------------------------------
+# usage and connection errors: status 2
+# ---------------------------------------------------------------------------
+($rc, $out) = nedb('--help');
+like($out, qr/^NAME\n.*SYNOPSIS.*DESCRIPTION.*COMMANDS.*OPTIONS.*EXIT STATUS/s, '--help: a manual page');
+($rc) = nedb('frobnicate');
+is($rc, 2, 'an unknown command: exit 2');
+($rc) = nedb('-d', $cs, 'verify');
+is($rc, 2, 'verify without --state: exit 2');
+($rc) = nedb('-d', 'host=/nonexistent port=1', 'status');
+is($rc, 2, 'no server: exit 2');
+($rc) = nedb('verify-aof', "$tmp/no-such-file");
+is($rc, 2, 'verify-aof of a missing file: exit 2');
+
+$node->stop;
+done_testing();
