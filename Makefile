@@ -90,6 +90,6 @@ $(OBJS): $(wildcard src/*.h)
 # libpgcommon gives the frontend its shortest round-trip float digits (Ryu)
 cli/nedb: $(CLI_OBJS)
 	$(CC) $(CFLAGS) $(CLI_OBJS) $(LDFLAGS) -L$(pkglibdir) -lpgcommon -lpgport \
-		-L$(libdir) -lpq -lsodium -lm -o $@
+		-L$(libdir) -lpq -lsodium -lm -pthread -o $@
 
 $(CLI_OBJS): cli/nedb_cli.h

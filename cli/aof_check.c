@@ -14,6 +14,7 @@
 #include "nedb_cli.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,14 +25,23 @@
 static const struct
 {
 	const char *key;
+	int			len;
 	bool		optional;
 }			body_keys[] = {
-	{"caused_by", true}, {"client", false}, {"confidence", true}, {"evidence", true},
-	{"idem", false}, {"nonce", false}, {"op", false}, {"payload", false},
-	{"seq", false}, {"ts", false}, {"valid_from", true}, {"valid_to", true},
+	{"caused_by", 9, true}, {"client", 6, false}, {"confidence", 10, true},
+	{"evidence", 8, true}, {"idem", 4, false}, {"nonce", 5, false}, {"op", 2, false},
+	{"payload", 7, false}, {"seq", 3, false}, {"ts", 2, false},
+	{"valid_from", 10, true}, {"valid_to", 8, true},
+	/* not in the body: looked up in the same pass */
+	{"hash", 4, false}, {"prev_hash", 9, false}, {"enc", 3, false},
 };
 
-#define N_BODY_KEYS lengthof(body_keys)
+#define N_KEYS lengthof(body_keys)
+#define N_BODY_KEYS (N_KEYS - 3)
+#define K_SEQ 8
+#define K_HASH (N_BODY_KEYS)
+#define K_PREV (N_BODY_KEYS + 1)
+#define K_ENC (N_BODY_KEYS + 2)
 
 void
 line_check_init(LineCheck *lc)
@@ -45,10 +55,8 @@ line_check_init(LineCheck *lc)
 
 /* a member that must be a 64-hex string */
 static bool
-hash_member(JDoc *d, int obj, const char *key, uint8 *out, char *hex)
+hash_member(JDoc *d, int v, uint8 *out, char *hex)
 {
-	int			v = json_member(d, obj, key);
-
 	if (v < 0 || d->v[v].kind != JV_STRING || !d->v[v].plain ||
 		!from_hex(d->v[v].s, d->v[v].len, out, HASH_LEN))
 		return false;
@@ -61,7 +69,7 @@ hash_member(JDoc *d, int obj, const char *key, uint8 *out, char *hex)
 }
 
 /*
- * The top-level members named by body_keys, in one pass over the object
+ * The top-level members named in body_keys, in one pass over the object
  * (the last of a repeated key wins, as in Python).
  */
 static void
@@ -69,7 +77,7 @@ body_members(JDoc *d, int obj, int *found)
 {
 	int			k = d->v[obj].first;
 
-	for (int i = 0; i < (int) N_BODY_KEYS; i++)
+	for (int i = 0; i < (int) N_KEYS; i++)
 		found[i] = -1;
 	for (int i = 0; i < d->v[obj].n; i++)
 	{
@@ -77,8 +85,8 @@ body_members(JDoc *d, int obj, int *found)
 
 		if (kv->plain)
 		{
-			for (int j = 0; j < (int) N_BODY_KEYS; j++)
-				if ((size_t) kv->len == strlen(body_keys[j].key) &&
+			for (int j = 0; j < (int) N_KEYS; j++)
+				if (kv->len == body_keys[j].len && kv->s[0] == body_keys[j].key[0] &&
 					memcmp(kv->s, body_keys[j].key, kv->len) == 0)
 				{
 					found[j] = kv->next;
@@ -95,8 +103,7 @@ line_check(LineCheck *lc, const char *line, size_t len, int64 expect_seq,
 {
 	JDoc	   *d = &lc->doc;
 	int			root;
-	int			found[N_BODY_KEYS];
-	char		prev_stated[HEX_LEN + 1];
+	int			found[N_KEYS];
 	uint8		prev_bin[HASH_LEN];
 	uint8		got[HASH_LEN];
 	crypto_generichash_state st;
@@ -115,24 +122,25 @@ line_check(LineCheck *lc, const char *line, size_t len, int64 expect_seq,
 		snprintf(lc->detail, sizeof(lc->detail), "not a JSON object");
 		return LINE_BAD_JSON;
 	}
-	if (json_member(d, root, "enc") >= 0 && json_member(d, root, "seq") < 0)
+	body_members(d, root, found);
+	if (found[K_ENC] >= 0 && found[K_SEQ] < 0)
 	{
 		snprintf(lc->detail, sizeof(lc->detail),
 				 "an encrypted line ({\"enc\": 1, \"ct\": ...}): decrypt the AOF first");
 		return LINE_ENCRYPTED;
 	}
-	if (!json_int64(d, json_member(d, root, "seq"), &lc->seq) || lc->seq < 0)
+	if (!json_int64(d, found[K_SEQ], &lc->seq) || lc->seq < 0)
 	{
 		lc->seq = -1;
 		snprintf(lc->detail, sizeof(lc->detail), "\"seq\" is not a non-negative integer");
 		return LINE_BAD_JSON;
 	}
-	if (!hash_member(d, root, "hash", lc->hash, NULL))
+	if (!hash_member(d, found[K_HASH], lc->hash, NULL))
 	{
 		snprintf(lc->detail, sizeof(lc->detail), "\"hash\" is not 64 lowercase hex digits");
 		return LINE_BAD_JSON;
 	}
-	if (!hash_member(d, root, "prev_hash", prev_bin, prev_stated))
+	if (!hash_member(d, found[K_PREV], prev_bin, lc->prev))
 	{
 		snprintf(lc->detail, sizeof(lc->detail), "\"prev_hash\" is not 64 lowercase hex digits");
 		return LINE_BAD_JSON;
@@ -145,16 +153,15 @@ line_check(LineCheck *lc, const char *line, size_t len, int64 expect_seq,
 				 lc->seq > expect_seq ? " (ops are missing)" : "");
 		return LINE_BAD_SEQ;
 	}
-	if (prev_hex && memcmp(prev_stated, prev_hex, HEX_LEN) != 0)
+	if (prev_hex && memcmp(lc->prev, prev_hex, HEX_LEN) != 0)
 	{
 		snprintf(lc->detail, sizeof(lc->detail),
 				 "prev_hash %.16s... is not the hash of the op before (%.16s...)",
-				 prev_stated, prev_hex);
+				 lc->prev, prev_hex);
 		return LINE_BAD_PREV;
 	}
 
 	/* the body, from the fields */
-	body_members(d, root, found);
 	lc->body.len = 0;
 	buf_putc(&lc->body, '{');
 	for (int i = 0; i < (int) N_BODY_KEYS; i++)
@@ -167,7 +174,7 @@ line_check(LineCheck *lc, const char *line, size_t len, int64 expect_seq,
 			buf_putc(&lc->body, ',');
 		first = false;
 		buf_putc(&lc->body, '"');
-		buf_puts(&lc->body, body_keys[i].key);
+		buf_put(&lc->body, body_keys[i].key, body_keys[i].len);
 		buf_put(&lc->body, "\":", 2);
 		if (v < 0)
 			buf_put(&lc->body, "null", 4);
@@ -181,7 +188,7 @@ line_check(LineCheck *lc, const char *line, size_t len, int64 expect_seq,
 	buf_putc(&lc->body, '}');
 
 	crypto_generichash_init(&st, NULL, 0, HASH_LEN);
-	crypto_generichash_update(&st, (const unsigned char *) prev_stated, HEX_LEN);
+	crypto_generichash_update(&st, (const unsigned char *) lc->prev, HEX_LEN);
 	crypto_generichash_update(&st, (const unsigned char *) lc->body.data, lc->body.len);
 	crypto_generichash_final(&st, got, HASH_LEN);
 	if (memcmp(got, lc->hash, HASH_LEN) != 0)
@@ -200,16 +207,34 @@ line_check(LineCheck *lc, const char *line, size_t len, int64 expect_seq,
 
 /* ------------------------------------------------------------------------
  * nedb verify-aof FILE
+ *
+ * Each line's hash depends only on the line (its stated prev_hash is hashed,
+ * and compared with the line before), so the file is cut at newlines into
+ * one chunk per worker thread; every worker checks its lines and their
+ * links, and the chunks are joined in order: each chunk's first line must
+ * continue the chunk before.  The first bad line reported is the one a
+ * single pass would report.  The leaves of the Merkle tree are hashed in
+ * the workers, the tree's nodes afterwards (one hash per op, amortized).
  * ------------------------------------------------------------------------ */
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
+#define MAX_JOBS 16
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+typedef struct Chunk
+{
+	const char *start;
+	const char *end;
+	/* results */
+	int64		lines;			/* lines read (all, when ok) */
+	int64		ops;			/* good ops, in order */
+	uint8	   *leaves;			/* their Merkle leaves */
+	int64		first_seq;		/* of its first op (-1: none) */
+	char		first_prev[HEX_LEN + 1];	/* that op's stated prev_hash */
+	char		last_hash[HEX_LEN + 1];
+	LineStatus	status;			/* of the line that stopped it */
+	int64		bad_line;		/* local line number (1-based) */
+	int64		bad_seq;
+	char		detail[256];
+} Chunk;
 
 static bool
 blank(const char *p, size_t len)
@@ -220,20 +245,99 @@ blank(const char *p, size_t len)
 	return true;
 }
 
+static void *
+check_chunk(void *arg)
+{
+	Chunk	   *ch = arg;
+	LineCheck	lc;
+	const char *p = ch->start;
+	int64		cap = 1024;
+	char		prev[HEX_LEN + 1];
+
+	line_check_init(&lc);
+	ch->leaves = pg_malloc(cap * HASH_LEN);
+	ch->lines = ch->ops = 0;
+	ch->first_seq = -1;
+	ch->status = LINE_OK;
+	while (p < ch->end)
+	{
+		const char *nl = memchr(p, '\n', ch->end - p);
+		const char *le = nl ? nl : ch->end;
+		size_t		len = le - p;
+		LineStatus	s;
+
+		ch->lines++;
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		/* blank lines carry no op (the reference skips them too) */
+		if (blank(p, len))
+		{
+			p = le + 1;
+			continue;
+		}
+		s = line_check(&lc, p, len, ch->first_seq < 0 ? -1 : ch->first_seq + ch->ops,
+					   ch->first_seq < 0 ? NULL : prev);
+		if (s != LINE_OK)
+		{
+			ch->status = s;
+			ch->bad_line = ch->lines;
+			ch->bad_seq = lc.seq;
+			memcpy(ch->detail, lc.detail, sizeof(ch->detail));
+			break;
+		}
+		if (ch->first_seq < 0)
+		{
+			ch->first_seq = lc.seq;
+			memcpy(ch->first_prev, lc.prev, sizeof(ch->first_prev));
+		}
+		to_hex(lc.hash, HASH_LEN, prev);
+		if (ch->ops == cap)
+		{
+			cap *= 2;
+			ch->leaves = pg_realloc(ch->leaves, cap * HASH_LEN);
+		}
+		mk_leaf(lc.hash, ch->leaves + ch->ops * HASH_LEN);
+		ch->ops++;
+		p = le + 1;
+	}
+	memcpy(ch->last_hash, prev, sizeof(prev));
+	return NULL;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+report(const char *path, int64 line, int64 seq, const char *detail, LineStatus s)
+{
+	if (seq >= 0)
+		printf("FAILED: %s: line " INT64_FORMAT " (seq " INT64_FORMAT "): %s\n",
+			   path, line, seq, detail);
+	else
+		printf("FAILED: %s: line " INT64_FORMAT ": %s\n", path, line, detail);
+	return s == LINE_ENCRYPTED ? EXIT_USAGE : EXIT_BAD;
+}
+
 int
 cmd_verify_aof(int argc, char **argv)
 {
 	const char *path = NULL;
 	bool		quiet = false;
+	int			jobs;
 	int			fd;
 	struct stat sb;
 	const char *data;
-	const char *p;
-	const char *end;
-	LineCheck	lc;
+	Chunk		ch[MAX_JOBS];
+	pthread_t	tid[MAX_JOBS];
 	Frontier	fr;
 	char		prev[HEX_LEN + 1];
-	int64		lineno = 0;
+	int64		lines = 0;
 	int64		ops = 0;
 	int64		first_seq = -1;
 	double		t0;
@@ -241,10 +345,22 @@ cmd_verify_aof(int argc, char **argv)
 	uint8		root[HASH_LEN];
 	char		roothex[HEX_LEN + 1];
 
+	/* two workers per core would only contend: one each, a few at most */
+	jobs = (int) sysconf(_SC_NPROCESSORS_ONLN);
+	jobs = Max(1, Min(jobs, 4));
 	for (int i = 1; i < argc; i++)
 	{
 		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			quiet = true;
+		else if ((strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--jobs") == 0) && i + 1 < argc)
+		{
+			jobs = atoi(argv[++i]);
+			if (jobs < 1 || jobs > MAX_JOBS)
+			{
+				cli_error("verify-aof: --jobs must be between 1 and %d", MAX_JOBS);
+				return EXIT_USAGE;
+			}
+		}
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 		{
 			cli_error("verify-aof: unknown option \"%s\"", argv[i]);
@@ -260,7 +376,7 @@ cmd_verify_aof(int argc, char **argv)
 	}
 	if (path == NULL)
 	{
-		cli_error("verify-aof: which file? (nedb verify-aof FILE, - for stdin is not supported)");
+		cli_error("verify-aof: which file? (nedb verify-aof FILE)");
 		return EXIT_USAGE;
 	}
 	fd = open(path, O_RDONLY);
@@ -283,59 +399,99 @@ cmd_verify_aof(int argc, char **argv)
 		(void) madvise((void *) data, sb.st_size, MADV_SEQUENTIAL);
 	}
 
-	line_check_init(&lc);
+	/* small files are not worth a thread */
+	if (sb.st_size < 1024 * 1024)
+		jobs = 1;
+	t0 = now_seconds();
+	for (int j = 0; j < jobs; j++)
+	{
+		const char *end = data + sb.st_size;
+
+		ch[j].start = j == 0 ? data : ch[j - 1].end;
+		if (j < jobs - 1)
+		{
+			const char *cut = data + sb.st_size / jobs * (j + 1);
+			const char *nl;
+
+			if (cut < ch[j].start)
+				cut = ch[j].start;
+			nl = memchr(cut, '\n', end - cut);
+			end = nl ? nl + 1 : end;
+		}
+		ch[j].end = end;
+	}
+	for (int j = 1; j < jobs; j++)
+		if (pthread_create(&tid[j], NULL, check_chunk, &ch[j]) != 0)
+		{
+			cli_error("could not start a thread: %m");
+			return EXIT_USAGE;
+		}
+	check_chunk(&ch[0]);
+	for (int j = 1; j < jobs; j++)
+		pthread_join(tid[j], NULL);
+
+	/* join the chunks in order */
 	fr_init(&fr);
 	strcpy(prev, GENESIS_HEX);
-	t0 = now_seconds();
-	p = data;
-	end = data + sb.st_size;
-	while (p < end)
+	for (int j = 0; j < jobs; j++)
 	{
-		const char *nl = memchr(p, '\n', end - p);
-		const char *le = nl ? nl : end;
-		size_t		len = le - p;
-		LineStatus	s;
+		Chunk	   *c = &ch[j];
 
-		lineno++;
-		if (len > 0 && p[len - 1] == '\r')
-			len--;
-		/* blank lines carry no op (the reference skips them too) */
-		if (blank(p, len))
+		if (c->first_seq >= 0)
 		{
-			p = le + 1;
-			continue;
-		}
-		s = line_check(&lc, p, len, first_seq < 0 ? -1 : first_seq + ops,
-					   first_seq < 0 ? NULL : prev);
-		if (s == LINE_OK && first_seq < 0)
-		{
-			first_seq = lc.seq;
-			/* a file from seq 0 starts at the genesis */
-			if (first_seq == 0)
+			/* the chunk's first op: its local line number */
+			int64		line = lines + 1;
+			const char *p = c->start;
+
+			for (; p < c->end; line++)
 			{
-				int			pv = json_member(&lc.doc, 0, "prev_hash");
+				const char *nl = memchr(p, '\n', c->end - p);
+				size_t		len = (nl ? nl : c->end) - p;
 
-				if (memcmp(lc.doc.v[pv].s, GENESIS_HEX, HEX_LEN) != 0)
+				if (len > 0 && p[len - 1] == '\r')
+					len--;
+				if (!blank(p, len))
+					break;
+				p = nl ? nl + 1 : c->end;
+			}
+			if (first_seq < 0)
+			{
+				first_seq = c->first_seq;
+				if (first_seq == 0 && strcmp(c->first_prev, GENESIS_HEX) != 0)
+					return report(path, line, 0,
+								  "the first op's prev_hash is not the genesis (64 zeros)",
+								  LINE_BAD_PREV);
+			}
+			else
+			{
+				char		detail[256];
+
+				if (c->first_seq != first_seq + ops)
 				{
-					snprintf(lc.detail, sizeof(lc.detail),
-							 "the first op's prev_hash is not the genesis (64 zeros)");
-					s = LINE_BAD_PREV;
+					snprintf(detail, sizeof(detail),
+							 "seq " INT64_FORMAT " where seq " INT64_FORMAT " was due%s",
+							 c->first_seq, first_seq + ops,
+							 c->first_seq > first_seq + ops ? " (ops are missing)" : "");
+					return report(path, line, c->first_seq, detail, LINE_BAD_SEQ);
+				}
+				if (strcmp(c->first_prev, prev) != 0)
+				{
+					snprintf(detail, sizeof(detail),
+							 "prev_hash %.16s... is not the hash of the op before (%.16s...)",
+							 c->first_prev, prev);
+					return report(path, line, c->first_seq, detail, LINE_BAD_PREV);
 				}
 			}
 		}
-		if (s != LINE_OK)
-		{
-			if (lc.seq >= 0)
-				printf("FAILED: %s: line " INT64_FORMAT " (seq " INT64_FORMAT "): %s\n",
-					   path, lineno, lc.seq, lc.detail);
-			else
-				printf("FAILED: %s: line " INT64_FORMAT ": %s\n", path, lineno, lc.detail);
-			return s == LINE_ENCRYPTED ? EXIT_USAGE : EXIT_BAD;
-		}
-		to_hex(lc.hash, HASH_LEN, prev);
-		fr_append(&fr, lc.hash);
-		ops++;
-		p = le + 1;
+		if (c->status != LINE_OK)
+			return report(path, lines + c->bad_line, c->bad_seq, c->detail, c->status);
+		for (int64 i = 0; i < c->ops; i++)
+			fr_append_leaf(&fr, c->leaves + i * HASH_LEN);
+		if (c->ops > 0)
+			strcpy(prev, c->last_hash);
+		ops += c->ops;
+		lines += c->lines;
+		pg_free(c->leaves);
 	}
 	secs = now_seconds() - t0;
 	fr_root(&fr, root);
@@ -356,7 +512,7 @@ cmd_verify_aof(int argc, char **argv)
 					   ": its first prev_hash is taken as given\n", first_seq);
 		}
 	}
-	fprintf(stderr, "%s: " INT64_FORMAT " ops in %.3f s (%.0f ops/s)\n",
-			progname, ops, secs, secs > 0 ? ops / secs : 0.0);
+	fprintf(stderr, "%s: " INT64_FORMAT " ops in %.3f s (%.0f ops/s, %d thread%s)\n",
+			progname, ops, secs, secs > 0 ? ops / secs : 0.0, jobs, jobs > 1 ? "s" : "");
 	return EXIT_OK;
 }

@@ -15,7 +15,12 @@
 #include <float.h>
 #include <math.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "common/shortest_dec.h"
+#include "port/pg_bswap.h"
 
 /* nesting deeper than this is refused, not recursed into */
 #define MAX_DEPTH 1000
@@ -40,14 +45,6 @@ buf_reserve(Buf *b, size_t more)
 	while (b->len + more + 1 > b->cap)
 		b->cap *= 2;
 	b->data = pg_realloc(b->data, b->cap);
-}
-
-void
-buf_put(Buf *b, const char *s, size_t n)
-{
-	buf_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
 }
 
 void
@@ -147,6 +144,25 @@ parse_string(Parser *ps)
 	ps->d->v[i].s = (const char *) p;
 	for (;;)
 	{
+#ifdef __SSE2__
+		/* 16 bytes at a time to the first byte that is not plain */
+		while (end - p >= 16)
+		{
+			__m128i		v = _mm_loadu_si128((const __m128i *) p);
+			__m128i		m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+													  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+										 _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+													  _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+			int			bits = _mm_movemask_epi8(m);
+
+			if (bits != 0)
+			{
+				p += __builtin_ctz(bits);
+				break;
+			}
+			p += 16;
+		}
+#endif
 		while (p < end && plain_byte[*p])
 			p++;
 		if (p >= end)
@@ -704,51 +720,53 @@ sig_digits(const char *tok, int len, char *digits, int maxd, int *decpt, bool *n
 {
 	const char *p = tok;
 	const char *end = tok + len;
-	bool		after_point = false;
-	int			nd = 0;
-	int			zeros = 0;		/* zeros seen after the last nonzero digit */
+	const char *ip;
+	const char *fp = NULL;
+	int			ilen;
+	int			flen = 0;
+	int			nd;
+	long		x = 0;
 
-	*decpt = 0;
 	*neg = (p < end && *p == '-');
 	if (*neg)
 		p++;
-	for (; p < end; p++)
+	/* the integer part, the fraction and the exponent, found at once */
+	for (ip = p; p < end && *p >= '0' && *p <= '9'; p++)
+		;
+	ilen = p - ip;
+	if (p < end && *p == '.')
 	{
-		if (*p == '.')
-		{
-			after_point = true;
-			continue;
-		}
-		if (*p == 'e' || *p == 'E')
-		{
-			long		x = strtol(p + 1, NULL, 10);
-
-			if (x > 100000 || x < -100000)
-				return -1;
-			*decpt += (int) x;
-			break;
-		}
-		if (*p == '0' && nd == 0)
-		{
-			if (after_point)
-				(*decpt)--;
-			continue;
-		}
-		if (!after_point)
-			(*decpt)++;
-		if (*p == '0')
-		{
-			zeros++;
-			continue;
-		}
-		/* a nonzero digit: the zeros before it are significant */
-		if (nd + zeros + 1 > maxd)
-			return -1;
-		memset(digits + nd, '0', zeros);
-		nd += zeros;
-		zeros = 0;
-		digits[nd++] = *p;
+		for (fp = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		flen = p - fp;
 	}
+	if (p < end && (*p == 'e' || *p == 'E'))
+	{
+		x = strtol(p + 1, NULL, 10);
+		if (x > 100000 || x < -100000)
+			return -1;
+	}
+	/* leading zeros are not significant; in the fraction they move the point */
+	while (ilen > 0 && *ip == '0')
+		ip++, ilen--;
+	*decpt = ilen + (int) x;
+	if (ilen == 0)
+		while (flen > 0 && *fp == '0')
+			fp++, flen--, (*decpt)--;
+	/* nor are trailing ones */
+	while (flen > 0 && fp[flen - 1] == '0')
+		flen--;
+	if (flen == 0)
+		while (ilen > 0 && ip[ilen - 1] == '0')
+			ilen--;
+	nd = ilen + flen;
+	if (nd > maxd)
+		return -1;
+	memcpy(digits, ip, ilen);
+	if (flen > 0)
+		memcpy(digits + ilen, fp, flen);
+	if (nd == 0)
+		*decpt = 0;
 	return nd;
 }
 
@@ -780,9 +798,12 @@ canon_double(Buf *out, double d)
 	 * boundary and may answer 16 or 17 digits where CPython's repr, which
 	 * accepts it, needs fewer.  So try one digit less while that still
 	 * reads back as d (a decimal of at most DBL_DIG digits is always the
-	 * only one of its length).
+	 * only one of its length).  Below 2^53 that cannot happen: a boundary
+	 * (the midpoint of two doubles) then has more than 53 - e fractional
+	 * binary digits, so more than 17 significant decimal ones, and the
+	 * costly strtod is skipped for the common floats (timestamps).
 	 */
-	while (nd > DBL_DIG)
+	while (nd > DBL_DIG && fabs(d) >= 9007199254740992.0)
 	{
 		char		r[DOUBLE_SHORTEST_DECIMAL_LEN];
 		char		cand[DOUBLE_SHORTEST_DECIMAL_LEN + 32];
@@ -805,7 +826,18 @@ canon_double(Buf *out, double d)
 		}
 		while (rn > 0 && r[rn - 1] == '0')
 			rn--;
-		snprintf(cand, sizeof(cand), "%s0.%.*se%d", neg ? "-" : "", rn, r, rdecpt);
+		{
+			char	   *c = cand;
+
+			if (neg)
+				*c++ = '-';
+			*c++ = '0';
+			*c++ = '.';
+			memcpy(c, r, rn);
+			c += rn;
+			*c++ = 'e';
+			sprintf(c, "%d", rdecpt);
+		}
 		if (strtod(cand, NULL) != d)
 			break;
 		memcpy(digits, r, rn);
@@ -816,13 +848,56 @@ canon_double(Buf *out, double d)
 }
 
 /*
+ * w * 10^q as the nearest double without strtod, when that is certain:
+ * w and 10^|q| (|q| <= 27) are exact in x87's 64-bit mantissa, one
+ * multiplication or division rounds once, and the second rounding (to 53
+ * bits) is right unless the first result lies next to a double midpoint
+ * (its 11 low bits 0x3ff..0x401), which is left to strtod.
+ */
+static bool
+fast_to_double(uint64 w, int q, double *out)
+{
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+	static long double p10[28];
+	long double x;
+	union
+	{
+		long double ld;
+		uint64		mant;
+	}			u;
+	unsigned int low;
+
+	if (p10[0] == 0)
+	{
+		long double t = 1;
+
+		for (int i = 0; i < 28; i++, t *= 10)
+			p10[i] = t;
+	}
+	if (q < -27 || q > 27 || w == 0)
+		return false;
+	x = (long double) w;
+	x = q >= 0 ? x * p10[q] : x / p10[-q];
+	memset(&u, 0, sizeof(u));
+	u.ld = x;
+	low = (unsigned int) (u.mant & 0x7ff);
+	if (low >= 0x3ff && low <= 0x401)
+		return false;
+	*out = (double) x;
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
  * A number token as Python writes the value it reads: an int as written
  * (at full precision; int("-0") is 0), a float in repr.
  */
 void
 canon_number(const char *tok, int len, bool is_float, Buf *out)
 {
-	char		digits[DBL_DIG];
+	char		digits[20];
 	char		cbuf[512];
 	int			nd;
 	int			decpt;
@@ -848,11 +923,25 @@ canon_number(const char *tok, int len, bool is_float, Buf *out)
 	 * doubles: the decimal is the shortest that reads back as its double,
 	 * so its digits are repr's.  Anything else goes through the double.
 	 */
-	nd = sig_digits(tok, len, digits, DBL_DIG, &decpt, &neg);
-	if (nd >= 0 && decpt > -290 && decpt < 290)
+	nd = sig_digits(tok, len, digits, 19, &decpt, &neg);
+	if (nd >= 0 && nd <= DBL_DIG && decpt > -290 && decpt < 290)
 	{
 		float_layout(out, neg, digits, nd, decpt);
 		return;
+	}
+	if (nd > 0)
+	{
+		/* 16 to 19 digits (a timestamp, a random float): skip strtod */
+		uint64		w = 0;
+		double		d;
+
+		for (int i = 0; i < nd; i++)
+			w = w * 10 + (digits[i] - '0');
+		if (fast_to_double(w, decpt - nd, &d))
+		{
+			canon_double(out, neg ? -d : d);
+			return;
+		}
 	}
 	if (len >= (int) sizeof(cbuf))
 	{
@@ -875,6 +964,7 @@ canon_number(const char *tok, int len, bool is_float, Buf *out)
 
 typedef struct Member
 {
+	uint64		pfx;			/* its first 8 bytes, big-endian: most compares */
 	const char *key;			/* decoded UTF-8 (or the raw plain text) */
 	size_t		keylen;
 	size_t		off;			/* in scratch, when decoded */
@@ -890,7 +980,11 @@ cmp_member(const void *a, const void *b)
 {
 	const Member *x = a;
 	const Member *y = b;
-	int			r = memcmp(x->key, y->key, Min(x->keylen, y->keylen));
+	int			r;
+
+	if (x->pfx != y->pfx)
+		return x->pfx < y->pfx ? -1 : 1;
+	r = memcmp(x->key, y->key, Min(x->keylen, y->keylen));
 
 	if (r != 0)
 		return r;
@@ -939,8 +1033,21 @@ canon_object(JDoc *d, int v, Buf *out, int depth, const char *skip)
 	}
 	/* decoded keys point into scratch only now that it stopped moving */
 	for (int i = 0; i < n; i++)
+	{
+		uint64		pfx = 0;
+
 		if (m[i].decoded)
 			m[i].key = d->scratch.data + m[i].off;
+		if (m[i].keylen >= 8)
+		{
+			memcpy(&pfx, m[i].key, 8);
+			pfx = pg_ntoh64(pfx);
+		}
+		else
+			for (size_t b = 0; b < 8; b++)
+				pfx = pfx << 8 | (b < m[i].keylen ? (unsigned char) m[i].key[b] : 0);
+		m[i].pfx = pfx;
+	}
 	if (n <= 16)
 	{
 		/* insertion sort: stable, and quick for the usual few members */

@@ -12,6 +12,8 @@
 
 #include <stdarg.h>
 
+#include <sodium.h>
+
 #include "libpq-fe.h"
 
 const char *progname = "nedb";
@@ -746,6 +748,12 @@ main(int argc, char **argv)
 	PGconn	   *c;
 	int			rc;
 
+	/* libsodium picks its fastest BLAKE2b for this CPU here */
+	if (sodium_init() < 0)
+	{
+		cli_error("could not initialize libsodium");
+		return EXIT_USAGE;
+	}
 	if (argc < 2)
 		usage_error("which command? (status, head, get, scan, export, verify, verify-digest, verify-aof)");
 	for (int i = 1; i < argc; i++)

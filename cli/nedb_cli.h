@@ -36,9 +36,18 @@ typedef struct Buf
 
 extern void buf_init(Buf *b);
 extern void buf_reserve(Buf *b, size_t more);
-extern void buf_put(Buf *b, const char *s, size_t n);
 extern void buf_puts(Buf *b, const char *s);
 extern void buf_free(Buf *b);
+
+/* inline: the canonical writer appends a few bytes at a time */
+static inline void
+buf_put(Buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		buf_reserve(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+}
 
 static inline void
 buf_putc(Buf *b, char c)
@@ -121,6 +130,7 @@ typedef struct Frontier
 
 extern void fr_init(Frontier *f);
 extern void fr_append(Frontier *f, const uint8 *op_hash);
+extern void fr_append_leaf(Frontier *f, const uint8 *leaf);
 extern void fr_root(const Frontier *f, uint8 *root);
 
 extern bool check_inclusion(int64 index, int64 size, const uint8 *op_hash,
@@ -149,6 +159,7 @@ typedef struct LineCheck
 	Buf			tmp;
 	int64		seq;			/* the line's seq (when it has one) */
 	uint8		hash[HASH_LEN];	/* its stated hash (LINE_OK: checked) */
+	char		prev[HEX_LEN + 1];	/* its stated prev_hash */
 	char		detail[256];	/* what is wrong */
 } LineCheck;
 

@@ -33,31 +33,39 @@ to_hex(const uint8 *b, size_t n, char *hex)
 	hex[2 * n] = '\0';
 }
 
+/* a digit's value, or -1: a table, since every line decodes two hashes */
+static int8 hexval[256];
+
+static void
+init_hexval(void)
+{
+	memset(hexval, -1, sizeof(hexval));
+	for (int c = '0'; c <= '9'; c++)
+		hexval[c] = c - '0';
+	for (int c = 'a'; c <= 'f'; c++)
+		hexval[c] = c - 'a' + 10;
+}
+
 /* exactly 2n lowercase hex digits (the chain's spelling) */
 bool
 from_hex(const char *hex, size_t hexlen, uint8 *b, size_t n)
 {
+	const unsigned char *h = (const unsigned char *) hex;
+	int			bad = 0;
+
+	if (hexval['1'] != 1)
+		init_hexval();
 	if (hexlen != 2 * n)
 		return false;
 	for (size_t i = 0; i < n; i++)
 	{
-		int			v = 0;
+		int			hi = hexval[h[2 * i]];
+		int			lo = hexval[h[2 * i + 1]];
 
-		for (int k = 0; k < 2; k++)
-		{
-			char		c = hex[2 * i + k];
-
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= c - '0';
-			else if (c >= 'a' && c <= 'f')
-				v |= c - 'a' + 10;
-			else
-				return false;
-		}
-		b[i] = (uint8) v;
+		bad |= hi | lo;
+		b[i] = (uint8) (hi << 4 | lo);
 	}
-	return true;
+	return bad >= 0;
 }
 
 void
@@ -103,10 +111,20 @@ fr_init(Frontier *f)
 void
 fr_append(Frontier *f, const uint8 *op_hash)
 {
+	uint8		leaf[HASH_LEN];
+
+	mk_leaf(op_hash, leaf);
+	fr_append_leaf(f, leaf);
+}
+
+/* the same with the leaf already hashed (verify-aof's workers do that) */
+void
+fr_append_leaf(Frontier *f, const uint8 *leaf)
+{
 	uint8		cur[HASH_LEN];
 	int			level = 0;
 
-	mk_leaf(op_hash, cur);
+	memcpy(cur, leaf, HASH_LEN);
 	while (f->size & ((int64) 1 << level))
 	{
 		mk_node(f->node[level], cur, cur);
