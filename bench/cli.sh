@@ -20,11 +20,16 @@ fi
 # read once so that every run finds the file in the page cache
 cat "$AOF" >/dev/null
 rates=()
+cpus=()
 for ((i = 0; i < REPS; i++)); do
-	err=$("$NEDB" verify-aof -q "$AOF" 2>&1 >/dev/null) || { echo "$err" >&2; exit 1; }
+	err=$(/usr/bin/time -f 'cpu %U %S' "$NEDB" verify-aof -q "$AOF" 2>&1 >/dev/null) || { echo "$err" >&2; exit 1; }
 	rates+=("$(sed -n "s/.*(\([0-9]*\) ops\/s.*/\1/p" <<<"$err")")
+	# CPU time per op, whatever else the machine runs meanwhile
+	cpus+=("$(awk -v n="$N" '/^cpu / { printf "%.2f", ($2 + $3) * 1e6 / n }' <<<"$err")")
 done
 median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p")
 verdict=MISS
 ((median >= 500000)) && verdict=PASS
-echo "cli verify-aof: $N ops, $(du -m "$AOF" | cut -f1) MB, median of $REPS: $median ops/s (runs: ${rates[*]}) (bar >= 500000) $verdict"
+echo "cli verify-aof: $N ops, $(du -m "$AOF" | cut -f1) MB, median of $REPS: $median ops/s" \
+	"(runs: ${rates[*]}; CPU us/op: ${cpus[*]}; $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))" \
+	"(bar >= 500000) $verdict"
