@@ -2,14 +2,15 @@
 # bench/cli.sh -- `nedb verify-aof` over a 1M-op reference-format AOF (issue
 # 17: at least 500k ops/s).  Needs no server: the AOF is generated once by
 # cli_gen_aof.py into bench/out/ (CLI_OPS ops, default 1,000,000; about
-# 650 MB), then checked CLI_REPS times (default 3); prints the median.
+# 750 MB; CLI_AOF puts it elsewhere), then checked CLI_REPS times (default
+# 3); prints the median, and the CPU time per op of each run.
 #   bash bench/cli.sh            # nedb from PATH, else the build tree's cli/nedb
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${CLI_OPS:-1000000}
 REPS=${CLI_REPS:-3}
 OUT=$HERE/out
-AOF=$OUT/cli_$N.aof
+AOF=${CLI_AOF:-$OUT/cli_$N.aof}
 NEDB=$(command -v nedb || echo "$HERE/../cli/nedb")
 mkdir -p "$OUT"
 if [[ ! -s $AOF ]]; then

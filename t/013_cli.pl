@@ -163,23 +163,95 @@ my @sw = @lines;
 ($rc, $out) = nedb('verify-aof', write_lines('swapped.aof', @sw));
 like($out, qr/line 6 \(seq 6\): seq 6 where seq 5 was due/, 'verify-aof: two lines swapped');
 
-# the reference's hash-chain vectors as the AOF the reference writes
+# the reference's hash-chain vectors (nedb_vectors.json: its five ops as
+# its AOF holds them)
 my $vec = "$tmp/vectors.aof";
-my $py = q{
-import json, sys
-d = json.load(open(sys.argv[1]))
-with open(sys.argv[2], 'w') as f:
-    for o in d['hash_chain']['ops']:
-        f.write(json.dumps(o['op_record_as_stored_in_aof']) + '\n')
-print(d['hash_chain']['final_head'])
-};
-my ($vout, $verr) = ('', '');
-IPC::Run::run([ 'python3', '-c', $py, '/work/shared/reference/nedb_vectors.json', $vec ], '>', \$vout, '2>', \$verr)
-  or die "python3: $verr";
-chomp $vout;
+PostgreSQL::Test::Utils::append_to_file($vec, <<'EOF');
+{"seq": 0, "client": "local", "nonce": 1, "op": "put", "payload": {"key": "users:alice", "coll": "users", "id": "alice", "doc": {"name": "Alice", "_id": "alice"}}, "ts": 1700000000.0, "idem": null, "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000", "hash": "068eef6ee5689b4d56330ee2391e53c6edef0d2db75bf1cea8233a0b5d3f89cd"}
+{"seq": 1, "client": "local", "nonce": 2, "op": "delete", "payload": {"key": "users:alice", "coll": "users", "id": "alice"}, "ts": 1700000001.5, "idem": "k1", "prev_hash": "068eef6ee5689b4d56330ee2391e53c6edef0d2db75bf1cea8233a0b5d3f89cd", "hash": "06082396ae93d7fd817e2b318b5204de93aeeae079759296c6e24197694b5d19"}
+{"seq": 2, "client": "agent", "nonce": 1, "op": "put", "payload": {"key": "b:x", "coll": "b", "id": "x", "doc": {"v": "caf\u00e9", "f": 0.1, "big": 100000000000000000000, "e": 1e-07, "t": true, "n": null, "_id": "x", "_caused_by": [0, 1], "_evidence": "inference", "_confidence": 0.95, "_valid_from": "2024-01-01", "_valid_to": "2024-12-31"}}, "ts": 1700000002.25, "idem": null, "prev_hash": "06082396ae93d7fd817e2b318b5204de93aeeae079759296c6e24197694b5d19", "hash": "5e9873a5c5177d1ce3fc94fb844027d24d65a91f040c430e7eaf44a51fdbc55b", "caused_by": [0, 1], "evidence": "inference", "confidence": 0.95, "valid_from": "2024-01-01", "valid_to": "2024-12-31"}
+{"seq": 3, "client": "local", "nonce": 3, "op": "link", "payload": {"frm": "users:alice", "rel": "follows", "to": "users:bob"}, "ts": 1700000003.0, "idem": null, "prev_hash": "5e9873a5c5177d1ce3fc94fb844027d24d65a91f040c430e7eaf44a51fdbc55b", "hash": "0824cfca993ba4b4455b020238fb84cd7156f2dac5fd196d09ae469af0585769"}
+{"seq": 4, "client": "__snapshot__", "nonce": 1700000004000, "op": "checkpoint", "payload": {"note": "snapshot captured"}, "ts": 1700000004.0, "idem": null, "prev_hash": "0824cfca993ba4b4455b020238fb84cd7156f2dac5fd196d09ae469af0585769", "hash": "29cb9e09ae85de8e8a52abfaadebab9b444c4f89eb907c57fe985d348b45c598"}
+EOF
 ($rc, $out) = nedb('verify-aof', $vec);
 is($rc, 0, 'verify-aof: the reference vectors pass');
-like($out, qr/5 ops, seq 0 to 4\nhead $vout\n/, 'verify-aof: the vectors\' final head');
+like($out, qr/5 ops, seq 0 to 4\nhead 29cb9e09ae85de8e8a52abfaadebab9b444c4f89eb907c57fe985d348b45c598\n/,
+	'verify-aof: the vectors\' final head');
+
+# floats as Python reads and writes them: random doubles, timestamps, other
+# spellings (exponents, extra digits, trailing zeros), overflow, underflow,
+# -0.0, subnormals; each line hashed by Python's json.dumps
+my $gen = q{
+import hashlib, json, random, struct, sys
+rnd = random.Random(7)
+def tokens():
+    for _ in range(40000):
+        k = rnd.random()
+        if k < 0.3:
+            d = struct.unpack('<d', struct.pack('<Q', rnd.getrandbits(64)))[0]
+            if d == d and abs(d) != float('inf'):
+                yield repr(d)
+        elif k < 0.5:
+            yield repr(rnd.uniform(-1e6, 1e6))
+        elif k < 0.6:
+            yield repr(1700000000 + rnd.random() * 1e8)
+        elif k < 0.75:
+            m = rnd.getrandbits(60)
+            yield "%d.%de%d" % (m // 1000, m % 1000, rnd.randint(-40, 40))
+        elif k < 0.85:
+            yield "%.*f" % (rnd.randint(0, 25), rnd.uniform(-1e5, 1e5))
+        elif k < 0.95:
+            yield "%.*e" % (rnd.randint(0, 22), rnd.uniform(-1, 1) * 10 ** rnd.randint(-300, 300))
+        else:
+            yield rnd.choice(["1e400", "-1e400", "1e-400", "0.0", "-0.0", "5e-324", "1.7976931348623157e308",
+                              "9007199254740993.0", "37170565924641696.0", "123456789012345678901234567890.5",
+                              "0.1e1", "100.0E-2", "1E+2"])
+prev, seq, batch = "0" * 64, 0, []
+with open(sys.argv[1], "w") as f:
+    for t in tokens():
+        batch.append(t)
+        if len(batch) < 8:
+            continue
+        text = ('{"seq": %d, "client": "t", "nonce": %d, "op": "put", "payload": {"doc": {%s}}, "ts": %s, '
+                '"idem": null, "prev_hash": "%s", "hash": "HASH"}') % (
+            seq, seq + 1, ", ".join('"k%d": %s' % (i, x) for i, x in enumerate(batch)), batch[0], prev)
+        o = json.loads(text)
+        body = {k: o[k] for k in ("seq", "client", "nonce", "op", "payload", "ts", "idem")}
+        prev = hashlib.blake2b(prev.encode() + json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
+                               digest_size=32).hexdigest()
+        f.write(text.replace("HASH", prev) + "\n")
+        seq, batch = seq + 1, []
+};
+my $floats = "$tmp/floats.aof";
+my ($gout, $gerr) = ('', '');
+IPC::Run::run([ 'python3', '-c', $gen, $floats ], '>', \$gout, '2>', \$gerr) or die "python3: $gerr";
+($rc, $out) = nedb('verify-aof', $floats);
+is($rc, 0, 'verify-aof: 40,000 floats in every spelling canonicalized as Python does');
+($rc, $out) = nedb('verify-aof', '-j', '1', $floats);
+is($rc, 0, 'verify-aof -j 1: the same in one thread');
+
+# around the middle, where two threads' chunks meet, a line removed or its
+# hash changed is named as a single pass names it
+my @fl = split /\n/, slurp_file($floats);
+my $mid = int(@fl / 2);
+for my $at ($mid - 2 .. $mid + 2)
+{
+	my @cut = @fl;
+	splice @cut, $at, 1;
+	my $f = write_lines("cut-$at.aof", @cut);
+	my ($rc1, $out1) = nedb('verify-aof', '-j', '1', $f);
+	my ($rc2, $out2) = nedb('verify-aof', '-j', '2', $f);
+	like($out2, qr/line ${\($at + 1)} \(seq ${\($at + 1)}\): seq ${\($at + 1)} where seq $at was due/,
+		"two threads: line " . ($at + 1) . " removed is named");
+	is("$rc2 $out2", "$rc1 $out1", "two threads report what one reports (line " . ($at + 1) . " removed)");
+	my @chg = @fl;
+	$chg[$at] =~ s/("hash": "[0-9a-f]{20})([0-9a-f])/$1 . sprintf('%x', hex($2) ^ 8)/e or die;
+	$f = write_lines("chg-$at.aof", @chg);
+	($rc1, $out1) = nedb('verify-aof', '-j', '1', $f);
+	($rc2, $out2) = nedb('verify-aof', '-j', '2', $f);
+	like($out2, qr/line ${\($at + 1)} \(seq $at\): its hash/, "two threads: line " . ($at + 1) . "'s hash changed is named");
+	is("$rc2 $out2", "$rc1 $out1", "two threads report what one reports (line " . ($at + 1) . " changed)");
+}
 
 # an old op's fields rewritten, its hash left alone
 $node->safe_psql('main', q{UPDATE nedb.versions SET doc = jsonb_set(doc, '{name}', '"Mallory"') WHERE seq_from = 4});
