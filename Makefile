@@ -75,8 +75,8 @@ TAP_TESTS = 1
 # PROGRAM or a MODULE_big per Makefile, so the tool has its own link rule
 # below and is installed into bindir as SCRIPTS_built (INSTALL_SCRIPT copies
 # it with mode 755; make clean removes it).
-CLI_OBJS = cli/nedb.o cli/json.o cli/aof_check.o cli/proof_check.o \
-	cli/digest_check.o cli/state.o
+CLI_OBJS = cli/nedb.o cli/json.o cli/aof_check.o cli/aof_crypt.o \
+	cli/proof_check.o cli/digest_check.o cli/state.o
 SCRIPTS_built = cli/nedb
 EXTRA_CLEAN = $(CLI_OBJS)
 

@@ -126,7 +126,7 @@ line_check(LineCheck *lc, const char *line, size_t len, int64 expect_seq,
 	if (found[K_ENC] >= 0 && found[K_SEQ] < 0)
 	{
 		snprintf(lc->detail, sizeof(lc->detail),
-				 "an encrypted line ({\"enc\": 1, \"ct\": ...}): decrypt the AOF first");
+				 "an encrypted line ({\"enc\": 1, \"ct\": ...}): give --tmk HEX --key-enc FILE, or --dek HEX");
 		return LINE_ENCRYPTED;
 	}
 	if (!json_int64(d, found[K_SEQ], &lc->seq) || lc->seq < 0)
@@ -253,8 +253,12 @@ check_chunk(void *arg)
 	const char *p = ch->start;
 	int64		cap = 1024;
 	char		prev[HEX_LEN + 1];
+	JDoc		env;
+	Buf			plain;
 
 	line_check_init(&lc);
+	jdoc_init(&env);
+	buf_init(&plain);
 	ch->leaves = pg_malloc(cap * HASH_LEN);
 	ch->lines = ch->ops = 0;
 	ch->first_seq = -1;
@@ -265,6 +269,9 @@ check_chunk(void *arg)
 		const char *le = nl ? nl : ch->end;
 		size_t		len = le - p;
 		LineStatus	s;
+		const char *text;
+		size_t		tlen;
+		bool		opened;
 
 		ch->lines++;
 		if (len > 0 && p[len - 1] == '\r')
@@ -275,7 +282,23 @@ check_chunk(void *arg)
 			p = le + 1;
 			continue;
 		}
-		s = line_check(&lc, p, len, ch->first_seq < 0 ? -1 : ch->first_seq + ch->ops,
+		text = p;
+		tlen = len;
+		if (aof_have_key() && aof_decrypt_line(&env, p, len, &plain, &opened))
+		{
+			if (!opened)
+			{
+				ch->status = LINE_BAD_CRYPT;
+				ch->bad_line = ch->lines;
+				ch->bad_seq = -1;
+				snprintf(ch->detail, sizeof(ch->detail),
+						 "the encrypted line does not decrypt with the key (wrong key, or damaged)");
+				break;
+			}
+			text = plain.data;
+			tlen = plain.len;
+		}
+		s = line_check(&lc, text, tlen, ch->first_seq < 0 ? -1 : ch->first_seq + ch->ops,
 					   ch->first_seq < 0 ? NULL : prev);
 		if (s != LINE_OK)
 		{
@@ -316,6 +339,12 @@ now_seconds(void)
 static int
 report(const char *path, int64 line, int64 seq, const char *detail, LineStatus s)
 {
+	/* not a verdict: the file cannot be checked without its key */
+	if (s == LINE_ENCRYPTED)
+	{
+		cli_error("%s: line " INT64_FORMAT ": %s", path, line, detail);
+		return EXIT_USAGE;
+	}
 	if (seq >= 0)
 		printf("FAILED: %s: line " INT64_FORMAT " (seq " INT64_FORMAT "): %s\n",
 			   path, line, seq, detail);
@@ -328,6 +357,9 @@ int
 cmd_verify_aof(int argc, char **argv)
 {
 	const char *path = NULL;
+	const char *dek_hex = NULL;
+	const char *tmk_hex = NULL;
+	const char *key_enc = NULL;
 	bool		quiet = false;
 	int			jobs;
 	int			fd;
@@ -361,6 +393,12 @@ cmd_verify_aof(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 		}
+		else if (strcmp(argv[i], "--dek") == 0 && i + 1 < argc)
+			dek_hex = argv[++i];
+		else if (strcmp(argv[i], "--tmk") == 0 && i + 1 < argc)
+			tmk_hex = argv[++i];
+		else if (strcmp(argv[i], "--key-enc") == 0 && i + 1 < argc)
+			key_enc = argv[++i];
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 		{
 			cli_error("verify-aof: unknown option \"%s\"", argv[i]);
@@ -377,6 +415,13 @@ cmd_verify_aof(int argc, char **argv)
 	if (path == NULL)
 	{
 		cli_error("verify-aof: which file? (nedb verify-aof FILE)");
+		return EXIT_USAGE;
+	}
+	if ((dek_hex && !aof_set_dek(dek_hex)) || (tmk_hex && !aof_set_tmk(tmk_hex, key_enc)))
+		return EXIT_USAGE;
+	if (key_enc && !tmk_hex)
+	{
+		cli_error("verify-aof: --key-enc needs --tmk");
 		return EXIT_USAGE;
 	}
 	fd = open(path, O_RDONLY);
@@ -410,7 +455,12 @@ cmd_verify_aof(int argc, char **argv)
 		ch[j].start = j == 0 ? data : ch[j - 1].end;
 		if (j < jobs - 1)
 		{
-			const char *cut = data + sb.st_size / jobs * (j + 1);
+			/*
+			 * The main thread's chunk is a tenth smaller: it then builds
+			 * that chunk's part of the tree while the workers finish.
+			 */
+			off_t		first = sb.st_size / jobs * 9 / 10;
+			const char *cut = data + first + (sb.st_size - first) / (jobs - 1) * j;
 			const char *nl;
 
 			if (cut < ch[j].start)
@@ -427,11 +477,15 @@ cmd_verify_aof(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	check_chunk(&ch[0]);
+	/* the first chunk continues nothing: its leaves go in at once */
+	fr_init(&fr);
+	if (ch[0].status == LINE_OK)
+		for (int64 i = 0; i < ch[0].ops; i++)
+			fr_append_leaf(&fr, ch[0].leaves + i * HASH_LEN);
 	for (int j = 1; j < jobs; j++)
 		pthread_join(tid[j], NULL);
 
 	/* join the chunks in order */
-	fr_init(&fr);
 	strcpy(prev, GENESIS_HEX);
 	for (int j = 0; j < jobs; j++)
 	{
@@ -485,7 +539,7 @@ cmd_verify_aof(int argc, char **argv)
 		}
 		if (c->status != LINE_OK)
 			return report(path, lines + c->bad_line, c->bad_seq, c->detail, c->status);
-		for (int64 i = 0; i < c->ops; i++)
+		for (int64 i = 0; j > 0 && i < c->ops; i++)
 			fr_append_leaf(&fr, c->leaves + i * HASH_LEN);
 		if (c->ops > 0)
 			strcpy(prev, c->last_hash);

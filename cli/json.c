@@ -68,11 +68,19 @@ buf_free(Buf *b)
 /* printable ASCII but " and \: written by ensure_ascii as is */
 static bool plain_byte[256];
 
-static void
-init_tables(void)
+/* powers of ten, exact in x87's 64-bit mantissa up to 10^27 */
+static long double p10[28];
+
+/* the tables, filled before any worker thread starts */
+void
+json_init(void)
 {
+	long double t = 1;
+
 	for (int c = 0x20; c < 0x7f; c++)
 		plain_byte[c] = (c != '"' && c != '\\');
+	for (int i = 0; i < 28; i++, t *= 10)
+		p10[i] = t;
 }
 
 void
@@ -83,8 +91,6 @@ jdoc_init(JDoc *d)
 	d->v = pg_malloc(sizeof(Jv) * d->cap);
 	d->error = NULL;
 	buf_init(&d->scratch);
-	if (!plain_byte['a'])
-		init_tables();
 }
 
 typedef struct Parser
@@ -858,7 +864,6 @@ static bool
 fast_to_double(uint64 w, int q, double *out)
 {
 #if defined(__x86_64__) && LDBL_MANT_DIG == 64
-	static long double p10[28];
 	long double x;
 	union
 	{
@@ -867,13 +872,6 @@ fast_to_double(uint64 w, int q, double *out)
 	}			u;
 	unsigned int low;
 
-	if (p10[0] == 0)
-	{
-		long double t = 1;
-
-		for (int i = 0; i < 28; i++, t *= 10)
-			p10[i] = t;
-	}
 	if (q < -27 || q > 27 || w == 0)
 		return false;
 	x = (long double) w;

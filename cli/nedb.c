@@ -33,7 +33,7 @@ static const char *help_text =
 "    nedb [-d CONNINFO] export [--from SEQ] [--to SEQ]\n"
 "    nedb [-d CONNINFO] verify --state FILE [--full]\n"
 "    nedb verify-digest DIGEST_JSON_FILE --key PUBHEX\n"
-"    nedb verify-aof FILE [-j N] [-q]\n"
+"    nedb verify-aof FILE [-j N] [-q] [--tmk HEX --key-enc FILE | --dek HEX]\n"
 "\n"
 "DESCRIPTION\n"
 "    nedb reads a database with the nedb extension through libpq, and checks\n"
@@ -77,7 +77,8 @@ static const char *help_text =
 "    -d, --dbname CONNINFO\n"
 "                a libpq connection string or URI; by default the PG* environment\n"
 "                variables apply, as for psql.\n"
-"    --state FILE    the verification state (verify, get --verify).\n"
+"    --state FILE    the verification state (verify, get --verify); default\n"
+"                    $NEDB_STATE.\n"
 "    --full          verify: re-hash every op, not only the new ones.\n"
 "    --as-of SEQ     get, scan: as the log was at seq SEQ.\n"
 "    --verify        get: check the document against the verified tree.\n"
@@ -86,6 +87,10 @@ static const char *help_text =
 "                export: the first and last seq to write.\n"
 "    --key PUBHEX    verify-digest: the signer's public key, 64 hex digits.\n"
 "    -j, --jobs N    verify-aof: worker threads (default: one per CPU, at most 4).\n"
+"    --tmk HEX --key-enc FILE\n"
+"                verify-aof: decrypt an encrypted reference AOF with its master\n"
+"                key (NEDB_TMK) and the database's key.enc.\n"
+"    --dek HEX       verify-aof: decrypt it with the data key itself.\n"
 "    -q, --quiet     verify-aof, verify: no summary on success.\n"
 "    -h, --help      this text.\n"
 "\n"
@@ -749,7 +754,9 @@ main(int argc, char **argv)
 	PGconn	   *c;
 	int			rc;
 
-	/* libsodium picks its fastest BLAKE2b for this CPU here */
+	/* tables before any thread; libsodium picks its fastest BLAKE2b here */
+	json_init();
+	hex_init();
 	if (sodium_init() < 0)
 	{
 		cli_error("could not initialize libsodium");
@@ -822,6 +829,9 @@ main(int argc, char **argv)
 	}
 	if (cmd == NULL)
 		usage_error("which command? (status, head, get, scan, export, verify, verify-digest, verify-aof)");
+	/* an auditor's state file need not be named at every call */
+	if (state_path == NULL && getenv("NEDB_STATE") != NULL && getenv("NEDB_STATE")[0] != '\0')
+		state_path = getenv("NEDB_STATE");
 	if (limit < -1 || from < 0 || (to >= 0 && to < from) || (has_as_of && as_of < 0))
 		usage_error("--limit, --from, --to and --as-of must not be negative (and --to not below --from)");
 

@@ -94,6 +94,7 @@ typedef struct JDoc
 	Buf			scratch;		/* decoded keys while canonicalizing */
 } JDoc;
 
+extern void json_init(void);
 extern void jdoc_init(JDoc *d);
 /* parse text[0..len) as one JSON value; its index (0) or -1 on error */
 extern int	json_parse(JDoc *d, const char *text, size_t len);
@@ -149,7 +150,8 @@ typedef enum LineStatus
 	LINE_ENCRYPTED,				/* an {"enc": 1, ...} envelope */
 	LINE_BAD_SEQ,				/* not the next seq */
 	LINE_BAD_PREV,				/* prev_hash is not the previous op's hash */
-	LINE_BAD_HASH				/* hash is not the hash of its fields */
+	LINE_BAD_HASH,				/* hash is not the hash of its fields */
+	LINE_BAD_CRYPT				/* an encrypted line the key does not open */
 } LineStatus;
 
 typedef struct LineCheck
@@ -173,6 +175,12 @@ extern LineStatus line_check(LineCheck *lc, const char *line, size_t len,
 							 int64 expect_seq, const char *prev_hex);
 extern int	cmd_verify_aof(int argc, char **argv);
 
+/* aof_crypt.c: encrypted reference AOF lines */
+extern bool aof_set_dek(const char *hex);
+extern bool aof_set_tmk(const char *tmk_hex, const char *key_enc_path);
+extern bool aof_have_key(void);
+extern bool aof_decrypt_line(JDoc *d, const char *line, size_t len, Buf *out, bool *ok);
+
 /* ------------------------------------------------------------------------
  * digest_check.c
  * ------------------------------------------------------------------------ */
@@ -181,6 +189,7 @@ extern int	cmd_verify_digest(int argc, char **argv);
 /* ------------------------------------------------------------------------
  * hex.c-ish helpers (in proof_check.c)
  * ------------------------------------------------------------------------ */
+extern void hex_init(void);
 extern void to_hex(const uint8 *b, size_t n, char *hex);
 extern bool from_hex(const char *hex, size_t hexlen, uint8 *b, size_t n);
 extern void blake2b_256(const void *data, size_t len, uint8 *out);

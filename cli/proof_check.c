@@ -36,8 +36,8 @@ to_hex(const uint8 *b, size_t n, char *hex)
 /* a digit's value, or -1: a table, since every line decodes two hashes */
 static int8 hexval[256];
 
-static void
-init_hexval(void)
+void
+hex_init(void)
 {
 	memset(hexval, -1, sizeof(hexval));
 	for (int c = '0'; c <= '9'; c++)
@@ -53,8 +53,6 @@ from_hex(const char *hex, size_t hexlen, uint8 *b, size_t n)
 	const unsigned char *h = (const unsigned char *) hex;
 	int			bad = 0;
 
-	if (hexval['1'] != 1)
-		init_hexval();
 	if (hexlen != 2 * n)
 		return false;
 	for (size_t i = 0; i < n; i++)

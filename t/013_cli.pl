@@ -178,6 +178,49 @@ is($rc, 0, 'verify-aof: the reference vectors pass');
 like($out, qr/5 ops, seq 0 to 4\nhead 29cb9e09ae85de8e8a52abfaadebab9b444c4f89eb907c57fe985d348b45c598\n/,
 	'verify-aof: the vectors\' final head');
 
+# the reference's encrypted database (encrypted_aof_vectors.json): its
+# AOF in plaintext, and encrypted (AES-256-GCM), opened with the master key
+# and key.enc or with the data key
+my $plainf = "$tmp/enc-plain.aof";
+PostgreSQL::Test::Utils::append_to_file($plainf, <<'EOF');
+{"seq": 0, "client": "local", "nonce": 1, "op": "put", "payload": {"key": "users:alice", "coll": "users", "id": "alice", "doc": {"name": "Alice", "city": "Austin", "_id": "alice"}}, "ts": 1780000001.5, "idem": null, "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000", "hash": "6eab1763a147aa26f2e494b4b3f10f1fb285fba6d8538a07c88970d17c57dce7"}
+{"seq": 1, "client": "local", "nonce": 2, "op": "put", "payload": {"key": "users:alice", "coll": "users", "id": "alice", "doc": {"name": "Alice", "city": "Lisbon", "_id": "alice"}}, "ts": 1780000003.0, "idem": null, "prev_hash": "6eab1763a147aa26f2e494b4b3f10f1fb285fba6d8538a07c88970d17c57dce7", "hash": "ffd326b4081af8442a1b6ddc4193dcc9025a9c9887fb5e621a7b8189102ae8d7"}
+{"seq": 2, "client": "local", "nonce": 3, "op": "link", "payload": {"frm": "users:alice", "rel": "follows", "to": "users:bob"}, "ts": 1780000004.5, "idem": null, "prev_hash": "ffd326b4081af8442a1b6ddc4193dcc9025a9c9887fb5e621a7b8189102ae8d7", "hash": "fc8d5d0ee1bab7622a568dc53c51837b5889af762b3411e4b458571f4ea5fe91"}
+{"seq": 3, "client": "shop", "nonce": 1, "op": "put", "payload": {"key": "orders:o1", "coll": "orders", "id": "o1", "doc": {"total": 42, "_id": "o1"}}, "ts": 1780000006.0, "idem": "charge-o1", "prev_hash": "fc8d5d0ee1bab7622a568dc53c51837b5889af762b3411e4b458571f4ea5fe91", "hash": "3e4f8ddcae6e252f7c0e5186f3ca3fbaaf1e4b0de1d2c420de1006c18779ed7c"}
+{"seq": 4, "client": "local", "nonce": 4, "op": "delete", "payload": {"key": "users:alice", "coll": "users", "id": "alice"}, "ts": 1780000007.5, "idem": null, "prev_hash": "3e4f8ddcae6e252f7c0e5186f3ca3fbaaf1e4b0de1d2c420de1006c18779ed7c", "hash": "0e8c21278b75ce53b0a2c9f5096e34c59c8938dbdda8133e97e9eb85c7251e28"}
+EOF
+my $encf = "$tmp/enc.aof";
+PostgreSQL::Test::Utils::append_to_file($encf, <<'EOF');
+{"enc":1,"ct":"UeJxaSaBrRZm2SMUaig97i162A/HqBGEG8UE/YGyS9VbqpNC2p0HVSKS/IoZ2/ijHEmZCje5ENHbJlyVCRpjbBlq3SIYPp2KPNnb1rOYcAstmOffcZ65kcb8ZVZwriUJgty26XvPVDiCd3quZmCdGrwfkv3k5hyziTlwvm1mnxLz47h+vSQAKMCLRYh+jkE9kfWunPudBQeoUDi3f5PxCPXL0pEbve28GK6Dbn2y8uYFfbFs5i8b5CSgvnymk2WRjs6UMa08kh3Q1fcCE7tX8sDE3inJI/9G9MbAEQiJ26GbA+MKMeDB6Cnu1YnotCYGUCvfpqqYCcBepUtmpAoVaLxQh6pGQRyhLlaP7ZO/JNlHqKatO7Ldm0nNRrRRRy9oQqjKOgXsiPT7z/yTJt7+fkToFc4LnBpJ2pjE/PB6sdl8ZH/4CVlwVpteqgFtXg353mNy3gFyg2FpCTWeJMBGFpMpd+s61NDV6CUx71zqbqitcg69mJ/Fk7y7kqwEo8h5n/f2HtimWN3CmazXb1DZmQ=="}
+{"enc":1,"ct":"DLCu0Jl9rtMqkq46ejc8cg7322fAj81GVbBaVawWcZ4OWDpCGj8a3wIxgPE9+SSSdG97bNQKnIPg3xauKFExX+culG3byWxcLepCt+0XgBJ5pgjtcL+HKAKjH1nvGGRHtk96aGfvFph1vUN1bI1jYNK8cebfz/pVXz0Isxv+zDcN7trSoyvSR9ylw4ptM3TRK4i0C5U7W4hgTvlMc44WfvNjRrrcg1VKRxlr1H+1xufEpEdTuKuoUp0Qh45ZSH/hQmIMnNBKSziFZZUukpPp0yvuu+1uAbwkUj/d5O536Y94wLmnQBoi5YyCwd5V9aMdxlop71dRF9WHP5dSUguWwa7r0vxPM35ph+HvxwqVrJFpFqGj/+rfs30lJIfd54+9rJB10k1D6jQ6SLx1XYNgyWs9t4AtR0L/tBgey3npy+0SieCKfB20CQVuLL1JImWGzX194LKKNSpzL6UzR2eKM26AurMO2Ldy5Lad8deKcpE0nMmn10muRStrK+lj8W4QD700M5x6e9ObnC7o35WQAA=="}
+{"enc":1,"ct":"AjUOnWBrmbtzVKRqeUrV0bHBPvLn6pILSeMaTrZCy+heUycG/hQAaR/3Yl0cfgQKyHaxFOP3PM+Onlmt8USihM24aHyb4+F2irVDq9n/wJhhHqDsIXh/KGH62BzrSeuHyg9HKOV8DpPdDtC7eZGffLiAY5pZwV74YlszTgJud1gtM1gAuExGR4HTzWYrp43zr5CCbAGLCY4p3kOCClJqLvqy7LJMJP1X/tfRoQJWW39kuimZJCsdX+bZb2ilzW8hnEXw9fNlG6xRpDW80H7XZJzDWLpyB3MPFsCdr0YlYZDRfp7g9Vz8hbLV6v7RwhFTD6jvXhFwEbHpjNpjqjDZ+t9U5QNT4uiDKjZcSRafizcOH/SJR/KG9KZDQYoLGEuDRci3taahYZd2bFzN4n1QnH3zKyLjjOZ+WdBqgpc4tOTOEKTAVkbC1cC/ekp1y2vqs8a5w0aOvI7M8w=="}
+{"enc":1,"ct":"MyzVXWP1jJ/WyO1e9jYUBTPNbjTEGj0LRpmT+fJ5sJsng07Yr5SQzuslfV+4OooDePhOuMQmQUxKBEkRmKf9aInaO0n3W6dT6m3jQylnltsySw6IMb5PjeH91X7PHX/TPHjhZvWEkQ1yYst4xvUZR2Gt8LgMM19ps8JOhM0SaK/JUsisfivivLJt4d/P/Sp5K8ZV+k49modha1nko/JGDg39w4wTrhYktTmqJcRdJiez9Dg0y3TWW28d/yCAfk11WMjGNiMTMcxQM9rGQqTkj0oCLkkrkkeNOcgcCWKMO8YixXTP0xlpqlgbTw63J+N5SUBP8+rJts78MMCYPiGmDX0b3ZNxFsSrlFMvt0ypoDexrKQNhOstqpA4g9KJDZMqxFubqUYJ8Gz/ppIqXu02KaKwZJcNYhmqg+9nTYZJ/KKWu5fa/VwUmHF6y6ziSF6QufvamyBU+ym3oOVIe+mwCPo1G3Kmzz08BHUPFNJLNiAKeN88x+Rk0xU="}
+{"enc":1,"ct":"4i9u/MtJq/KRVe2Ssxta6FAUKlcuuvOMBbQBExknrT+Dk9WKYamaD5U8IAM7P+xHtHX8e75wKzr4itqCdi/C0VmzhP1tuqR+Bjjft3/Oub/9XV7SGwQkYzmw1jn9uxzAv3ZltBf6arWMtYViWBDf/DsGycrwKB/ZMFHTdjNkB+QXOlBGPKrKALcyVWSRbGLVyPRgvEWFv49EnbvzK8/bc5dCC/5DRWCxaUg2kniGwF9XbKoUvxderXRms9m9Db8O3oC+BmLL7xLYeTaZHfP0sh9M5RRVmAMrly8L4UUjdrGUmjREGjaeLcGrgX2Y90g87EWAYGNb0XeTHahq+2fNUUUqJpYv8a7lEHUMke0/w8jJpbesMySFQ9I/Ev5IgQQXM9KC/eD7ifqsfu7ZUm6f82oAljKrDJaDNVTQxx5+5rnigbpbyDGvmY7GlFBArJcw/5C4O34WSQ=="}
+EOF
+my $keyenc = "$tmp/key.enc";
+PostgreSQL::Test::Utils::append_to_file($keyenc, '{"v": 1, "alg": "AES-256-GCM", "n": "f2bea9ccd4ea629b4c651cb7", "ct": "c290d5b8f57196d76b7a85f0d82a32bf307e33f144b8cd452a2adb5736a273ad7becfc0c406655bfb9dab1d8e187bbfb"}');
+my $tmk = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
+my $dek = '9cc39666b5792b8ae6d6005500e1cd953eddd8ca9a5a569d7c2138514c206791';
+my $ehead = '0e8c21278b75ce53b0a2c9f5096e34c59c8938dbdda8133e97e9eb85c7251e28';
+($rc, $out) = nedb('verify-aof', $plainf);
+like($out, qr/^ok: .*5 ops, seq 0 to 4\nhead $ehead\n/, 'verify-aof: the encrypted vectors\' plaintext passes');
+($rc, $out, $err) = nedb('verify-aof', $encf);
+is($rc, 2, 'verify-aof: an encrypted AOF without a key: exit 2');
+like($err, qr/line 1: an encrypted line/, 'verify-aof: without a key, says what is missing');
+($rc, $out) = nedb('verify-aof', $encf, '--tmk', $tmk, '--key-enc', $keyenc);
+is($rc, 0, 'verify-aof --tmk --key-enc: the encrypted AOF passes');
+like($out, qr/5 ops, seq 0 to 4\nhead $ehead\n/, 'verify-aof --tmk: the reference\'s head');
+($rc, $out) = nedb('verify-aof', $encf, '--dek', $dek);
+is($rc, 0, 'verify-aof --dek: the encrypted AOF passes');
+my $badtmk = substr($tmk, 0, 63) . 'e';
+($rc, $out, $err) = nedb('verify-aof', $encf, '--tmk', $badtmk, '--key-enc', $keyenc);
+is($rc, 2, 'verify-aof: another master key does not open key.enc: exit 2');
+my @el = split /\n/, slurp_file($encf);
+$el[2] =~ s/("ct":"[A-Za-z0-9+\/]{40})([A-Za-z])/$1 . ($2 eq 'A' ? 'B' : 'A')/e or die;
+($rc, $out) = nedb('verify-aof', write_lines('enc-bad.aof', @el), '--dek', $dek);
+is($rc, 1, 'verify-aof: a damaged encrypted line: exit 1');
+like($out, qr/line 3: the encrypted line does not decrypt/, 'verify-aof names the damaged encrypted line');
+
 # floats as Python reads and writes them: random doubles, timestamps, other
 # spellings (exponents, extra digits, trailing zeros), overflow, underflow,
 # -0.0, subnormals; each line hashed by Python's json.dumps
@@ -230,11 +273,12 @@ is($rc, 0, 'verify-aof: 40,000 floats in every spelling canonicalized as Python 
 ($rc, $out) = nedb('verify-aof', '-j', '1', $floats);
 is($rc, 0, 'verify-aof -j 1: the same in one thread');
 
-# around the middle, where two threads' chunks meet, a line removed or its
-# hash changed is named as a single pass names it
+# where two threads' chunks meet (the first thread's chunk is 45% of the
+# file), a line removed or its hash changed is named as a single pass names
+# it; around the middle too
 my @fl = split /\n/, slurp_file($floats);
-my $mid = int(@fl / 2);
-for my $at ($mid - 2 .. $mid + 2)
+my ($cut, $mid) = (int(@fl * 0.45), int(@fl / 2));
+for my $at ($cut - 2 .. $cut + 2, $mid - 1 .. $mid + 1)
 {
 	my @cut = @fl;
 	splice @cut, $at, 1;
@@ -263,6 +307,11 @@ is($rc, 1, 'get --verify of the rewritten document: exit 1');
 like($out, qr/^FAILED: seq 4: /, 'get --verify names the seq');
 ($rc, $out) = nedb('-d', $cs, 'get', 'users', 'u6', '--verify', '--state', $state);
 is($rc, 0, 'get --verify of another document: exit 0');
+{
+	local $ENV{NEDB_STATE} = $state;
+	($rc) = nedb('-d', $cs, 'get', 'users', 'u6', '--verify');
+	is($rc, 0, 'get --verify: NEDB_STATE names the state file');
+}
 $node->safe_psql('main', q{
 ALTER TABLE nedb.ops DISABLE TRIGGER ops_append_only;
 UPDATE nedb.versions SET doc = jsonb_set(doc, '{name}', '"User 5"') WHERE seq_from = 4;
