@@ -93,3 +93,9 @@ cli/nedb: $(CLI_OBJS)
 		-L$(libdir) -lpq -lsodium -lm -pthread -o $@
 
 $(CLI_OBJS): cli/nedb_cli.h
+
+# PGXS removes $(bindir)/cli/nedb; the tool is installed as $(bindir)/nedb
+uninstall: uninstall-cli
+uninstall-cli:
+	rm -f '$(DESTDIR)$(bindir)/nedb'
+.PHONY: uninstall-cli

@@ -256,6 +256,7 @@ check_chunk(void *arg)
 	JDoc		env;
 	Buf			plain;
 
+	prev[0] = '\0';
 	line_check_init(&lc);
 	jdoc_init(&env);
 	buf_init(&plain);

@@ -70,17 +70,23 @@ static bool plain_byte[256];
 
 /* powers of ten, exact in x87's 64-bit mantissa up to 10^27 */
 static long double p10[28];
+/* long double arithmetic really keeps 64 bits (not so under valgrind) */
+static bool ld_extended = false;
 
 /* the tables, filled before any worker thread starts */
 void
 json_init(void)
 {
 	long double t = 1;
+	volatile long double one = 1;
 
 	for (int c = 0x20; c < 0x7f; c++)
 		plain_byte[c] = (c != '"' && c != '\\');
+
 	for (int i = 0; i < 28; i++, t *= 10)
 		p10[i] = t;
+	/* 1 + 2^-60 is 1 at double precision (x87 precision control, emulators) */
+	ld_extended = (one + 0x1p-60L) != one;
 }
 
 void
@@ -872,7 +878,7 @@ fast_to_double(uint64 w, int q, double *out)
 	}			u;
 	unsigned int low;
 
-	if (q < -27 || q > 27 || w == 0)
+	if (!ld_extended || q < -27 || q > 27 || w == 0)
 		return false;
 	x = (long double) w;
 	x = q >= 0 ? x * p10[q] : x / p10[-q];

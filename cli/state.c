@@ -159,14 +159,34 @@ state_save(const char *path, const VerifyState *st, int64 keep, const uint8 *pre
 	char		line[128];
 	time_t		now = time(NULL);
 	struct tm	tm;
+	struct stat sb;
 
 	/*
 	 * FILE.ops first, then FILE by rename: a crash in between leaves extra
 	 * prefixes after FILE's tree_size, which the next run cuts off.
 	 */
 	fd = open(opsp, O_WRONLY | O_CREAT, 0644);
-	if (fd < 0 || ftruncate(fd, (off_t) keep * OP_PREFIX_LEN) != 0 ||
-		lseek(fd, 0, SEEK_END) < 0)
+	if (fd < 0 || fstat(fd, &sb) != 0)
+	{
+		cli_error("could not write \"%s\": %m", opsp);
+		exit(EXIT_USAGE);
+	}
+	if (sb.st_size < (off_t) keep * OP_PREFIX_LEN)
+	{
+		/*
+		 * It lost the prefixes of ops verified before: keep none rather
+		 * than wrong ones (a --full run writes them all again).
+		 */
+		fprintf(stderr, "%s: \"%s\" is shorter than the verified log: emptied "
+				"(run verify --full to name rewritten seqs again)\n", progname, opsp);
+		keep = st->size;
+		if (ftruncate(fd, 0) != 0)
+		{
+			cli_error("could not write \"%s\": %m", opsp);
+			exit(EXIT_USAGE);
+		}
+	}
+	else if (ftruncate(fd, (off_t) keep * OP_PREFIX_LEN) != 0 || lseek(fd, 0, SEEK_END) < 0)
 	{
 		cli_error("could not write \"%s\": %m", opsp);
 		exit(EXIT_USAGE);
