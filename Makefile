@@ -76,9 +76,31 @@ ISOLATION = concurrency grants fdw_insert_race notify
 ISOLATION_OPTS = --inputdir=.
 TAP_TESTS = 1
 
+# The nedb command-line tool (cli/), a libpq client.  PGXS builds either a
+# PROGRAM or a MODULE_big per Makefile, so the tool has its own link rule
+# below and is installed into bindir as SCRIPTS_built (INSTALL_SCRIPT copies
+# it with mode 755; make clean removes it).
+CLI_OBJS = cli/nedb.o cli/json.o cli/aof_check.o cli/aof_crypt.o \
+	cli/proof_check.o cli/digest_check.o cli/state.o
+SCRIPTS_built = cli/nedb
+EXTRA_CLEAN = $(CLI_OBJS)
+
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS does not track headers
 $(OBJS): $(wildcard src/*.h)
+
+# libpgcommon gives the frontend its shortest round-trip float digits (Ryu)
+cli/nedb: $(CLI_OBJS)
+	$(CC) $(CFLAGS) $(CLI_OBJS) $(LDFLAGS) -L$(pkglibdir) -lpgcommon -lpgport \
+		-L$(libdir) -lpq -lsodium -lm -pthread -o $@
+
+$(CLI_OBJS): cli/nedb_cli.h
+
+# PGXS removes $(bindir)/cli/nedb; the tool is installed as $(bindir)/nedb
+uninstall: uninstall-cli
+uninstall-cli:
+	rm -f '$(DESTDIR)$(bindir)/nedb'
+.PHONY: uninstall-cli
