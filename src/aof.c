@@ -103,7 +103,7 @@ open_key_enc(text *key_enc, uint8 dek[AT_REST_KEY_LEN])
 	at_rest_kek(kek);
 	PG_TRY();
 	{
-		at_rest_unwrap(kek, VARDATA_ANY(key_enc), VARSIZE_ANY_EXHDR(key_enc), dek);
+		at_rest_unwrap(kek, VARDATA_ANY(key_enc), VARSIZE_ANY_EXHDR(key_enc), "key.enc", dek);
 	}
 	PG_FINALLY();
 	{

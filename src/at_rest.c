@@ -170,9 +170,9 @@ key_enc_str(CanonNode *obj, const char *k)
 
 void
 at_rest_unwrap(const uint8 kek[AT_REST_KEY_LEN], const char *key_enc, int len,
-			   uint8 dek[AT_REST_KEY_LEN])
+			   const char *what, uint8 dek[AT_REST_KEY_LEN])
 {
-	CanonNode  *k = canon_parse(key_enc, len, "key.enc");
+	CanonNode  *k = canon_parse(key_enc, len, what);
 	CanonNode  *v = canon_member(k, "v");
 	const char *alg = key_enc_str(k, "alg");
 	const char *n = key_enc_str(k, "n");
@@ -184,22 +184,24 @@ at_rest_unwrap(const uint8 kek[AT_REST_KEY_LEN], const char *key_enc, int len,
 		alg == NULL || strcmp(alg, "AES-256-GCM") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key.enc is not a version 1 AES-256-GCM key file"),
+				 errmsg("%s is not a version 1 AES-256-GCM key file", what),
 				 errdetail("It must be {\"v\":1,\"alg\":\"AES-256-GCM\",\"n\":\"<nonce hex>\",\"ct\":\"<ciphertext and tag hex>\"}.")));
 	if (n == NULL || ct == NULL ||
 		!hex_to_bytes(n, strlen(n), blob, AT_REST_NONCE_LEN) ||
 		!hex_to_bytes(ct, strlen(ct), blob + AT_REST_NONCE_LEN, AT_REST_KEY_LEN + AT_REST_TAG_LEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key.enc does not hold a wrapped 32-byte key"),
+				 errmsg("%s does not hold a wrapped 32-byte key", what),
 				 errdetail("\"n\" must be %d hex digits and \"ct\" %d.",
 						   2 * AT_REST_NONCE_LEN, 2 * (AT_REST_KEY_LEN + AT_REST_TAG_LEN))));
 	initStringInfo(&plain);
 	if (!at_rest_open(kek, AT_REST_AAD_DEK, (const char *) blob, sizeof(blob), &plain))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("the master key does not open key.enc"),
-				 errdetail("Either nedb.tmk_file holds another master key than the one that wrapped this key.enc, or key.enc was altered.")));
+				 errmsg("the master key does not open %s", what),
+				 errdetail("Either nedb.tmk_file holds another master key than the one that wrapped it, or it was altered."),
+				 strcmp(what, "key.enc") != 0 ?
+				 errhint("Set nedb.tmk_file to the master key's file it was made or last rewrapped with (nedb.rewrap_key).") : 0));
 	Assert(plain.len == AT_REST_KEY_LEN);
 	memcpy(dek, plain.data, AT_REST_KEY_LEN);
 	explicit_bzero(plain.data, plain.len);
@@ -324,7 +326,7 @@ at_rest_data_key(uint8 dek[AT_REST_KEY_LEN], bool create)
 			}
 		}
 		if (key_enc != NULL)
-			at_rest_unwrap(kek, key_enc, strlen(key_enc), dek);
+			at_rest_unwrap(kek, key_enc, strlen(key_enc), "nedb.data_key", dek);
 	}
 	PG_FINALLY();
 	{
@@ -379,7 +381,7 @@ nedb_rewrap_key(PG_FUNCTION_ARGS)
 		at_rest_kek(old_kek);
 		nedb_tmk_file = current;
 		at_rest_kek(new_kek);
-		at_rest_unwrap(old_kek, key_enc, strlen(key_enc), dek);
+		at_rest_unwrap(old_kek, key_enc, strlen(key_enc), "nedb.data_key", dek);
 		rewrapped = at_rest_wrap(new_kek, dek);
 	}
 	PG_FINALLY();

@@ -23,9 +23,12 @@ extern void nedb_at_rest_init(void);
 /* the TMK from nedb.tmk_file, stretched by HKDF-SHA256 (salt NEDB-hkdf-v1, info nedb-key) */
 extern void at_rest_kek(uint8 kek[AT_REST_KEY_LEN]);
 
-/* the DEK that a key.enc text wraps under kek; errors say what is wrong */
+/*
+ * The DEK that a key.enc text wraps under kek; errors say what is wrong,
+ * naming where the text came from ("key.enc", "nedb.data_key").
+ */
 extern void at_rest_unwrap(const uint8 kek[AT_REST_KEY_LEN], const char *key_enc, int len,
-						   uint8 dek[AT_REST_KEY_LEN]);
+						   const char *what, uint8 dek[AT_REST_KEY_LEN]);
 /* a key.enc text wrapping dek under kek, with a fresh nonce */
 extern char *at_rest_wrap(const uint8 kek[AT_REST_KEY_LEN], const uint8 dek[AT_REST_KEY_LEN]);
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "storage/fd.h"
+#include "utils/builtins.h"
 
 #include "keyfile.h"
 
@@ -71,6 +72,7 @@ keyfile_read(const char *path, const char *guc, const char *what,
 	if (len == size - 1 && fgetc(f) != EOF)
 	{
 		FreeFile(f);
+		explicit_bzero(buf, size);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("%s file \"%s\" is too long", what, path),
@@ -118,14 +120,8 @@ hex_to_bytes(const char *s, size_t len, uint8 *out, size_t n)
 char *
 bytes_to_hex(const uint8 *b, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
 	char	   *s = palloc(2 * n + 1);
 
-	for (size_t i = 0; i < n; i++)
-	{
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 15];
-	}
-	s[2 * n] = '\0';
+	s[hex_encode((const char *) b, n, s)] = '\0';
 	return s;
 }
