@@ -7,7 +7,7 @@
 # file.  Neither may leave a version, an op, a chunk or a tree node behind,
 # and uploading the same bytes again afterwards must work.  The log tree
 # must still match the log, and every op's inclusion proof must verify.
-# t/013_cascade_sealed.pl runs all of it again with a master key configured
+# t/016_cascade_sealed.pl runs all of it again with a master key configured
 # (NEDB_CASCADE_SEALED=1): every chunk then sealed under the data key.
 
 use strict;
