@@ -32,6 +32,7 @@ OBJS = \
 	src/nql_plan.o \
 	src/nql_exec.o \
 	src/nql_support.o \
+	src/nql_scan_node.o \
 	src/sorted_build.o \
 	src/sorted_check.o \
 	src/sorted_handler.o \
@@ -70,7 +71,7 @@ SHLIB_LINK += -lsodium -lzstd -llzma -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust nql_scan sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency grants fdw_insert_race notify
 ISOLATION_OPTS = --inputdir=.

@@ -20,6 +20,7 @@
 #include "chain.h"
 #include "fdw.h"
 #include "log_tree.h"
+#include "nql.h"
 #include "repl.h"
 #include "sorted.h"
 #include "store.h"
@@ -51,6 +52,7 @@ _PG_init(void)
 	nedb_acl_init();
 	nedb_store_init();
 	nedb_fdw_init();
+	nedb_nql_scan_init();
 	nedb_log_tree_init();
 	nedb_track_init();
 	DefineCustomIntVariable("nedb.cascade_warm_level",

@@ -90,4 +90,7 @@ extern void nql_check_length(size_t len);
  */
 extern NqlQuery *nql_parse(const char *text);
 
+/* the planner hook and custom scan node of nql() in FROM (nql_scan_node.c) */
+extern void nedb_nql_scan_init(void);
+
 #endif

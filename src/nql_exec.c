@@ -59,12 +59,10 @@ typedef struct Source
 	uint64		n;
 } Source;
 
-/* the query text argument, refused before it is copied if it is over the bound */
-static char *
-nql_text_arg(FunctionCallInfo fcinfo)
+/* a query text, refused before it is copied if it is over the bound */
+char *
+nql_text_cstring(text *t)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-
 	nql_check_length(VARSIZE_ANY_EXHDR(t));
 	return text_to_cstring(t);
 }
@@ -96,14 +94,16 @@ source_next(Source *src, char **id, Jsonb **doc)
 	return true;
 }
 
-Datum
-nedb_nql(PG_FUNCTION_ARGS)
+/*
+ * Run query text into ts (rows of desc: one jsonb); stats, if not NULL,
+ * counts the candidates read and those the checks removed.
+ */
+void
+nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *stats)
 {
 	NqlExec		ex = {0};
 	NqlQuery   *q;
 	NedbSession s;
-	TupleDesc	desc;
-	Tuplestorestate *ts;
 	Source		src = {0};
 	NqlPlan		pl = {0};
 	bool		whole_set;
@@ -117,13 +117,10 @@ nedb_nql(PG_FUNCTION_ARGS)
 	char	   *id;
 	Jsonb	   *doc;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	q = nql_parse(nql_text_arg(fcinfo));
+	q = nql_parse(query);
 	ex.q = q;
 	ex.role = GetUserId();
 	nedb_acl_require_collection(ex.role, q->from, NEDB_READ);
-	ts = nedb_srf_begin(fcinfo, &desc);
 
 	/* numeric literals, once */
 	ex.lit_num = palloc0(sizeof(Numeric) * Max(list_length(q->where), 1));
@@ -143,7 +140,7 @@ nedb_nql(PG_FUNCTION_ARGS)
 
 	/* an empty result needs no storage: LIMIT 0, or before the first op */
 	if ((q->has_limit && q->limit == 0 && !q->group_by) || (q->has_as_of && q->as_of < 0))
-		return (Datum) 0;
+		return;
 
 	nedb_begin(&s);
 
@@ -175,6 +172,8 @@ nedb_nql(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(old);
 			break;
 		}
+		if (stats)
+			stats->read++;
 		/* at HEAD an expired document is gone, as for nedb.get */
 		if (!q->has_as_of && doc_expired(doc, ex.now))
 			keep = false;
@@ -191,7 +190,11 @@ nedb_nql(PG_FUNCTION_ARGS)
 			keep = nql_valid_at(doc, q->valid_as_of);
 		MemoryContextSwitchTo(old);
 		if (!keep)
+		{
+			if (stats)
+				stats->removed++;
 			continue;
+		}
 		if (!whole_set)
 		{
 			emit(ts, desc, doc);
@@ -256,45 +259,46 @@ nedb_nql(PG_FUNCTION_ARGS)
 			}
 	}
 	nedb_end(&s);
+}
+
+Datum
+nedb_nql(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	char	   *query;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	query = nql_text_cstring(PG_GETARG_TEXT_PP(0));
+	ts = nedb_srf_begin(fcinfo, &desc);
+	nql_run(query, ts, desc, NULL);
 	return (Datum) 0;
 }
 
 /*
- * nedb.explain(query): the access path nql() takes, and Postgres's plan of it.
- *
- * Every line goes into the tuplestore (which copies it into the query's
- * memory) while the storage session is open: the plan text, the index name
- * and the planner's notes live in SPI memory, freed by nedb_end.
+ * The access path nql() takes for query text, allocated in the caller's
+ * memory: the direct index scan's index, direction, conditions and filter,
+ * or the candidate SQL with Postgres's plan of it.
  */
-PG_FUNCTION_INFO_V1(nedb_explain);
-
-static void
-put_line(Tuplestorestate *ts, TupleDesc desc, const char *line)
-{
-	Datum		d = CStringGetTextDatum(line);
-	bool		isnull = false;
-
-	tuplestore_putvalues(ts, desc, &d, &isnull);
-	pfree(DatumGetPointer(d));
-}
-
-Datum
-nedb_explain(PG_FUNCTION_ARGS)
+void
+nql_describe(const char *query, NqlDescription *d)
 {
 	NqlExec		ex = {0};
 	NqlQuery   *q;
 	NedbSession s;
-	TupleDesc	desc;
-	Tuplestorestate *ts;
 	NqlPlan		pl;
 	NqlScan    *scan;
 	char	   *index_name;
+	MemoryContext old;
 
-	q = ex.q = nql_parse(nql_text_arg(fcinfo));
+	memset(d, 0, sizeof(*d));
+	q = ex.q = nql_parse(query);
 	ex.role = GetUserId();
 	nedb_acl_require_collection(ex.role, q->from, NEDB_READ);
 	ex.now = op_now();
-	ts = nedb_srf_begin(fcinfo, &desc);
+	d->has_limit = q->has_limit;
+	d->limit = q->limit;
 	nedb_begin(&s);
 
 	scan = nql_direct_scan(&ex, &index_name);
@@ -306,13 +310,15 @@ nedb_explain(PG_FUNCTION_ARGS)
 		int			i = 0;
 
 		nql_scan_end(scan);
-		put_line(ts, desc, q->has_limit
-				 ? psprintf("NQL: ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
-							q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
-				 : psprintf("NQL: ORDER BY %s %s through its index",
-							q->order_by, q->order_desc ? "DESC" : "ASC"));
-		put_line(ts, desc, psprintf("Index Scan%s using %s on nedb.versions (direct, no SQL)",
-									q->order_desc ? " Backward" : "", index_name));
+		old = MemoryContextSwitchTo(s.caller_cxt);
+		d->direct = true;
+		d->backward = q->order_desc;
+		d->index_name = pstrdup(index_name);
+		d->access = q->has_limit
+			? psprintf("ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
+					   q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
+			: psprintf("ORDER BY %s %s through its index",
+					   q->order_by, q->order_desc ? "DESC" : "ASC");
 		initStringInfo(&cond);
 		initStringInfo(&filter);
 		if (q->has_as_of)
@@ -335,9 +341,9 @@ nedb_explain(PG_FUNCTION_ARGS)
 		}
 		if (q->valid_as_of)
 			appendStringInfo(&filter, " AND VALID AS OF %s", q->valid_as_of);
-		if (cond.len)
-			put_line(ts, desc, psprintf("  Index Cond: %s", cond.data));
-		put_line(ts, desc, psprintf("  Filter: %s", filter.data));
+		d->index_cond = cond.len ? cond.data : NULL;
+		d->filter = filter.data;
+		MemoryContextSwitchTo(old);
 	}
 	else
 	{
@@ -345,14 +351,61 @@ nedb_explain(PG_FUNCTION_ARGS)
 		if (SPI_execute_with_args(psprintf("EXPLAIN (COSTS OFF) %s", pl.sql.data), pl.nparams, pl.types,
 								  pl.values, NULL, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "EXPLAIN failed");
-		put_line(ts, desc, psprintf("NQL: %s", pl.note));
-		put_line(ts, desc, psprintf("SQL: %s", pl.sql.data));
+		old = MemoryContextSwitchTo(s.caller_cxt);
+		d->access = pstrdup(pl.note);
+		d->sql = pstrdup(pl.sql.data);
 		for (uint64 k = 0; k < SPI_processed; k++)
 		{
 			CHECK_FOR_INTERRUPTS();
-			put_line(ts, desc, SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
+			d->sql_plan = lappend(d->sql_plan,
+								  SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1));
 		}
+		MemoryContextSwitchTo(old);
 	}
 	nedb_end(&s);
+}
+
+/*
+ * nedb.explain(query): the access path nql() takes, and Postgres's plan of
+ * it, as lines.
+ */
+PG_FUNCTION_INFO_V1(nedb_explain);
+
+static void
+put_line(Tuplestorestate *ts, TupleDesc desc, const char *line)
+{
+	Datum		d = CStringGetTextDatum(line);
+	bool		isnull = false;
+
+	tuplestore_putvalues(ts, desc, &d, &isnull);
+	pfree(DatumGetPointer(d));
+}
+
+Datum
+nedb_explain(PG_FUNCTION_ARGS)
+{
+	char	   *query = nql_text_cstring(PG_GETARG_TEXT_PP(0));
+	NqlDescription d;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	ListCell   *lc;
+
+	nql_describe(query, &d);
+	ts = nedb_srf_begin(fcinfo, &desc);
+	put_line(ts, desc, psprintf("NQL: %s", d.access));
+	if (d.direct)
+	{
+		put_line(ts, desc, psprintf("Index Scan%s using %s on nedb.versions (direct, no SQL)",
+									d.backward ? " Backward" : "", d.index_name));
+		if (d.index_cond)
+			put_line(ts, desc, psprintf("  Index Cond: %s", d.index_cond));
+		put_line(ts, desc, psprintf("  Filter: %s", d.filter));
+	}
+	else
+	{
+		put_line(ts, desc, psprintf("SQL: %s", d.sql));
+		foreach(lc, d.sql_plan)
+			put_line(ts, desc, lfirst(lc));
+	}
 	return (Datum) 0;
 }

@@ -18,6 +18,7 @@
 
 #include "lib/stringinfo.h"
 #include "utils/hsearch.h"
+#include "utils/tuplestore.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -109,5 +110,32 @@ typedef struct NqlPlan
 
 extern NqlScan *nql_direct_scan(NqlExec *ex, char **index_name);
 extern void nql_plan_query(NqlExec *ex, NqlPlan *pl);
+
+/* running a query (nql_exec.c) */
+typedef struct NqlRunStats
+{
+	int64		read;			/* candidates read */
+	int64		removed;		/* ... and removed by the query's checks */
+} NqlRunStats;
+
+typedef struct NqlDescription
+{
+	char	   *access;			/* what the planner chose, in words */
+	bool		has_limit;
+	int64		limit;
+	bool		direct;			/* a direct index scan: */
+	char	   *index_name;
+	bool		backward;
+	char	   *index_cond;		/* NULL: none */
+	char	   *filter;
+	char	   *sql;			/* else the candidate SQL */
+	List	   *sql_plan;		/* ... and Postgres's plan of it, lines */
+} NqlDescription;
+
+extern char *nql_text_cstring(text *t);
+/* the query, or NULL if it is over the bound or does not parse (nql_support.c) */
+extern NqlQuery *nql_parse_quietly(text *t);
+extern void nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *stats);
+extern void nql_describe(const char *query, NqlDescription *d);
 
 #endif

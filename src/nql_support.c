@@ -27,7 +27,7 @@
 
 #include "acl.h"
 #include "fdw.h"
-#include "nql.h"
+#include "nql_int.h"
 
 /* the rows of a GROUP BY: a few groups */
 #define NQL_GROUP_ROWS 10
@@ -39,8 +39,8 @@ PG_FUNCTION_INFO_V1(nedb_nql_support);
  * parser only allocates and raises errors (no locks, buffers or other state
  * to undo), so its error can be caught here and dropped.
  */
-static NqlQuery *
-parse_quietly(text *t)
+NqlQuery *
+nql_parse_quietly(text *t)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	NqlQuery   *q = NULL;
@@ -112,7 +112,7 @@ nedb_nql_support(PG_FUNCTION_ARGS)
 	arg = linitial(((FuncExpr *) req->node)->args);
 	if (!IsA(arg, Const) || ((Const *) arg)->constisnull)
 		PG_RETURN_POINTER(NULL);
-	q = parse_quietly(DatumGetTextPP(((Const *) arg)->constvalue));
+	q = nql_parse_quietly(DatumGetTextPP(((Const *) arg)->constvalue));
 	if (q == NULL || (rows = query_rows(q)) < 0)
 		PG_RETURN_POINTER(NULL);
 	req->rows = rows;

@@ -1,0 +1,158 @@
+-- nql() in FROM as a "NEDB NQL Scan": EXPLAIN shows the path the query
+-- takes (index, direction, conditions, filter, LIMIT; or the candidate SQL
+-- and its plan) and, with ANALYZE, the candidates read; the rows are the
+-- Function Scan's, in the same order.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS nedb;
+RESET client_min_messages;
+
+-- the plan's lines, with the clock (an expiry bound) and sizes masked
+CREATE FUNCTION scan_plan(q text, opts text DEFAULT 'COSTS OFF') RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    l text;
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (' || opts || ') ' || q LOOP
+        RETURN NEXT regexp_replace(regexp_replace(l, '[0-9]{9,}\.[0-9]+', 'NOW', 'g'),
+                                   '_[0-9]+\y', '_N', 'g');
+    END LOOP;
+END $$;
+
+SELECT count(nedb.put('blk', 'b' || g, jsonb_build_object('h', g, 'm', 'm' || (g % 5), 'w', g % 3)))
+  FROM generate_series(1, 400) g;
+SELECT nedb.create_index('blk', 'h', 'sorted');
+SELECT nedb.create_index('blk', 'm', 'eq');
+
+-- the direct path: the index, its direction, its conditions, the filter, LIMIT
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk ORDER BY h DESC LIMIT 10')$q$);
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE h >= 100 AND h < 200 AND w = 1 ORDER BY h LIMIT 5')$q$);
+-- ANALYZE: the candidates read and those the checks removed (w = 1 is not an index condition)
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE h >= 100 AND h < 200 AND w = 1 ORDER BY h LIMIT 5')$q$,
+                      'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+-- the candidate SQL and Postgres's plan of it; a SQL filter above the node stays Postgres's
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE m = "m3" LIMIT 4') n WHERE (n->>'h')::int > 10$q$,
+                      'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+-- VERBOSE shows the query; other formats have the same properties
+SELECT l FROM scan_plan($q$SELECT nql->'h' FROM nql('FROM blk ORDER BY h LIMIT 3')$q$, 'VERBOSE, COSTS OFF') l
+ WHERE l ~ 'NQL Query|Output';
+SELECT p->0->'Plan'->'Plans'->0->>'Node Type' AS node, p->0->'Plan'->'Plans'->0->>'Custom Plan Provider' AS provider,
+       p->0->'Plan'->'Plans'->0->>'Index Name' ~ '^nedb_sorted_blk_h' AS index_name,
+       p->0->'Plan'->'Plans'->0->>'Scan Direction' AS direction, p->0->'Plan'->'Plans'->0->'NQL Limit' AS lim
+  FROM (SELECT string_agg(l, E'\n')::jsonb AS p
+          FROM scan_plan($q$SELECT count(*) FROM nql('FROM blk ORDER BY h DESC LIMIT 3')$q$, 'FORMAT JSON, COSTS OFF') l) s;
+SELECT (string_agg(l, E'\n')::jsonb)->0->'Plan'->'Plans'->0->'Candidate Plan'->>0 AS candidate_plan_top
+  FROM scan_plan($q$SELECT count(*) FROM nql('FROM blk WHERE m = "m1" LIMIT 2')$q$, 'FORMAT JSON, COSTS OFF') l;
+-- the estimate is the support function's, as for the Function Scan
+SELECT l ~ 'rows=10 ' AS rows_10 FROM scan_plan($q$SELECT * FROM nql('FROM blk ORDER BY h DESC LIMIT 10')$q$, 'COSTS ON') l LIMIT 1;
+
+-- the same rows in the same order as the Function Scan, for every kind of query
+CREATE TABLE queries (q text);
+INSERT INTO queries VALUES
+  ('FROM blk ORDER BY h DESC LIMIT 10'), ('FROM blk WHERE h > 390'), ('FROM blk WHERE m = "m2" ORDER BY h LIMIT 7'),
+  ('FROM blk LIMIT -395'), ('FROM blk GROUP BY m COUNT'), ('FROM blk AS OF 50 ORDER BY h DESC LIMIT 3'),
+  ('FROM blk WHERE w != 1 ORDER BY m DESC LIMIT 6'), ('FROM blk LIMIT 0'), ('FROM blk AS OF -1');
+CREATE FUNCTION rows_of(q text, node bool) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r text;
+BEGIN
+    PERFORM set_config('nedb.enable_nql_scan', node::text, true);
+    EXECUTE format('SELECT string_agg(d::text, %L ORDER BY o) FROM nql(%L) WITH ORDINALITY x(d, o)', '|', q) INTO r;
+    RETURN coalesce(md5(r), 'none');
+END $$;
+-- (WITH ORDINALITY keeps the Function Scan: compare against a plain SELECT through the node)
+CREATE FUNCTION rows_via_node(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r text := '';
+    d jsonb;
+    n int := 0;
+BEGIN
+    FOR d IN EXECUTE format('SELECT * FROM nql(%L)', q) LOOP
+        r := r || CASE WHEN n > 0 THEN '|' ELSE '' END || d::text;
+        n := n + 1;
+    END LOOP;
+    RETURN CASE WHEN n = 0 THEN 'none' ELSE md5(r) END;
+END $$;
+SELECT q, rows_of(q, false) = rows_via_node(q) AS same_rows FROM queries;
+SELECT count(*) AS node_plans FROM queries, LATERAL scan_plan(format('SELECT * FROM nql(%L)', q)) l
+ WHERE l LIKE 'Custom Scan (NEDB NQL Scan)%';
+
+-- off: a plain Function Scan
+SET nedb.enable_nql_scan = off;
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk ORDER BY h DESC LIMIT 10')$q$);
+RESET nedb.enable_nql_scan;
+
+-- parameters: a prepared statement's generic plan keeps the node
+PREPARE top(text) AS SELECT count(*) FROM nql($1);
+SET plan_cache_mode = force_generic_plan;
+EXECUTE top('FROM blk WHERE h < 50');
+SELECT * FROM scan_plan($q$EXECUTE top('FROM blk WHERE h < 50 ORDER BY h LIMIT 4')$q$);
+EXECUTE top('FROM blk WHERE h < 50 ORDER BY h LIMIT 4');
+RESET plan_cache_mode;
+DEALLOCATE top;
+-- a text computed per outer row is a Function Scan (a LATERAL call); a constant one is rescanned
+SELECT * FROM scan_plan($q$SELECT * FROM (VALUES (1), (2)) v(x), LATERAL nql(format('FROM blk LIMIT %s', x))$q$);
+SELECT count(*) AS lateral_rows FROM (VALUES (1), (2)) v(x), LATERAL nql(format('FROM blk LIMIT %s', x));
+SELECT count(*) AS rescanned_rows FROM (VALUES (1), (2), (3)) v(x)
+  CROSS JOIN LATERAL (SELECT * FROM nql('FROM blk ORDER BY h LIMIT 2') OFFSET 0) n;
+-- an alias names the one column: the node; ORDINALITY and two functions in ROWS FROM keep the Function Scan
+SELECT l FROM scan_plan($q$SELECT t FROM nql('FROM blk LIMIT 1') AS t$q$) l LIMIT 1;
+SELECT t->>'_id' AS aliased FROM nql('FROM blk ORDER BY h LIMIT 1') AS t;
+SELECT l FROM scan_plan($q$SELECT * FROM nql('FROM blk LIMIT 1') WITH ORDINALITY$q$) l LIMIT 1;
+SELECT l FROM scan_plan($q$SELECT * FROM ROWS FROM (nql('FROM blk LIMIT 1'), nql('FROM blk LIMIT 2'))$q$) l LIMIT 1;
+-- a scrollable cursor reads backwards (through a Material node)
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT nql->>'_id' AS id FROM nql('FROM blk ORDER BY h LIMIT 3');
+FETCH 3 FROM c;
+FETCH BACKWARD 2 FROM c;
+COMMIT;
+-- a null text: no rows, and EXPLAIN says why
+SELECT count(*) AS null_rows FROM nql(NULL);
+SELECT * FROM scan_plan($q$SELECT * FROM nql(NULL)$q$);
+
+-- a query nql() refuses is not EXPLAIN's error: it is nql()'s when it runs
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM')$q$);
+SELECT * FROM nql('FROM');
+SELECT * FROM scan_plan(format('SELECT * FROM nql(%L)', repeat(' ', 1048577) || 'FROM blk'));
+CREATE ROLE nql_scan_reader;
+GRANT EXECUTE ON FUNCTION scan_plan(text, text) TO nql_scan_reader;
+SET ROLE nql_scan_reader;
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk LIMIT 1')$q$);
+SELECT * FROM nql('FROM blk LIMIT 1');
+RESET ROLE;
+SELECT nedb.grant('blk', 'nql_scan_reader');
+SET ROLE nql_scan_reader;
+SELECT count(*) AS granted_rows FROM nql('FROM blk LIMIT 3');
+RESET ROLE;
+
+-- EXECUTE on nql() is checked as the Function Scan checks it
+REVOKE EXECUTE ON FUNCTION nql(text) FROM PUBLIC;
+SET ROLE nql_scan_reader;
+SELECT count(*) FROM nql('FROM blk LIMIT 3');
+EXPLAIN (COSTS OFF) SELECT count(*) FROM nql('FROM blk LIMIT 3');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION nql(text) TO PUBLIC;
+
+-- a function of the caller's named nql is not ours: it keeps its own plan
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.nql(q text) RETURNS SETOF jsonb LANGUAGE sql AS $$ SELECT '{"evil": true}'::jsonb $$;
+SET search_path = evil, public;
+SELECT * FROM nql('FROM blk LIMIT 1');
+SELECT l FROM public.scan_plan($q$SELECT * FROM nql('FROM blk LIMIT 1')$q$) l LIMIT 1;
+RESET search_path;
+DROP SCHEMA evil CASCADE;
+-- nor is ours under a SECURITY DEFINER wrapper's SET clause: that runs through fmgr's hook
+CREATE FUNCTION nql_definer(q text) RETURNS SETOF jsonb LANGUAGE c STRICT SECURITY DEFINER
+    AS '$libdir/nedb', 'nedb_nql';
+SELECT l FROM scan_plan($q$SELECT * FROM nql_definer('FROM blk LIMIT 1')$q$) l LIMIT 1;
+SELECT count(*) AS definer_rows FROM nql_definer('FROM blk LIMIT 2');
+DROP FUNCTION nql_definer(text);
+
+-- cancellation: statement_timeout stops a long query under the node
+SELECT count(nedb.put('big', 'd' || g, jsonb_build_object('n', g))) FROM generate_series(1, 3000) g;
+SET statement_timeout = '1ms';
+SELECT count(*) FROM nql('FROM big') a, nql('FROM big') b;
+RESET statement_timeout;
+
+REVOKE EXECUTE ON FUNCTION scan_plan(text, text) FROM nql_scan_reader;
+DROP ROLE nql_scan_reader;
+DROP TABLE queries;
+DROP FUNCTION scan_plan(text, text), rows_of(text, bool), rows_via_node(text);
