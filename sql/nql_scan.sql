@@ -155,4 +155,27 @@ RESET statement_timeout;
 REVOKE EXECUTE ON FUNCTION scan_plan(text, text) FROM nql_scan_reader;
 DROP ROLE nql_scan_reader;
 DROP TABLE queries;
+-- the order verdict is kept on the index's metapage (the classes of every
+-- key it has held): numbers only, or strings only, is a direct scan; a JSON
+-- null does not count; a second class, or an object, sorts in memory
+SELECT count(nedb.put('vk', 'v' || g, jsonb_build_object('h', g))) FROM generate_series(1, 50) g;
+SELECT count(nedb.put('vs', 's' || g, jsonb_build_object('h', 'k' || g))) FROM generate_series(1, 50) g;
+SELECT nedb.create_index('vk', 'h', 'sorted'), nedb.create_index('vs', 'h', 'sorted');
+SELECT nedb.put('vk', 'vnull', '{"h": null}') ->> '_id', nedb.put('vs', 'snull', '{"h": null}') ->> '_id';
+CREATE FUNCTION access_of(q text) RETURNS text LANGUAGE sql AS $$
+    SELECT l FROM nedb.explain(q) l LIMIT 1 $$;
+SELECT access_of('FROM vk ORDER BY h DESC LIMIT 3') AS numbers, access_of('FROM vs ORDER BY h LIMIT 3') AS strings;
+SELECT string_agg(d->>'_id', ' ') AS top3 FROM nql('FROM vk ORDER BY h DESC LIMIT 3') d;
+SELECT nedb.put('vk', 'vstr', '{"h": "x"}') ->> '_id', nedb.put('vs', 'sobj', '{"h": {"a": 1}}') ->> '_id';
+SELECT access_of('FROM vk ORDER BY h DESC LIMIT 3') AS numbers_and_a_string,
+       access_of('FROM vs ORDER BY h LIMIT 3') AS strings_and_an_object;
+-- the same rows as without the index (the reference's order of mixed types)
+CREATE TABLE vk_rows AS SELECT string_agg(d->>'_id', ' ') AS r FROM nql('FROM vk ORDER BY h DESC LIMIT 5') d;
+SELECT nedb.drop_index('vk', 'h', 'sorted');
+SELECT r = (SELECT string_agg(d->>'_id', ' ') FROM nql('FROM vk ORDER BY h DESC LIMIT 5') d) AS same_rows, r FROM vk_rows;
+-- a rebuild reads the classes off the keys (the string's version is history, still indexed)
+SELECT nedb.delete('vk', 'vstr') IS NOT NULL AS deleted, nedb.create_index('vk', 'h', 'sorted');
+SELECT access_of('FROM vk ORDER BY h DESC LIMIT 3') AS rebuilt;
+DROP TABLE vk_rows;
+DROP FUNCTION access_of(text);
 DROP FUNCTION scan_plan(text, text), rows_of(text, bool), rows_via_node(text);

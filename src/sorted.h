@@ -54,7 +54,8 @@
 #include "utils/relcache.h"
 
 #define SORTED_MAGIC		0x4E534F52	/* "NSOR" */
-#define SORTED_VERSION		1
+/* 2: the metapage records the classes of the keys (key_classes); 1 did not */
+#define SORTED_VERSION		2
 #define SORTED_METAPAGE_BLKNO	0
 #define SORTED_CMP_PROC		1
 #define SORTED_NPROC		1
@@ -94,7 +95,18 @@ typedef struct SortedMetaData
 	BlockNumber root;
 	uint32		level;			/* the root's level */
 	uint32		vacuum_active;	/* a bulk delete is walking: do not reuse pages */
+	uint32		key_classes;	/* SORTED_KEYS_* of every key ever inserted (version 2) */
 } SortedMetaData;
+
+/*
+ * The classes of jsonb keys, as NQL orders them: NEDB order is NQL's for a
+ * field while its keys are all of one class (null aside).  A bit is set
+ * before the first key of its class goes in and cleared only by a rebuild,
+ * so a reader of the metapage knows the index's order without a probe.
+ */
+#define SORTED_KEYS_NUMBERS		0x01	/* numbers and booleans */
+#define SORTED_KEYS_STRINGS		0x02
+#define SORTED_KEYS_OTHER		0x04	/* arrays and objects */
 
 /* the contents of a deleted page */
 typedef struct SortedDeletedData
@@ -145,6 +157,9 @@ extern int	sorted_compare_tuples(Relation index, SortedCmp *cmp,
 								  IndexTuple a, IndexTuple b);
 extern void sorted_init_page(Page page, uint16 flags, uint16 level);
 extern void sorted_init_metapage(Page page, BlockNumber root, uint32 level);
+extern uint32 sorted_key_class(SortedCmp *cmp, Datum value, bool isnull);
+extern void sorted_note_key_class(Relation index, uint32 key_class);
+extern bool sorted_key_classes(Relation index, uint32 *classes);
 extern Buffer sorted_new_buffer(Relation index);
 extern Buffer sorted_alloc_buffer(Relation index);
 extern bool sorted_page_recyclable(Page page);

@@ -56,6 +56,7 @@ typedef struct BuildState
 	Oid			ltop;
 	TupleTableSlot *slot;		/* virtual: into the sort */
 	TupleTableSlot *sorted;		/* minimal: out of it */
+	uint32		key_classes;	/* SORTED_KEYS_* of the keys */
 } BuildState;
 
 /* one level being filled left to right */
@@ -124,6 +125,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	BuildItem  *it;
 
 	bs->indtuples++;
+	bs->key_classes |= sorted_key_class(&bs->cmp, values[0], isnull[0]);
 	if (bs->sort)
 	{
 		sort_put(bs, values[0], isnull[0], tid);
@@ -373,6 +375,7 @@ sorted_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	sorted_init_metapage(BufferGetPage(metabuf),
 						 sorted_downlink(linitial(downlinks)), level);
+	SortedPageGetMeta(BufferGetPage(metabuf))->key_classes = bs.key_classes;
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 

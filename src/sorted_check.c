@@ -87,6 +87,8 @@ typedef struct CheckState
 	SortedCmp	cmp;
 	int64		entries;
 	Bitmapset  *reached;		/* tree pages the walk checked */
+	bool		classes_known;	/* the metapage records key classes (version 2) */
+	uint32		key_classes;	/* ... as last read */
 } CheckState;
 
 static void
@@ -215,12 +217,20 @@ check_keys(CheckState *cs, BlockNumber blkno, Page page, IndexTuple lowkey,
 	}
 }
 
-/* every entry of a leaf names a used line pointer; counts them */
+static SortedMetaData read_meta(CheckState *cs);
+
+/*
+ * Every entry of a leaf names a used line pointer, and its key's class is
+ * on the metapage (the order verdict of NQL's direct path rests on it);
+ * counts them.
+ */
 static void
 check_leaf_tids(CheckState *cs, BlockNumber blkno)
 {
 	Buffer		buf = ReadBuffer(cs->index, blkno);
 	Page		page;
+	OffsetNumber unrecorded = InvalidOffsetNumber;
+	uint32		unrecorded_class = 0;
 
 	CHECK_FOR_INTERRUPTS();
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -239,10 +249,32 @@ check_leaf_tids(CheckState *cs, BlockNumber blkno)
 								 ItemPointerGetBlockNumberNoCheck(&it->t_tid),
 								 ItemPointerGetOffsetNumberNoCheck(&it->t_tid),
 								 RelationGetRelationName(cs->heap)));
+			if (cs->classes_known && unrecorded == InvalidOffsetNumber)
+			{
+				bool		isnull;
+				Datum		key = index_getattr(it, 1, RelationGetDescr(cs->index), &isnull);
+				uint32		c = sorted_key_class(&cs->cmp, key, isnull);
+
+				if ((cs->key_classes & c) != c)
+				{
+					unrecorded = off;
+					unrecorded_class = c;
+				}
+			}
 			cs->entries++;
 		}
 	}
 	UnlockReleaseBuffer(buf);
+
+	/* an insert sets the bit before its entry goes in: read it again */
+	if (unrecorded != InvalidOffsetNumber)
+	{
+		(void) read_meta(cs);
+		if ((cs->key_classes & unrecorded_class) != unrecorded_class)
+			corrupt(cs, blkno, unrecorded,
+					psprintf("key of class 0x%x not recorded on the metapage (key classes 0x%x)",
+							 unrecorded_class, cs->key_classes));
+	}
 }
 
 /* the metapage, checked; under the structure lock */
@@ -255,8 +287,10 @@ read_meta(CheckState *cs)
 	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = *SortedPageGetMeta(BufferGetPage(metabuf));
 	UnlockReleaseBuffer(metabuf);
-	if (meta.magic != SORTED_MAGIC || meta.version != SORTED_VERSION)
+	if (meta.magic != SORTED_MAGIC || meta.version < 1 || meta.version > SORTED_VERSION)
 		corrupt(cs, SORTED_METAPAGE_BLKNO, 0, "bad metapage magic or version");
+	cs->classes_known = meta.version >= 2;
+	cs->key_classes = meta.key_classes;
 	return meta;
 }
 

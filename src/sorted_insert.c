@@ -442,6 +442,8 @@ sorted_insert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	key.inf = 0;
 	key.cross = NULL;
 	key.value = index_getattr(itup, 1, RelationGetDescr(index), &key.isnull);
+	/* before the entry: whoever sees it sees its class on the metapage */
+	sorted_note_key_class(index, sorted_key_class(cmp, key.value, key.isnull));
 	if (!insert_optimistic(index, heapRel, cmp, &key, itup))
 		insert_splitting(index, cmp, &key, itup);
 	MemoryContextSwitchTo(old);

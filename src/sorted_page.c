@@ -104,6 +104,7 @@ sorted_init_metapage(Page page, BlockNumber root, uint32 level)
 	meta->version = SORTED_VERSION;
 	meta->root = root;
 	meta->level = level;
+	meta->key_classes = 0;
 	/* so that generic WAL and full-page images keep the contents */
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(SortedMetaData)) - (char *) page;
 }
@@ -182,7 +183,7 @@ check_meta(Relation index, Page page)
 	SortedMetaData *meta = SortedPageGetMeta(page);
 
 	if (!(SortedPageGetOpaque(page)->flags & SORTED_META) ||
-		meta->magic != SORTED_MAGIC || meta->version != SORTED_VERSION)
+		meta->magic != SORTED_MAGIC || meta->version < 1 || meta->version > SORTED_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a nedb_sorted index",
@@ -201,6 +202,7 @@ typedef struct SortedRootCache
 	BlockNumber root;
 	uint32		level;
 	BlockNumber rightmost;		/* InvalidBlockNumber: none */
+	uint32		key_classes;	/* known to be set on the metapage */
 } SortedRootCache;
 
 static BlockNumber
@@ -220,6 +222,10 @@ get_root_level(Relation index, uint32 *level)
 		rc->root = SortedPageGetMeta(page)->root;
 		rc->level = SortedPageGetMeta(page)->level;
 		rc->rightmost = InvalidBlockNumber;
+		/* a version 1 metapage records none: nothing to note */
+		rc->key_classes = SortedPageGetMeta(page)->version >= 2
+			? SortedPageGetMeta(page)->key_classes
+			: SORTED_KEYS_NUMBERS | SORTED_KEYS_STRINGS | SORTED_KEYS_OTHER;
 		UnlockReleaseBuffer(buf);
 		index->rd_amcache = rc;
 	}
@@ -233,6 +239,90 @@ forget_root(Relation index)
 	if (index->rd_amcache)
 		pfree(index->rd_amcache);
 	index->rd_amcache = NULL;
+}
+
+/* the SORTED_KEYS_* class of a key of index tuple form; 0 for none (null, JSON null, not jsonb) */
+uint32
+sorted_key_class(SortedCmp *cmp, Datum value, bool isnull)
+{
+	Jsonb	   *jb;
+	JsonbValue	v;
+
+	if (!cmp->jsonb || isnull)
+		return 0;
+	jb = DatumGetJsonbP(value);
+	if (!JB_ROOT_IS_SCALAR(jb) || !JsonbExtractScalar(&jb->root, &v))
+		return SORTED_KEYS_OTHER;	/* an array or object placeholder */
+	switch (v.type)
+	{
+		case jbvNull:
+			return 0;
+		case jbvNumeric:
+		case jbvBool:
+			return SORTED_KEYS_NUMBERS;
+		case jbvString:
+			return SORTED_KEYS_STRINGS;
+		default:
+			return SORTED_KEYS_OTHER;
+	}
+}
+
+/*
+ * Before a key of class key_class goes in: set its bit on the metapage if
+ * it is not set yet.  The bit is set (and WAL-logged) before the entry is
+ * added, so a reader whose snapshot sees the entry's row sees the bit.
+ * Once set a bit stays, so the backend remembers it and reads the metapage
+ * again only for a class it has not seen set.
+ */
+void
+sorted_note_key_class(Relation index, uint32 key_class)
+{
+	SortedRootCache *rc;
+	uint32		level;
+	Buffer		buf;
+	SortedMetaData *meta;
+
+	if (key_class == 0)
+		return;
+	(void) get_root_level(index, &level);
+	rc = (SortedRootCache *) index->rd_amcache;
+	if ((rc->key_classes & key_class) == key_class)
+		return;
+	buf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	check_meta(index, BufferGetPage(buf));
+	meta = SortedPageGetMeta(BufferGetPage(buf));
+	if (meta->version >= 2 && (meta->key_classes & key_class) != key_class)
+	{
+		GenericXLogState *state = sorted_generic_start(index);
+		Page		page = sorted_register_buffer(state, buf, 0);
+
+		SortedPageGetMeta(page)->key_classes |= key_class;
+		sorted_generic_finish(state);
+	}
+	rc->key_classes = meta->version >= 2 ? meta->key_classes : rc->key_classes | key_class;
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * The classes of every key the index has held (since its build); false for
+ * a version 1 index, which does not record them.  Read off the metapage
+ * each time: another backend may have set a bit since.
+ */
+bool
+sorted_key_classes(Relation index, uint32 *classes)
+{
+	Buffer		buf = ReadBuffer(index, SORTED_METAPAGE_BLKNO);
+	SortedMetaData *meta;
+	bool		known;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	check_meta(index, BufferGetPage(buf));
+	meta = SortedPageGetMeta(BufferGetPage(buf));
+	known = meta->version >= 2;
+	*classes = known ? meta->key_classes : 0;
+	UnlockReleaseBuffer(buf);
+	return known;
 }
 
 /* the rightmost leaf an insert last went to, InvalidBlockNumber if none */

@@ -22,9 +22,11 @@
  * for every collection.  nedb_sorted's NEDB order is NQL's while the field's
  * values are all numbers (booleans as 0 and 1) or all strings; a btree over
  * jsonb only while they are all numbers (jsonb ranks booleans above numbers
- * and compares strings by collation).  Two one-row probes, the keys at each
- * end of the index (for nedb_sorted, the index entries alone), check this
- * on every query; otherwise the caller sorts in memory.
+ * and compares strings by collation).  A nedb_sorted index keeps the
+ * classes of every key it has held on its metapage (sorted.h), so its
+ * verdict is one metapage read; for a btree (and a nedb_sorted index of
+ * version 1) two one-row probes, the keys at each end of the index, check
+ * this on every query.  Otherwise the caller sorts in memory.
  */
 #include "postgres.h"
 
@@ -356,6 +358,8 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	Oid			intype;
 	Oid			sorted_am = get_index_am_oid("nedb_sorted", true);
 	bool		nedb_order;
+	uint32		classes;
+	bool		numbers_only;
 	KeyClass	lo;
 	KeyClass	hi;
 	ScanKeyData *keys;
@@ -385,11 +389,23 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	 * for numbers.
 	 */
 	s->field = field;
-	lo = end_class(s, ForwardScanDirection, nedb_order);
-	hi = end_class(s, BackwardScanDirection, nedb_order);
-	if (lo == KEYS_OTHER || hi == KEYS_OTHER ||
-		(lo != KEYS_NONE && hi != KEYS_NONE && lo != hi))
-		goto unusable;
+	if (nedb_order && sorted_key_classes(s->index, &classes))
+	{
+		/* every key ever inserted is of one class, null aside */
+		if ((classes & SORTED_KEYS_OTHER) ||
+			classes == (SORTED_KEYS_NUMBERS | SORTED_KEYS_STRINGS))
+			goto unusable;
+		numbers_only = (classes == SORTED_KEYS_NUMBERS);
+	}
+	else
+	{
+		lo = end_class(s, ForwardScanDirection, nedb_order);
+		hi = end_class(s, BackwardScanDirection, nedb_order);
+		if (lo == KEYS_OTHER || hi == KEYS_OTHER ||
+			(lo != KEYS_NONE && hi != KEYS_NONE && lo != hi))
+			goto unusable;
+		numbers_only = (lo == KEYS_NUMBERS && hi == KEYS_NUMBERS);
+	}
 
 	opfamily = s->index->rd_opfamily[0];
 	intype = s->index->rd_opcintype[0];
@@ -426,7 +442,7 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	 * so only when an upper bound (or =) shuts the nulls out.
 	 */
 	*exact = !nedb_order;
-	if (nedb_order && lo == KEYS_NUMBERS && hi == KEYS_NUMBERS)
+	if (nedb_order && numbers_only)
 	{
 		foreach(lc, bounds)
 		{

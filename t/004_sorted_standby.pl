@@ -225,6 +225,22 @@ sub scenario
 	 WHERE resource_manager = 'nedb_sorted' AND record_type = 'DELETE'}),
 		$preload ? 't' : 'f', "$name: inserts " . ($preload ? 'removed' : 'did not remove') . " marked entries");
 
+	# the order verdict (the key classes on the metapage) replays: numbers
+	# only is a direct scan on the standby too, a string key's class reaches it
+	my $vq = q{SELECT l FROM nedb.explain('FROM c ORDER BY h DESC LIMIT 3') l LIMIT 1};
+	my $vr = q{SELECT string_agg(d->>'_id', ' ') FROM nql('FROM c ORDER BY h DESC LIMIT 3') d};
+	like($standby->safe_psql('postgres', $vq), qr/through its index/,
+		"$name: numbers only: the standby's top-3 is a direct index scan");
+	$primary->safe_psql('postgres', qq{
+	SET wal_consistency_checking = '$wcc';
+	SELECT nedb.put('c', 'kstr', '{"h": "x"}');
+	});
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	like($standby->safe_psql('postgres', $vq), qr/in memory/,
+		"$name: a string key's class reached the standby: it sorts in memory");
+	is($standby->safe_psql('postgres', $vr), $primary->safe_psql('postgres', $vr),
+		"$name: and returns the primary's rows");
+
 	# the promoted standby is a sound primary of its own
 	$standby->promote;
 	is($standby->safe_psql('postgres', q{SELECT nedb.sorted_check('s_k')}),
