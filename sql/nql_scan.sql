@@ -178,4 +178,23 @@ SELECT nedb.delete('vk', 'vstr') IS NOT NULL AS deleted, nedb.create_index('vk',
 SELECT access_of('FROM vk ORDER BY h DESC LIMIT 3') AS rebuilt;
 DROP TABLE vk_rows;
 DROP FUNCTION access_of(text);
+-- string bounds are index conditions too; they are never exact (a string
+-- does not compare with a number in NQL, but does in the index's order), so
+-- their rows are checked again
+SELECT count(nedb.put('vw', 'w' || g, jsonb_build_object('h', 'k' || lpad(g::text, 3, '0')))) FROM generate_series(1, 60) g;
+SELECT nedb.create_index('vw', 'h', 'sorted');
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM vw WHERE h >= "k020" AND h < "k030" ORDER BY h DESC LIMIT 4')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+CREATE TABLE vw_rows AS SELECT q, (SELECT string_agg(d->>'_id', ' ') FROM nql(q) d) AS r
+  FROM (VALUES ('FROM vw WHERE h >= "k020" AND h < "k030" ORDER BY h DESC LIMIT 4'),
+               ('FROM vw WHERE h = "k007" ORDER BY h'), ('FROM vw WHERE h > "k05" ORDER BY h'),
+               ('FROM vw WHERE h < 5 ORDER BY h'), ('FROM vw WHERE h <= "k002" AND h != "k001" ORDER BY h')) v(q);
+SELECT nedb.drop_index('vw', 'h', 'sorted');
+SELECT q, r, r IS NOT DISTINCT FROM (SELECT string_agg(d->>'_id', ' ') FROM nql(q) d) AS same_without_index FROM vw_rows;
+-- a string bound over numbers: nothing, in both directions (it would be every number by the index's order)
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE h < "a" ORDER BY h LIMIT 3')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+SELECT count(*) AS below_a FROM nql('FROM blk WHERE h < "a" ORDER BY h LIMIT 3');
+SELECT count(*) AS above_a FROM nql('FROM blk WHERE h > "a" ORDER BY h DESC LIMIT 3');
+DROP TABLE vw_rows;
 DROP FUNCTION scan_plan(text, text), rows_of(text, bool), rows_via_node(text);

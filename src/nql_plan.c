@@ -279,8 +279,10 @@ nql_plan_query(NqlExec *ex, NqlPlan *pl)
 /*
  * The direct path: a query that wants its rows in the order of a field's
  * index and nothing that needs SQL (SEARCH needs the GIN index) or the
- * whole set.  Range and equality conditions on that field with number
- * values become index quals.
+ * whole set.  Range and equality conditions on that field with number or
+ * string values become index quals (a string bound is never exact: rows
+ * are checked again, see nql_scan_begin); != stays a per-row check, as it
+ * excludes a single key.
  */
 NqlScan *
 nql_direct_scan(NqlExec *ex, char **index_name)
@@ -301,7 +303,8 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 	{
 		NqlPred    *p = lfirst(lc);
 
-		if (strcmp(p->field, q->order_by) == 0 && is_number(&p->value) && p->op != NQL_NE)
+		if (strcmp(p->field, q->order_by) == 0 &&
+			(is_number(&p->value) || p->value.kind == NQLV_STRING) && p->op != NQL_NE)
 		{
 			NqlBound   *b = palloc(sizeof(NqlBound));
 

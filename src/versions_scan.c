@@ -453,6 +453,20 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 				*exact = true;
 		}
 	}
+
+	/*
+	 * A string bound orders against other classes by the index's order, not
+	 * Python's (where they do not compare at all): under NEDB order
+	 * "h < 'a'" holds for every number.  Its rows are checked again.
+	 */
+	foreach(lc, bounds)
+	{
+		JsonbValue	v;
+		Jsonb	   *jb = ((NqlBound *) lfirst(lc))->value;
+
+		if (!JsonbExtractScalar(&jb->root, &v) || v.type != jbvNumeric)
+			*exact = false;
+	}
 	return s;
 
 unusable:
