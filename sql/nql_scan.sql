@@ -197,4 +197,26 @@ SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE h < "a" ORDER BY h 
 SELECT count(*) AS below_a FROM nql('FROM blk WHERE h < "a" ORDER BY h LIMIT 3');
 SELECT count(*) AS above_a FROM nql('FROM blk WHERE h > "a" ORDER BY h DESC LIMIT 3');
 DROP TABLE vw_rows;
+-- SEARCH with ORDER BY and LIMIT: down the sorted index, SEARCH checked per
+-- row; when the matches are rare (the budget of candidates gone before the
+-- LIMIT is met) the search index finds them and they are sorted in memory;
+-- either way the rows are those of the search index path alone
+SELECT count(nedb.put('sx', 'x' || lpad(g::text, 4, '0'),
+                      jsonb_build_object('h', g % 1500, 'txt', CASE WHEN g % 5 = 0 THEN 'common word' ELSE 'plain' END
+                                         || CASE WHEN g IN (7, 1207, 2407) THEN ' rareword' ELSE '' END)))
+  FROM generate_series(1, 3000) g;
+SELECT nedb.create_index('sx', 'h', 'sorted'), nedb.create_index('sx', 'txt', 'search');
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM sx SEARCH "common" ORDER BY h DESC LIMIT 5')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM sx SEARCH "rareword" ORDER BY h DESC LIMIT 5')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+CREATE TABLE sx_rows AS SELECT q, (SELECT string_agg(d->>'_id', ' ') FROM nql(q) d) AS r
+  FROM (VALUES ('FROM sx SEARCH "common" ORDER BY h DESC LIMIT 5'), ('FROM sx SEARCH "rareword" ORDER BY h DESC LIMIT 5'),
+               ('FROM sx SEARCH "rareword" ORDER BY h LIMIT 2'), ('FROM sx WHERE h < 10 SEARCH "common" ORDER BY h LIMIT 4'),
+               ('FROM sx SEARCH "nowhere" ORDER BY h LIMIT 3'), ('FROM sx SEARCH "common word" ORDER BY h DESC LIMIT 3'),
+               ('FROM sx SEARCH "" ORDER BY h LIMIT 3')) v(q);
+SELECT * FROM sx_rows;
+SELECT nedb.drop_index('sx', 'h', 'sorted');
+SELECT q, r IS NOT DISTINCT FROM (SELECT string_agg(d->>'_id', ' ') FROM nql(q) d) AS same_without_sorted_index FROM sx_rows;
+DROP TABLE sx_rows;
 DROP FUNCTION scan_plan(text, text), rows_of(text, bool), rows_via_node(text);

@@ -94,6 +94,28 @@ source_next(Source *src, char **id, Jsonb **doc)
 	return true;
 }
 
+/* the planned SQL statement through a cursor */
+static void
+open_sql_source(NqlExec *ex, NqlPlan *pl, Source *src)
+{
+	nql_plan_query(ex, pl);
+
+	/*
+	 * Rows are consumed in order and often not all: plan for a fast start;
+	 * but a rare SEARCH's few matches are all read (and sorted here).
+	 */
+	src->portal = SPI_cursor_open(NULL, nedb_plan_by_text(pl->sql.data, pl->nparams, pl->types,
+														ex->rare_search ? 0 : CURSOR_OPT_FAST_PLAN),
+								  pl->values, NULL, true);
+}
+
+/* id order (bytewise, as COLLATE "C"): the candidates' order before ORDER BY */
+static int
+cmp_row_ids(const void *a, const void *b)
+{
+	return strcmp((*(NqlRow *const *) a)->id, (*(NqlRow *const *) b)->id);
+}
+
 /*
  * Run query text into ts (rows of desc: one jsonb); stats, if not NULL,
  * counts the candidates read and those the checks removed.
@@ -111,6 +133,8 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 	int			n = 0;
 	int			cap = 64;
 	int64		emitted = 0;
+	bool		on_probation;
+	int64		budget = 0;
 	int			i;
 	ListCell   *lc;
 	MemoryContext rowcxt;
@@ -145,14 +169,16 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 	nedb_begin(&s);
 
 	src.scan = nql_direct_scan(&ex, NULL);
+
+	/*
+	 * A direct scan with SEARCH holds its rows back until LIMIT is met: if
+	 * the budget of candidates runs out first, the SQL path starts over.
+	 */
+	on_probation = src.scan && q->search;
+	if (on_probation)
+		budget = NQL_SEARCH_BUDGET(q->limit);
 	if (src.scan == NULL)
-	{
-		nql_plan_query(&ex, &pl);
-		/* rows are consumed in order and often not all: plan for a fast start */
-		src.portal = SPI_cursor_open(NULL, nedb_plan_by_text(pl.sql.data, pl.nparams, pl.types,
-													   CURSOR_OPT_FAST_PLAN),
-									 pl.values, NULL, true);
-	}
+		open_sql_source(&ex, &pl, &src);
 	whole_set = (q->order_by && !src.scan && !pl.index_order) || q->traverse || q->trace ||
 		q->group_by || (q->has_limit && q->limit < 0);
 	rows = palloc(sizeof(NqlRow *) * cap);
@@ -166,6 +192,21 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 		CHECK_FOR_INTERRUPTS();
 		/* a row's detoasted copy and its checks live until the next row */
 		MemoryContextReset(rowcxt);
+		if (on_probation && budget-- == 0)
+		{
+			/* the matches are rare: the search index finds them */
+			nql_scan_end(src.scan);
+			src.scan = NULL;
+			ex.bound = ex.done = NULL;
+			ex.rare_search = true;
+			if (stats)
+				stats->search_gave_way++;
+			on_probation = false;
+			n = 0;
+			emitted = 0;
+			open_sql_source(&ex, &pl, &src);
+			whole_set = (q->order_by && !pl.index_order) || (q->has_limit && q->limit < 0);
+		}
 		old = MemoryContextSwitchTo(rowcxt);
 		if (!source_next(&src, &id, &doc))
 		{
@@ -195,7 +236,18 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 				stats->removed++;
 			continue;
 		}
-		if (!whole_set)
+		if (on_probation)
+		{
+			if (n == cap)
+			{
+				cap *= 2;
+				rows = repalloc(rows, sizeof(NqlRow *) * cap);
+			}
+			rows[n++] = nql_new_row(q->from, id, doc);
+			if (++emitted >= q->limit)
+				break;
+		}
+		else if (!whole_set)
 		{
 			emit(ts, desc, doc);
 			if (q->has_limit && ++emitted >= q->limit)
@@ -215,9 +267,18 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 		nql_scan_end(src.scan);
 	else
 		SPI_cursor_close(src.portal);
+	/* the direct scan with SEARCH met its LIMIT (or read every candidate) */
+	if (on_probation)
+		for (int k = 0; k < n; k++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			emit(ts, desc, rows[k]->doc);
+		}
 
 	if (whole_set)
 	{
+		if (ex.rare_search)
+			qsort(rows, n, sizeof(NqlRow *), cmp_row_ids);
 		if (q->order_by && !pl.index_order)
 			nql_order_rows(rows, n, q->order_by, q->order_desc);
 		if (q->traverse)
@@ -319,6 +380,10 @@ nql_describe(const char *query, NqlDescription *d)
 					   q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
 			: psprintf("ORDER BY %s %s through its index",
 					   q->order_by, q->order_desc ? "DESC" : "ASC");
+		if (q->search)
+			d->access = psprintf("%s; SEARCH checked per row, giving way to the search index after "
+								 INT64_FORMAT " candidates", d->access,
+								 (int64) NQL_SEARCH_BUDGET(q->limit));
 		initStringInfo(&cond);
 		initStringInfo(&filter);
 		if (q->has_as_of)
@@ -339,6 +404,8 @@ nql_describe(const char *query, NqlDescription *d)
 				appendStringInfo(&filter, " AND %s %s %s", p->field, op, p->value.text);
 			i++;
 		}
+		if (q->search)
+			appendStringInfo(&filter, " AND SEARCH %s", quote_literal_cstr(q->search));
 		if (q->valid_as_of)
 			appendStringInfo(&filter, " AND VALID AS OF %s", q->valid_as_of);
 		d->index_cond = cond.len ? cond.data : NULL;

@@ -42,6 +42,8 @@ typedef struct NqlExec
 	List	   *search_terms;	/* tokens of SEARCH (char *) */
 	List	   *search_fields;	/* the collection's search-indexed fields */
 	bool		search_nothing; /* a SEARCH text without tokens, over indexes */
+	bool		search_planned; /* the two above are set */
+	bool		rare_search;	/* a direct scan found SEARCH's matches rare */
 	bool	   *bound;			/* q->where conditions that are index quals */
 	bool	   *done;			/* ... and exact: not checked again */
 	double		now;
@@ -109,6 +111,12 @@ typedef struct NqlPlan
 } NqlPlan;
 
 extern NqlScan *nql_direct_scan(NqlExec *ex, char **index_name);
+
+/*
+ * The candidates a direct scan with SEARCH reads for a LIMIT of n before it
+ * gives way to the SQL path: matches rarer than that are the search index's.
+ */
+#define NQL_SEARCH_BUDGET(n)	Max(1000, 20 * (n))
 extern void nql_plan_query(NqlExec *ex, NqlPlan *pl);
 
 /* running a query (nql_exec.c) */
@@ -116,6 +124,7 @@ typedef struct NqlRunStats
 {
 	int64		read;			/* candidates read */
 	int64		removed;		/* ... and removed by the query's checks */
+	int64		search_gave_way; /* direct scans with SEARCH that gave way to the SQL path */
 } NqlRunStats;
 
 typedef struct NqlDescription

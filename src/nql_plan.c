@@ -117,16 +117,15 @@ sorted_path(const char *coll, const char *field, bool *nedb_order)
 	return DatumGetBool(nedb_col(0, 1, &isnull)) && !isnull;
 }
 
-void
-nql_plan_query(NqlExec *ex, NqlPlan *pl)
+/* SEARCH's terms and the collection's search-indexed fields, once per query */
+static void
+plan_search(NqlExec *ex)
 {
 	NqlQuery   *q = ex->q;
-	const char *coll = quote_literal_cstr(q->from);
-	ListCell   *lc;
-	bool		pl_exact;
-	int			pushed = 0;
-	bool		nedb_order = false;
 
+	if (ex->search_planned)
+		return;
+	ex->search_planned = true;
 	if (q->search && q->search[0])
 	{
 		Oid			t = TEXTOID;
@@ -148,6 +147,19 @@ nql_plan_query(NqlExec *ex, NqlPlan *pl)
 		 */
 		ex->search_nothing = (ex->search_fields != NIL && ex->search_terms == NIL);
 	}
+}
+
+void
+nql_plan_query(NqlExec *ex, NqlPlan *pl)
+{
+	NqlQuery   *q = ex->q;
+	const char *coll = quote_literal_cstr(q->from);
+	ListCell   *lc;
+	bool		pl_exact;
+	int			pushed = 0;
+	bool		nedb_order = false;
+
+	plan_search(ex);
 
 	initStringInfo(&pl->sql);
 	pl->nparams = 0;
@@ -171,7 +183,8 @@ nql_plan_query(NqlExec *ex, NqlPlan *pl)
 	appendStringInfoString(&pl->sql, " AND doc IS NOT NULL");
 
 	/* the sorted path: ORDER BY f through f's index, streaming (to LIMIT) */
-	pl->index_order = q->order_by && !(q->has_limit && q->limit < 0) &&
+	/* rare SEARCH matches: the search index's, sorted in memory */
+	pl->index_order = q->order_by && !(q->has_limit && q->limit < 0) && !ex->rare_search &&
 		!q->traverse && !q->trace && !q->group_by &&
 		sorted_path(q->from, q->order_by, &nedb_order);
 
@@ -259,6 +272,11 @@ nql_plan_query(NqlExec *ex, NqlPlan *pl)
 					   q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
 			: psprintf("ORDER BY %s %s through its index", q->order_by, q->order_desc ? "DESC" : "ASC");
 	}
+	else if (ex->rare_search)
+	{
+		/* a few rows: the search index finds them in its order, nql_run sorts */
+		pl->note = psprintf("the search index's few matches, then ORDER BY %s in memory", q->order_by);
+	}
 	else
 	{
 		appendStringInfoString(&pl->sql, " ORDER BY id");
@@ -294,9 +312,23 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 	bool		exact;
 	int			i = 0;
 
-	if (!q->order_by || q->search || q->traverse || q->trace || q->group_by ||
+	if (!q->order_by || q->traverse || q->trace || q->group_by ||
 		(q->has_limit && q->limit < 0))
 		return NULL;
+
+	/*
+	 * SEARCH with a LIMIT: its terms are checked per row on the way down the
+	 * index, until the LIMIT is met or NQL_SEARCH_BUDGET says the matches are
+	 * too rare for it (nql_run then takes the SQL path, the search index's).
+	 */
+	if (q->search)
+	{
+		if (!(q->has_limit && q->limit > 0))
+			return NULL;
+		plan_search(ex);
+		if (ex->search_nothing)
+			return NULL;
+	}
 	ex->bound = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
 	ex->done = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
 	foreach(lc, q->where)

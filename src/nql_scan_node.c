@@ -382,6 +382,8 @@ explain_nql_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 	{
 		ExplainPropertyInteger("Rows Read", NULL, st->stats.read, es);
 		ExplainPropertyInteger("Rows Removed by NQL Filter", NULL, st->stats.removed, es);
+		if (st->stats.search_gave_way)
+			ExplainPropertyText("NQL Search", "the matches were rare: the SQL path (search index) ran", es);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
