@@ -59,7 +59,9 @@ OBJS = \
 	src/repl_sql.o \
 	src/sweeper.o \
 	src/rounds.o \
-	src/digest_worker.o
+	src/digest_worker.o \
+	src/auto_index.o \
+	src/index_worker.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql nedb--1.1.sql nedb--1.0--1.1.sql nedb--1.0.control

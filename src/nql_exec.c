@@ -26,6 +26,7 @@
 #include "utils/numeric.h"
 
 #include "acl.h"
+#include "auto_index.h"
 #include "chain.h"
 #include "nql_int.h"
 #include "op.h"
@@ -147,6 +148,8 @@ nedb_nql(PG_FUNCTION_ARGS)
 
 	nedb_begin(&s);
 
+	if (nedb_auto_index)
+		nql_auto_index_misses(q);
 	src.scan = nql_direct_scan(&ex, NULL);
 	if (src.scan == NULL)
 	{

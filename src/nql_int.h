@@ -108,6 +108,8 @@ typedef struct NqlPlan
 } NqlPlan;
 
 extern NqlScan *nql_direct_scan(NqlExec *ex, char **index_name);
+/* nedb.auto_index: the fields the query filters or sorts on, counted */
+extern void nql_auto_index_misses(NqlQuery *q);
 extern void nql_plan_query(NqlExec *ex, NqlPlan *pl);
 
 #endif
