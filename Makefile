@@ -60,7 +60,9 @@ OBJS = \
 	src/repl_sql.o \
 	src/sweeper.o \
 	src/rounds.o \
-	src/digest_worker.o
+	src/digest_worker.o \
+	src/auto_index.o \
+	src/index_worker.o
 
 EXTENSION = nedb
 DATA = nedb--1.0.sql nedb--1.1.sql nedb--1.0--1.1.sql nedb--1.0.control
@@ -71,7 +73,7 @@ SHLIB_LINK += -lsodium -lzstd -llzma -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust nql_scan sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust nql_scan sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption auto_index
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency grants fdw_insert_race notify
 ISOLATION_OPTS = --inputdir=.

@@ -478,3 +478,68 @@ REVOKE EXECUTE ON FUNCTION nedb.sweep(integer), nedb.sweeper_status() FROM PUBLI
 COMMENT ON FUNCTION nedb.sweep(integer) IS 'Log the deletes of at most lim expired documents, oldest first (client __ttl__); returns how many.';
 COMMENT ON FUNCTION nedb.sweeper_status() IS 'The background TTL sweeper''s runs, one row per database it swept since the server started.';
 COMMENT ON VIEW nedb.sweeper IS 'The background TTL sweeper: per database, its worker now (pid), runs, the last run''s start, end and deletes, all deletes, the last error.';
+
+-- ---------------------------------------------------------------------------
+-- Index builds that do not hold up writers, and indexes that create
+-- themselves (README: Indexes).  With the library preloaded, the index
+-- builder (a background worker) runs CREATE INDEX CONCURRENTLY, which a
+-- function cannot: for nedb.create_index(..., concurrently => true), and
+-- for the fields queried nedb.auto_index_threshold times without an index
+-- while nedb.auto_index is on.
+-- ---------------------------------------------------------------------------
+ALTER TABLE nedb.indexes ADD COLUMN auto boolean NOT NULL DEFAULT false;
+
+CREATE FUNCTION nedb.create_index(coll text, field text, kind text, concurrently boolean)
+    RETURNS void AS 'MODULE_PATHNAME', 'nedb_create_index' LANGUAGE C VOLATILE;
+
+-- every build the index builder was asked for, and how it ended
+CREATE TABLE nedb.index_build_log (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    coll          text NOT NULL,
+    field         text NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('eq', 'sorted', 'search')),
+    auto          boolean NOT NULL,
+    state         text NOT NULL CHECK (state IN ('queued', 'building', 'built', 'failed', 'skipped')),
+    requested_by  name NOT NULL,
+    requested_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    pid           integer,
+    index_name    name,
+    error         text
+);
+CREATE INDEX index_build_log_open ON nedb.index_build_log (id) WHERE state IN ('queued', 'building');
+
+CREATE FUNCTION nedb.index_candidates_status(OUT coll text, OUT field text, OUT kind text,
+                                             OUT misses bigint, OUT state text,
+                                             OUT first_miss timestamptz, OUT last_miss timestamptz,
+                                             OUT checked_at timestamptz)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'nedb_index_candidates_status' LANGUAGE C VOLATILE;
+
+CREATE VIEW nedb.index_candidates AS
+SELECT c.coll, c.field, c.kind, c.misses, c.state, c.first_miss, c.last_miss, c.checked_at,
+       i.index_name
+  FROM nedb.index_candidates_status() c
+  LEFT JOIN nedb.indexes i ON i.coll OPERATOR(pg_catalog.=) c.coll
+                          AND i.field OPERATOR(pg_catalog.=) c.field
+                          AND i.kind OPERATOR(pg_catalog.=) c.kind;
+
+CREATE VIEW nedb.index_builds AS
+SELECT b.id, b.coll, b.field, b.kind, b.auto, b.state, b.index_name, b.requested_by,
+       b.requested_at, b.started_at, b.finished_at, b.pid,
+       p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total, b.error
+  FROM nedb.index_build_log b
+  LEFT JOIN pg_catalog.pg_stat_progress_create_index p
+    ON b.state OPERATOR(pg_catalog.=) 'building' AND p.pid OPERATOR(pg_catalog.=) b.pid;
+
+REVOKE ALL ON nedb.index_build_log, nedb.index_candidates, nedb.index_builds FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION
+    nedb.create_index(text, text, text, boolean), nedb.index_candidates_status()
+  FROM PUBLIC;
+
+COMMENT ON COLUMN nedb.indexes.auto IS 'Built by the index builder because nedb.auto_index counted enough queries that wanted it.';
+COMMENT ON FUNCTION nedb.create_index(text, text, text, boolean) IS 'Build an index; concurrently => true queues it for the index builder (CREATE INDEX CONCURRENTLY: puts go on meanwhile; nedb.index_builds).';
+COMMENT ON TABLE nedb.index_build_log IS 'The index builder''s builds: queued, building, built, failed (with the error) or skipped (the index was there).';
+COMMENT ON FUNCTION nedb.index_candidates_status() IS 'The queries counted by nedb.auto_index in this database since the server started: per (coll, field, kind), misses and state.';
+COMMENT ON VIEW nedb.index_candidates IS 'Fields queried without an index (nedb.auto_index): misses, state (counting, wanted, building, built, too small, failed) and the index built.';
+COMMENT ON VIEW nedb.index_builds IS 'The index builder''s builds with, while one runs, its phase and progress (pg_stat_progress_create_index) and, when one failed, the error.';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- NEDB vs plain Postgres, measured in one throwaway cluster.
 #
-#   bash bench/run.sh [ingest] [concurrent] [mix] [seqlag] [verify] [restart] [asof] [nql] [sorted] [queue] [fdw] [cascade] [proofs] [repl] [track] [encryption]
+#   bash bench/run.sh [ingest] [concurrent] [mix] [seqlag] [verify] [restart] [asof] [nql] [sorted] [queue] [fdw] [cascade] [proofs] [repl] [track] [encryption] [index_build]
 #
 # Runs all benchmarks when no names are given (always in the order above).
 # Needs root (the cluster runs as the postgres OS user) and the extension
@@ -22,7 +22,7 @@ OUT=$BENCH/out
 GEN=$OUT/gen
 SUMMARY=$OUT/summary.txt
 PGDATA_NB=$NB_DIR/data
-ALL=(ingest concurrent mix seqlag verify restart asof nql sorted queue fdw cascade proofs repl track encryption)
+ALL=(ingest concurrent mix seqlag verify restart asof nql sorted queue fdw cascade proofs repl track encryption index_build)
 
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"

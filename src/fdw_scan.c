@@ -32,6 +32,7 @@
 #include "utils/resowner.h"
 
 #include "acl.h"
+#include "auto_index.h"
 #include "chain.h"
 #include "fdw.h"
 #include "op.h"
@@ -407,6 +408,32 @@ typedef struct NedbScan
 	Jsonb	  **docs;
 } NedbScan;
 
+/*
+ * nedb.auto_index: the conditions (equality: eq; ranges: sorted) and the
+ * order (sorted) on fields that no index serves, counted (auto_index.c).
+ */
+static void
+count_misses(NedbScan *sc)
+{
+	for (int i = 0; i + 1 < list_length(sc->quals); i += 2)
+	{
+		NedbColumn *c = &sc->t->cols[list_nth_int(sc->quals, i) - 1];
+		int			strategy = list_nth_int(sc->quals, i + 1);
+
+		if (c->kind == NEDB_COL_FIELD && list_length(c->path) == 1)
+			nedb_auto_index_miss(sc->t->coll, linitial(c->path),
+								 strategy == BTEqualStrategyNumber ||
+								 strategy == NEDB_STRATEGY_ANY ? "eq" : "sorted");
+	}
+	if (sc->order_attno > 0)
+	{
+		NedbColumn *c = &sc->t->cols[sc->order_attno - 1];
+
+		if (c->kind == NEDB_COL_FIELD && list_length(c->path) == 1)
+			nedb_auto_index_miss(sc->t->coll, linitial(c->path), "sorted");
+	}
+}
+
 void
 nedb_fdw_begin_scan(ForeignScanState *node, int eflags)
 {
@@ -432,6 +459,8 @@ nedb_fdw_begin_scan(ForeignScanState *node, int eflags)
 										ALLOCSET_DEFAULT_SIZES);
 	sc->nparts = nedb_scan_parts(sc->t, sc->quals, sc->order_attno, sc->order_flags, sc->parts);
 	sc->direct_ok = direct_scan_ok(sc->t, sc->quals, sc->order_attno, sc->order_flags);
+	if (nedb_auto_index && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		count_misses(sc);
 }
 
 static void

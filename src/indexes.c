@@ -18,6 +18,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -31,6 +32,7 @@
 #include "utils/syscache.h"
 
 #include "acl.h"
+#include "auto_index.h"
 #include "chain.h"
 #include "store.h"
 #include "util.h"
@@ -90,8 +92,8 @@ index_name(const char *coll, const char *field, const char *kind)
  * counter.  Names are only a label (their hash can be made to collide);
  * the index of (coll, field, kind) is the one nedb.indexes records.
  */
-static char *
-free_index_name(const char *coll, const char *field, const char *kind)
+char *
+nedb_free_index_name(const char *coll, const char *field, const char *kind)
 {
 	char	   *base = index_name(coll, field, kind);
 	char	   *name = base;
@@ -164,25 +166,70 @@ run(const char *sql)
 		elog(ERROR, "failed: %s", sql);
 }
 
+/* the CREATE INDEX of (coll, field, kind) named name */
+char *
+nedb_index_build_sql(const char *coll, const char *field, const char *kind,
+					 const char *name, bool concurrently)
+{
+	const char *how = concurrently ? "CREATE INDEX CONCURRENTLY" : "CREATE INDEX";
+
+	if (strcmp(kind, "search") == 0)
+		return psprintf("%s %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
+						" WHERE coll = %s", how,
+						quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll));
+	if (strcmp(kind, "sorted") == 0)
+		return psprintf("%s %s ON nedb.versions USING nedb_sorted"
+						" ((doc -> %s) nedb.nedb_jsonb_ops) WHERE coll = %s", how,
+						quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll));
+	return psprintf("%s %s ON nedb.versions ((doc -> %s)) WHERE coll = %s", how,
+					quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll));
+}
+
 static void
 build_index(const char *coll, const char *field, const char *kind, const char *name)
 {
 	store_release();
-	if (strcmp(kind, "search") == 0)
-		run(psprintf("CREATE INDEX %s ON nedb.versions USING gin (nedb.tokens(doc -> %s))"
-					 " WHERE coll = %s",
-					 quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll)));
-	else if (strcmp(kind, "sorted") == 0)
-		run(psprintf("CREATE INDEX %s ON nedb.versions USING nedb_sorted"
-					 " ((doc -> %s) nedb.nedb_jsonb_ops) WHERE coll = %s",
-					 quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll)));
-	else
-		run(psprintf("CREATE INDEX %s ON nedb.versions ((doc -> %s)) WHERE coll = %s",
-					 quote_identifier(name), quote_literal_cstr(field), quote_literal_cstr(coll)));
+	run(nedb_index_build_sql(coll, field, kind, name, false));
 }
 
 /*
- * nedb.create_index(coll, field, kind): idempotent.  pg_dump does not dump
+ * create_index(..., concurrently => true): a build for the index builder
+ * (index_worker.c), which runs CREATE INDEX CONCURRENTLY, queued in
+ * nedb.index_build_log and the builder told at commit.  Nothing if the
+ * index is there or a build of it is queued or running.
+ */
+static void
+queue_build(const char *coll, const char *field, const char *kind, const char *requester)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+
+	if (ai_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("nedb.create_index(concurrently => true) needs nedb in shared_preload_libraries"),
+				 errdetail("CREATE INDEX CONCURRENTLY cannot run inside a function; the index builder, a background worker, runs it."),
+				 errhint("Add nedb to shared_preload_libraries and restart the server, or build with concurrently => false, which holds up every put until the build ends.")));
+	values[0] = CStringGetTextDatum(coll);
+	values[1] = CStringGetTextDatum(field);
+	values[2] = CStringGetTextDatum(kind);
+	values[3] = CStringGetTextDatum(requester);
+	if (SPI_execute_with_args("INSERT INTO nedb.index_build_log (coll, field, kind, auto, state, requested_by)"
+							  " SELECT $1, $2, $3, false, 'queued', $4"
+							  "  WHERE NOT EXISTS (SELECT 1 FROM nedb.indexes"
+							  "                     WHERE coll = $1 AND field = $2 AND kind = $3"
+							  "                       AND to_regclass(format('nedb.%I', index_name)) IS NOT NULL)"
+							  "    AND NOT EXISTS (SELECT 1 FROM nedb.index_build_log"
+							  "                     WHERE coll = $1 AND field = $2 AND kind = $3"
+							  "                       AND state IN ('queued', 'building'))",
+							  4, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "nedb: could not queue the index build");
+	if (SPI_processed > 0)
+		auto_index_poke_at_commit();
+}
+
+/*
+ * nedb.create_index(coll, field, kind [, concurrently]): idempotent.  pg_dump does not dump
  * indexes on an extension's tables, so a restored database has the rows of
  * nedb.indexes without the indexes: calling this again builds them
  * (SELECT nedb.create_index(coll, field, kind) FROM nedb.indexes).
@@ -193,10 +240,20 @@ nedb_create_index(PG_FUNCTION_ARGS)
 	const char *coll = nedb_arg_name(fcinfo, 0, "collection");
 	const char *field = nedb_arg_name(fcinfo, 1, "field");
 	const char *kind = index_kind(fcinfo, 2);
+	bool		concurrently = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	NedbSession s;
 	char	   *sql;
 
 	nedb_acl_require_collection(GetUserId(), coll, NEDB_WRITE);
+	if (concurrently)
+	{
+		const char *requester = GetUserNameFromId(GetUserId(), false);
+
+		nedb_begin(&s);
+		queue_build(coll, field, kind, requester);
+		nedb_end(&s);
+		PG_RETURN_VOID();
+	}
 	nedb_begin(&s);
 	sql = psprintf("SELECT index_name, to_regclass(format('nedb.%%I', index_name)) IS NOT NULL"
 				   "  FROM nedb.indexes WHERE coll = %s AND field = %s AND kind = %s",
@@ -205,7 +262,7 @@ nedb_create_index(PG_FUNCTION_ARGS)
 		elog(ERROR, "failed: %s", sql);
 	if (SPI_processed == 0)
 	{
-		const char *name = free_index_name(coll, field, kind);
+		const char *name = nedb_free_index_name(coll, field, kind);
 
 		build_index(coll, field, kind, name);
 		run(psprintf("INSERT INTO nedb.indexes (coll, field, kind, index_name)"

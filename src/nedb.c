@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "acl.h"
+#include "auto_index.h"
 #include "cascade.h"
 #include "chain.h"
 #include "fdw.h"
@@ -63,6 +64,7 @@ _PG_init(void)
 	nedb_repl_init();
 	nedb_sweeper_init();
 	nedb_digest_worker_init();
+	nedb_auto_index_init();
 	nedb_sign_init();
 	nedb_at_rest_init();
 	repl_sql_init();

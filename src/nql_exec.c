@@ -26,6 +26,7 @@
 #include "utils/numeric.h"
 
 #include "acl.h"
+#include "auto_index.h"
 #include "chain.h"
 #include "nql_int.h"
 #include "op.h"
@@ -168,6 +169,8 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 
 	nedb_begin(&s);
 
+	if (nedb_auto_index)
+		nql_auto_index_misses(q);
 	src.scan = nql_direct_scan(&ex, NULL);
 
 	/*

@@ -117,6 +117,9 @@ extern NqlScan *nql_direct_scan(NqlExec *ex, char **index_name);
  * gives way to the SQL path: matches rarer than that are the search index's.
  */
 #define NQL_SEARCH_BUDGET(n)	Max(1000, 20 * (n))
+
+/* nedb.auto_index: the fields the query filters or sorts on, counted */
+extern void nql_auto_index_misses(NqlQuery *q);
 extern void nql_plan_query(NqlExec *ex, NqlPlan *pl);
 
 /* running a query (nql_exec.c) */

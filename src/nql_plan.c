@@ -13,8 +13,10 @@
 #include "access/stratnum.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "nodes/value.h"
 #include "utils/jsonb.h"
 
+#include "auto_index.h"
 #include "canon.h"
 #include "chain.h"
 #include "nql_int.h"
@@ -355,4 +357,37 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 	if (scan && exact)
 		memcpy(ex->done, ex->bound, sizeof(bool) * list_length(q->where));
 	return scan;
+}
+
+/* ------------------------------------------------------------------------
+ * nedb.auto_index: what an index would have served
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Equality on a field counts for an eq index, a range or ORDER BY for a
+ * sorted one, each (field, kind) once per query; auto_index.c drops those
+ * an index serves.  != reads every row anyway; SEARCH names no field.
+ */
+void
+nql_auto_index_misses(NqlQuery *q)
+{
+	List	   *seen = NIL;
+	ListCell   *lc;
+
+	foreach(lc, q->where)
+	{
+		NqlPred    *p = lfirst(lc);
+		const char *kind = p->op == NQL_EQ ? "eq" : "sorted";
+		char	   *key;
+
+		if (p->op == NQL_NE)
+			continue;
+		key = psprintf("%s:%s", kind, p->field);
+		if (list_member(seen, makeString(key)))
+			continue;
+		seen = lappend(seen, makeString(key));
+		nedb_auto_index_miss(q->from, p->field, kind);
+	}
+	if (q->order_by && !list_member(seen, makeString(psprintf("sorted:%s", q->order_by))))
+		nedb_auto_index_miss(q->from, q->order_by, "sorted");
 }

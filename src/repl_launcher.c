@@ -12,7 +12,8 @@
  *
  * The launcher also runs the rounds of short-lived per-database workers
  * (rounds.c): the TTL sweeper's every nedb.sweep_interval (sweeper.c) and
- * the digest signer's every nedb.digest_interval (digest_worker.c).
+ * the digest signer's every nedb.digest_interval (digest_worker.c), and
+ * starts the index builder (index_worker.c) where builds wait.
  */
 #include "postgres.h"
 
@@ -34,6 +35,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "auto_index.h"
 #include "repl.h"
 #include "digest_worker.h"
 #include "sweeper.h"
@@ -60,6 +62,7 @@ repl_shmem_request(void)
 #endif
 	RequestAddinShmemSpace(sizeof(ReplShared));
 	RequestAddinShmemSpace(sweeper_shmem_size());
+	auto_index_shmem_request();
 }
 
 static void
@@ -77,6 +80,7 @@ repl_shmem_startup(void)
 		SpinLockInit(&repl_shared->mutex);
 	}
 	sweeper_shmem_init();
+	auto_index_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -366,11 +370,14 @@ nedb_repl_launcher_main(Datum arg)
 		{
 			long		sweep_ms = sweeper_launcher_step(now);
 			long		digest_ms = digest_launcher_step(now);
+			long		index_ms = index_worker_launcher_step(now);
 
 			if (sweep_ms >= 0)
 				wait_ms = Min(wait_ms, sweep_ms);
 			if (digest_ms >= 0)
 				wait_ms = Min(wait_ms, digest_ms);
+			if (index_ms >= 0)
+				wait_ms = Min(wait_ms, index_ms);
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

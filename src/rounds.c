@@ -31,8 +31,9 @@
 /* a worker that could not be started is tried again after this long */
 #define ROUNDS_RETRY_MS 1000
 
-static bool
-start_worker(WorkerRounds *r, Oid dboid)
+bool
+rounds_start_worker(const char *function, const char *type, Oid dboid,
+					BackgroundWorkerHandle **handle)
 {
 	BackgroundWorker bgw;
 
@@ -41,13 +42,13 @@ start_worker(WorkerRounds *r, Oid dboid)
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	bgw.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "nedb");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "%s", r->function);
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "%s for database %u", r->type, dboid);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "%s", r->type);
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "%s for database %u", type, dboid);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "%s", type);
 	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
 	/* its start and its end set our latch */
 	bgw.bgw_notify_pid = MyProcPid;
-	return RegisterDynamicBackgroundWorker(&bgw, &r->handle);
+	return RegisterDynamicBackgroundWorker(&bgw, handle);
 }
 
 long
@@ -80,7 +81,7 @@ rounds_step(WorkerRounds *r, TimestampTz now)
 		if (r->todo == NIL)
 			return *r->interval_ms;
 	}
-	if (!start_worker(r, linitial_oid(r->todo)))
+	if (!rounds_start_worker(r->function, r->type, linitial_oid(r->todo), &r->handle))
 	{
 		/* no free worker process now: the same database in a moment */
 		r->handle = NULL;

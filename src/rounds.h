@@ -35,6 +35,13 @@ typedef struct WorkerRounds
 extern long rounds_step(WorkerRounds *r, TimestampTz now);
 
 /*
+ * Start a short-lived worker running function (in library nedb) for dboid,
+ * notifying us at its start and end; false if no worker slot is free.
+ */
+extern bool rounds_start_worker(const char *function, const char *type, Oid dboid,
+								BackgroundWorkerHandle **handle);
+
+/*
  * In a worker, connected: the owner of extension nedb (InvalidOid if the
  * database has none), read in a transaction of its own; search_path and
  * transaction settings fixed first, so that no database or role setting
