@@ -489,7 +489,7 @@ begin_direct(NedbScan *sc)
 		bounds = lappend(bounds, b);
 	}
 	sc->direct = nql_scan_begin(sc->t->coll, linitial(c->path),
-								(sc->order_flags & NEDB_ORDER_DESC) != 0, bounds,
+								(sc->order_flags & NEDB_ORDER_DESC) != 0, true, bounds,
 								sc->has_as_of, sc->as_of, NULL, &exact);
 	sc->direct_done = false;
 	MemoryContextSwitchTo(old);

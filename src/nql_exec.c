@@ -378,11 +378,17 @@ nql_describe(const char *query, NqlDescription *d)
 		d->direct = true;
 		d->backward = q->order_desc;
 		d->index_name = pstrdup(index_name);
-		d->access = q->has_limit
-			? psprintf("ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
-					   q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
-			: psprintf("ORDER BY %s %s through its index",
-					   q->order_by, q->order_desc ? "DESC" : "ASC");
+		if (ex.direct_eq)
+			d->access = q->has_limit
+				? psprintf("equality on %s through its index, rows in id order, stopping at LIMIT " INT64_FORMAT,
+						   ex.direct_field, q->limit)
+				: psprintf("equality on %s through its index, rows in id order", ex.direct_field);
+		else
+			d->access = q->has_limit
+				? psprintf("ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,
+						   q->order_by, q->order_desc ? "DESC" : "ASC", q->limit)
+				: psprintf("ORDER BY %s %s through its index",
+						   q->order_by, q->order_desc ? "DESC" : "ASC");
 		if (q->search)
 			d->access = psprintf("%s; SEARCH checked per row, giving way to the search index after "
 								 INT64_FORMAT " candidates", d->access,

@@ -44,6 +44,8 @@ typedef struct NqlExec
 	bool		search_nothing; /* a SEARCH text without tokens, over indexes */
 	bool		search_planned; /* the two above are set */
 	bool		rare_search;	/* a direct scan found SEARCH's matches rare */
+	const char *direct_field;	/* the direct scan's index field */
+	bool		direct_eq;		/* ... for an equality without ORDER BY */
 	bool	   *bound;			/* q->where conditions that are index quals */
 	bool	   *done;			/* ... and exact: not checked again */
 	double		now;

@@ -303,6 +303,10 @@ nql_plan_query(NqlExec *ex, NqlPlan *pl)
  * string values become index quals (a string bound is never exact: rows
  * are checked again, see nql_scan_begin); != stays a per-row check, as it
  * excludes a single key.
+ *
+ * Without ORDER BY, equality on an indexed field is the same scan: its rows
+ * are one run of equal keys, which goes out in id order, the order of a
+ * query without ORDER BY (ex->direct_eq; any index order serves).
  */
 NqlScan *
 nql_direct_scan(NqlExec *ex, char **index_name)
@@ -314,8 +318,28 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 	bool		exact;
 	int			i = 0;
 
-	if (!q->order_by || q->traverse || q->trace || q->group_by ||
-		(q->has_limit && q->limit < 0))
+	if (q->traverse || q->trace || q->group_by || (q->has_limit && q->limit < 0))
+		return NULL;
+	ex->direct_field = q->order_by;
+	ex->direct_eq = false;
+	if (ex->direct_field == NULL && q->search == NULL)
+	{
+		/* 0 and 1 equal false and true in Python, not in jsonb's btree */
+		foreach(lc, q->where)
+		{
+			NqlPred    *p = lfirst(lc);
+
+			if (p->op == NQL_EQ &&
+				(p->value.kind == NQLV_STRING ||
+				 (is_number(&p->value) && p->value.num != 0 && p->value.num != 1)))
+			{
+				ex->direct_field = p->field;
+				ex->direct_eq = true;
+				break;
+			}
+		}
+	}
+	if (ex->direct_field == NULL)
 		return NULL;
 
 	/*
@@ -337,7 +361,7 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 	{
 		NqlPred    *p = lfirst(lc);
 
-		if (strcmp(p->field, q->order_by) == 0 &&
+		if (strcmp(p->field, ex->direct_field) == 0 &&
 			(is_number(&p->value) || p->value.kind == NQLV_STRING) && p->op != NQL_NE)
 		{
 			NqlBound   *b = palloc(sizeof(NqlBound));
@@ -352,7 +376,7 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 		}
 		i++;
 	}
-	scan = nql_scan_begin(q->from, q->order_by, q->order_desc, bounds,
+	scan = nql_scan_begin(q->from, ex->direct_field, q->order_desc, !ex->direct_eq, bounds,
 						  q->has_as_of, q->as_of, index_name, &exact);
 	if (scan && exact)
 		memcpy(ex->done, ex->bound, sizeof(bool) * list_length(q->where));

@@ -30,7 +30,7 @@ typedef struct NqlBound
 } NqlBound;
 
 extern NqlScan *nql_scan_begin(const char *coll, const char *field, bool desc,
-							   List *bounds, bool has_as_of, int64 as_of,
+							   bool in_order, List *bounds, bool has_as_of, int64 as_of,
 							   char **index_name, bool *exact);
 extern bool nql_scan_next(NqlScan *s, char **id, Jsonb **doc);
 extern void nql_scan_end(NqlScan *s);

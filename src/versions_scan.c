@@ -345,11 +345,13 @@ end_class(NqlScan *s, ScanDirection dir, bool nedb_order)
 /*
  * Begin "ORDER BY field" over coll's live versions (at as_of if has_as_of)
  * through field's sorted or eq index, with bounds (NqlBound *: numbers)
- * as index quals.  NULL when no index orders like NQL.
+ * as index quals.  NULL when no index orders like NQL; !in_order: the
+ * caller wants only rows of equal keys (an equality bound), which go out in
+ * id order whatever the index's order.
  * *exact: the quals select exactly the rows the bounds hold for (no recheck).
  */
 NqlScan *
-nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
+nql_scan_begin(const char *coll, const char *field, bool desc, bool in_order, List *bounds,
 			   bool has_as_of, int64 as_of, char **index_name, bool *exact)
 {
 	Oid			indexoid = field_index(coll, field, "sorted");
@@ -389,7 +391,12 @@ nql_scan_begin(const char *coll, const char *field, bool desc, List *bounds,
 	 * for numbers.
 	 */
 	s->field = field;
-	if (nedb_order && sorted_key_classes(s->index, &classes))
+	numbers_only = false;
+	if (!in_order)
+	{
+		/* rows of equal keys only, which go out in id order: any order serves */
+	}
+	else if (nedb_order && sorted_key_classes(s->index, &classes))
 	{
 		/* every key ever inserted is of one class, null aside */
 		if ((classes & SORTED_KEYS_OTHER) ||
