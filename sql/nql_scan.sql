@@ -235,4 +235,18 @@ SELECT nedb.drop_index('blk', 'm', 'eq'), nedb.drop_index('blk', 'h', 'sorted');
 SELECT regexp_replace(q, 'AS OF [0-9]+', 'AS OF s') AS q, r IS NOT DISTINCT FROM (SELECT string_agg(d->>'_id', ' ') FROM nql(q) d) AS same_without_index
   FROM eq_rows;
 DROP TABLE eq_rows;
+-- SEARCH with a LIMIT and no ORDER BY: candidates in id order through the
+-- collection's key, terms checked per row, on the same budget; the rows are
+-- the first of the whole result (no LIMIT: the SQL path)
+SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM sx SEARCH "common" LIMIT 3')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+SELECT l FROM scan_plan($q$SELECT * FROM nql('FROM sx SEARCH "rareword" LIMIT 3')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') l WHERE l ~ 'Rows Read|NQL Search';
+SELECT regexp_replace(q, 'AS OF [0-9]+', 'AS OF s') AS q, (SELECT string_agg(d->>'_id', ' ') FROM nql(q || ' LIMIT ' || n) d) AS limited,
+       (SELECT string_agg(i, ' ') FROM (SELECT d->>'_id' AS i FROM nql(q) d LIMIT n) x)
+       IS NOT DISTINCT FROM (SELECT string_agg(d->>'_id', ' ') FROM nql(q || ' LIMIT ' || n) d) AS first_of_whole
+  FROM (VALUES ('FROM sx SEARCH "common"', 4), ('FROM sx SEARCH "rareword"', 2), ('FROM sx SEARCH "rareword"', 5),
+               ('FROM sx WHERE h > 1400 SEARCH "common"', 3), ('FROM sx SEARCH "nowhere"', 3),
+               (format('FROM sx AS OF %s SEARCH "common"', nedb.get('sx', 'x0100') ->> '_seq'), 30)) v(q, n)
+ ORDER BY 1, 2;
 DROP FUNCTION scan_plan(text, text), rows_of(text, bool), rows_via_node(text);

@@ -208,7 +208,8 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 			n = 0;
 			emitted = 0;
 			open_sql_source(&ex, &pl, &src);
-			whole_set = (q->order_by && !pl.index_order) || (q->has_limit && q->limit < 0);
+			/* the search index's matches come in its order: sorted below */
+			whole_set = true;
 		}
 		old = MemoryContextSwitchTo(rowcxt);
 		if (!source_next(&src, &id, &doc))
@@ -378,7 +379,10 @@ nql_describe(const char *query, NqlDescription *d)
 		d->direct = true;
 		d->backward = q->order_desc;
 		d->index_name = pstrdup(index_name);
-		if (ex.direct_eq)
+		if (ex.direct_ids)
+			d->access = psprintf("candidates in id order through the collection's key, stopping at LIMIT "
+								 INT64_FORMAT, q->limit);
+		else if (ex.direct_eq)
 			d->access = q->has_limit
 				? psprintf("equality on %s through its index, rows in id order, stopping at LIMIT " INT64_FORMAT,
 						   ex.direct_field, q->limit)

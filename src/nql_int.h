@@ -46,6 +46,7 @@ typedef struct NqlExec
 	bool		rare_search;	/* a direct scan found SEARCH's matches rare */
 	const char *direct_field;	/* the direct scan's index field */
 	bool		direct_eq;		/* ... for an equality without ORDER BY */
+	bool		direct_ids;		/* a direct scan in id order (SEARCH, LIMIT) */
 	bool	   *bound;			/* q->where conditions that are index quals */
 	bool	   *done;			/* ... and exact: not checked again */
 	double		now;

@@ -277,7 +277,9 @@ nql_plan_query(NqlExec *ex, NqlPlan *pl)
 	else if (ex->rare_search)
 	{
 		/* a few rows: the search index finds them in its order, nql_run sorts */
-		pl->note = psprintf("the search index's few matches, then ORDER BY %s in memory", q->order_by);
+		pl->note = q->order_by
+			? psprintf("the search index's few matches, then ORDER BY %s in memory", q->order_by)
+			: pstrdup("the search index's few matches, then in id order in memory");
 	}
 	else
 	{
@@ -340,7 +342,21 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 		}
 	}
 	if (ex->direct_field == NULL)
-		return NULL;
+	{
+		/*
+		 * SEARCH with a LIMIT and nothing else to order by: candidates in id
+		 * order, terms checked per row, on the same budget as below.
+		 */
+		if (!q->search || !(q->has_limit && q->limit > 0))
+			return NULL;
+		plan_search(ex);
+		if (ex->search_nothing)
+			return NULL;
+		ex->bound = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
+		ex->done = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
+		ex->direct_ids = true;
+		return nql_scan_ids_begin(q->from, q->has_as_of, q->as_of, index_name);
+	}
 
 	/*
 	 * SEARCH with a LIMIT: its terms are checked per row on the way down the

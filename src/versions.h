@@ -32,6 +32,8 @@ typedef struct NqlBound
 extern NqlScan *nql_scan_begin(const char *coll, const char *field, bool desc,
 							   bool in_order, List *bounds, bool has_as_of, int64 as_of,
 							   char **index_name, bool *exact);
+extern NqlScan *nql_scan_ids_begin(const char *coll, bool has_as_of, int64 as_of,
+									char **index_name);
 extern bool nql_scan_next(NqlScan *s, char **id, Jsonb **doc);
 extern void nql_scan_end(NqlScan *s);
 

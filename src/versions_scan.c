@@ -37,6 +37,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_collation.h"
 #include "commands/defrem.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -133,7 +134,7 @@ fetch(NqlScan *s, MemoryContext cxt)
 		r = palloc(sizeof(ScanRow));
 		r->id = TextDatumGetCString(slot_getattr(s->slot, ATT_ID, &isnull));
 		r->doc = DatumGetJsonbPCopy(slot_getattr(s->slot, ATT_DOC, &isnull));
-		r->key = nedb_member(&r->doc->root, s->field);
+		r->key = s->field ? nedb_member(&r->doc->root, s->field) : NULL;
 		MemoryContextSwitchTo(old);
 		return r;
 	}
@@ -152,6 +153,9 @@ same_key(NqlScan *s, ScanRow *a, ScanRow *b)
 	bool		xnone = x == NULL || x->type == jbvNull;
 	bool		ynone = y == NULL || y->type == jbvNull;
 
+	/* in id order every row is a run of its own */
+	if (s->field == NULL)
+		return false;
 	if (xnone || ynone)
 		return xnone == ynone;
 	if (x->type == jbvNumeric && y->type == jbvNumeric)
@@ -481,6 +485,50 @@ unusable:
 	index_close(s->index, NoLock);
 	table_close(s->heap, NoLock);
 	return NULL;
+}
+
+/*
+ * Begin coll's live versions (at as_of if has_as_of) in id order, through
+ * the versions_key index (coll, id, seq_from): what a query without ORDER
+ * BY reads.  *index_name: the index's.
+ */
+NqlScan *
+nql_scan_ids_begin(const char *coll, bool has_as_of, int64 as_of, char **index_name)
+{
+	Oid			nsp = get_namespace_oid("nedb", false);
+	Oid			indexoid = get_relname_relid("versions_key", nsp);
+	NqlScan    *s;
+	ScanKeyData key;
+
+	if (!OidIsValid(indexoid))
+		return NULL;
+	s = palloc0(sizeof(NqlScan));
+	s->heap = table_open(get_relname_relid("versions", nsp), AccessShareLock);
+	s->index = index_open(indexoid, AccessShareLock);
+	if (s->index->rd_index->indrelid != RelationGetRelid(s->heap) ||
+		s->index->rd_rel->relam != BTREE_AM_OID)
+	{
+		index_close(s->index, NoLock);
+		table_close(s->heap, NoLock);
+		return NULL;
+	}
+	s->slot = table_slot_create(s->heap, NULL);
+	s->field = NULL;
+	s->has_as_of = has_as_of;
+	s->as_of = as_of;
+	s->dir = ForwardScanDirection;
+	s->scan_cxt = CurrentMemoryContext;
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   C_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(coll));
+	s->scan = index_beginscan(s->heap, s->index, GetActiveSnapshot(), 1, 0);
+	index_rescan(s->scan, &key, 1, NULL, 0);
+	s->run_cxt = AllocSetContextCreate(CurrentMemoryContext, "nql scan run",
+									   ALLOCSET_DEFAULT_SIZES);
+	s->ahead_cxt = AllocSetContextCreate(CurrentMemoryContext, "nql scan ahead",
+										 ALLOCSET_DEFAULT_SIZES);
+	if (index_name)
+		*index_name = pstrdup(RelationGetRelationName(s->index));
+	return s;
 }
 
 /* the next row in ORDER BY order; false at the end */
