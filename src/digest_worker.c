@@ -5,7 +5,7 @@
  *	  (nedb.signing_key_file), a round every interval visits each database
  *	  (rounds.c) and, where NEDB is, stores a signed digest of its log in
  *	  nedb.digests (nedb.store_digest(): one row per tree size, so an idle
- *	  log adds nothing).  An auditor can later check any two stored digests
+ *	  log adds nothing, and an empty one none at all).  An auditor can later check any two stored digests
  *	  against each other with a consistency proof.
  *
  * The worker runs nedb.store_digest() as the extension's owner, with
@@ -86,7 +86,9 @@ nedb_digest_worker_main(Datum arg)
 		if (OidIsValid(get_namespace_oid("nedb", true)))
 		{
 			SPI_connect();
-			if (SPI_execute("SELECT nedb.store_digest()", false, 0) != SPI_OK_SELECT)
+			/* an empty log has nothing to attest (and no consistency proof from size 0) */
+			if (SPI_execute("SELECT nedb.store_digest() WHERE EXISTS (SELECT 1 FROM nedb.log)",
+							false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "nedb: nedb.store_digest() failed");
 			SPI_finish();
 		}

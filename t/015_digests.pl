@@ -50,6 +50,16 @@ is( sq(
 is(sq(q{SELECT bool_and(digest ->> 'root' = (SELECT root FROM nedb.digest(tree_size - 1))) FROM nedb.digests}),
 	't', 'each stored root is the tree root of its size');
 
+# an empty log gets no digest: there is nothing to attest, and no
+# consistency proof starts at size 0
+$node->safe_psql('postgres', 'CREATE DATABASE empty');
+$node->safe_psql('empty', 'CREATE EXTENSION nedb');
+usleep(1_500_000);
+is($node->safe_psql('empty', 'SELECT count(*) FROM nedb.digests'), '0', 'an empty log gets no digest');
+$node->safe_psql('empty', q{SELECT nedb.put('c', 'a', '{}')});
+ok($node->poll_query_until('empty', 'SELECT count(*) = 1 FROM nedb.digests WHERE tree_size = 1'),
+	'its first op gets one');
+
 # an idle log adds nothing
 my $n = sq('SELECT count(*) FROM nedb.digests');
 usleep(1_500_000);
