@@ -148,9 +148,11 @@ DROP FUNCTION nql_definer(text);
 
 -- cancellation: statement_timeout stops a long query under the node
 SELECT count(nedb.put('big', 'd' || g, jsonb_build_object('n', g))) FROM generate_series(1, 3000) g;
+\set VERBOSITY terse
 SET statement_timeout = '1ms';
 SELECT count(*) FROM nql('FROM big') a, nql('FROM big') b;
 RESET statement_timeout;
+\set VERBOSITY default
 
 REVOKE EXECUTE ON FUNCTION scan_plan(text, text) FROM nql_scan_reader;
 DROP ROLE nql_scan_reader;
