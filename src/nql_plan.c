@@ -341,27 +341,12 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 			}
 		}
 	}
-	if (ex->direct_field == NULL)
-	{
-		/*
-		 * SEARCH with a LIMIT and nothing else to order by: candidates in id
-		 * order, terms checked per row, on the same budget as below.
-		 */
-		if (!q->search || !(q->has_limit && q->limit > 0))
-			return NULL;
-		plan_search(ex);
-		if (ex->search_nothing)
-			return NULL;
-		ex->bound = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
-		ex->done = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
-		ex->direct_ids = true;
-		return nql_scan_ids_begin(q->from, q->has_as_of, q->as_of, index_name);
-	}
-
 	/*
 	 * SEARCH with a LIMIT: its terms are checked per row on the way down the
-	 * index, until the LIMIT is met or NQL_SEARCH_BUDGET says the matches are
-	 * too rare for it (nql_run then takes the SQL path, the search index's).
+	 * index (or, with nothing to order by, the collection's key in id
+	 * order), until the LIMIT is met or NQL_SEARCH_BUDGET says the matches
+	 * are too rare for it (nql_run then takes the SQL path, the search
+	 * index's).
 	 */
 	if (q->search)
 	{
@@ -371,8 +356,15 @@ nql_direct_scan(NqlExec *ex, char **index_name)
 		if (ex->search_nothing)
 			return NULL;
 	}
+	else if (ex->direct_field == NULL)
+		return NULL;
 	ex->bound = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
 	ex->done = palloc0(sizeof(bool) * Max(list_length(q->where), 1));
+	if (ex->direct_field == NULL)
+	{
+		ex->direct_ids = true;
+		return nql_scan_ids_begin(q->from, q->has_as_of, q->as_of, index_name);
+	}
 	foreach(lc, q->where)
 	{
 		NqlPred    *p = lfirst(lc);
