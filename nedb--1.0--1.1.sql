@@ -267,6 +267,15 @@ REVOKE EXECUTE ON FUNCTION nedb.since(bigint, integer) FROM PUBLIC;
 COMMENT ON FUNCTION nedb.tip() IS 'The last seq and head hash of the chain (-1 and the zero hash when empty).';
 COMMENT ON FUNCTION nedb.since(bigint, integer) IS 'One page of the op log after after_seq, in seq order, at most lim (default 10,000, never more than 100,000) ops; head_seq says whether there is more.';
 
+-- what a follower reads (src/repl_apply.c): each op's canonical body, the
+-- text its hash is computed over, as stored or rebuilt
+CREATE FUNCTION nedb.export_bodies(since bigint, max bigint)
+    RETURNS TABLE (seq bigint, hash text, body text)
+    AS 'MODULE_PATHNAME', 'nedb_export_bodies' LANGUAGE C STABLE;
+-- the whole log, like nedb.export_aof
+REVOKE EXECUTE ON FUNCTION nedb.export_bodies(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION nedb.export_bodies(bigint, bigint) IS 'The ops after seq since (at most max, all when NULL): seq, hash and the canonical body the hash is computed over; what a follower applies.';
+
 -- ---------------------------------------------------------------------------
 -- Signed digests (README: Signed digests): the digest signed with Ed25519 by
 -- a key read from nedb.signing_key_file (src/sign.c)

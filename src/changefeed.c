@@ -1,13 +1,15 @@
 /*
  * changefeed.c
- *	  nedb.since(after_seq, lim): one bounded page of the log after a cursor.
+ *	  Reading the log after a cursor: nedb.since(after_seq, lim), one bounded
+ *	  page for consumers, and nedb.export_bodies(since, max), what a
+ *	  follower applies.
  *
- * The rows are nedb.log's (README: Changefeed), built here without the
- * view's executor: one ordered scan of the ops' primary key from the cursor
- * and one of the versions' primary key beside it, merged by seq (a put's
- * version has seq_from = its seq), so a page costs no per-op index probe.
- * Each op's prev_hash is the hash of the row before it in the page (the op
- * before the first is looked up once).  Text columns go out as stored.
+ * Both read without an executor: one ordered scan of the ops' primary key
+ * from the cursor and one of the versions' primary key beside it, merged by
+ * seq (a put's version has seq_from = its seq), so an op costs no index
+ * probe of its own.  since's rows are nedb.log's (README: Changefeed): each
+ * op's prev_hash is the hash of the row before it in the page (the op before
+ * the first is looked up once) and text columns go out as stored.
  */
 #include "postgres.h"
 
@@ -26,11 +28,13 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "group_commit.h"
 #include "op.h"
 #include "session.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(nedb_since);
+PG_FUNCTION_INFO_V1(nedb_export_bodies);
 
 #define SINCE_DEFAULT_LIM 10000
 #define SINCE_MAX_LIM 100000
@@ -54,6 +58,77 @@ enum
 	S_HASH, S_CAUSED_BY, S_EVIDENCE, S_CONFIDENCE, S_VALID_FROM, S_VALID_TO,
 	S_HEAD_SEQ, S_NATTS
 };
+
+/* the ops after a seq in seq order, each with the version it wrote */
+typedef struct FeedScan
+{
+	Snapshot	snap;
+	Relation	ops;
+	Relation	ops_pk;
+	Relation	ver;
+	Relation	ver_pk;
+	IndexScanDesc ops_scan;
+	IndexScanDesc ver_scan;
+	TupleTableSlot *ops_slot;
+	TupleTableSlot *ver_slot;
+	bool		ver_more;
+} FeedScan;
+
+static void
+feed_open(FeedScan *f, int64 after)
+{
+	Oid			nsp = get_namespace_oid("nedb", false);
+	ScanKeyData sk;
+
+	f->snap = GetActiveSnapshot();
+	f->ops = table_open(get_relname_relid("ops", nsp), AccessShareLock);
+	f->ops_pk = index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock);
+	f->ver = table_open(get_relname_relid("versions", nsp), AccessShareLock);
+	f->ver_pk = index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock);
+	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
+	f->ops_scan = index_beginscan(f->ops, f->ops_pk, f->snap, 1, 0);
+	index_rescan(f->ops_scan, &sk, 1, NULL, 0);
+	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
+	f->ver_scan = index_beginscan(f->ver, f->ver_pk, f->snap, 1, 0);
+	index_rescan(f->ver_scan, &sk, 1, NULL, 0);
+	f->ops_slot = table_slot_create(f->ops, NULL);
+	f->ver_slot = table_slot_create(f->ver, NULL);
+	f->ver_more = index_getnext_slot(f->ver_scan, ForwardScanDirection, f->ver_slot);
+}
+
+/*
+ * The next op: its columns in f->ops_slot (all deformed); *has_ver whether
+ * it wrote a version, then in f->ver_slot.  Call outside a per-row memory
+ * context: the scans keep state that outlives a row.
+ */
+static bool
+feed_next(FeedScan *f, bool *has_ver)
+{
+	int64		seq;
+	bool		isnull;
+
+	if (!index_getnext_slot(f->ops_scan, ForwardScanDirection, f->ops_slot))
+		return false;
+	slot_getallattrs(f->ops_slot);
+	seq = DatumGetInt64(f->ops_slot->tts_values[O_SEQ]);
+	while (f->ver_more && DatumGetInt64(slot_getattr(f->ver_slot, 1, &isnull)) < seq)
+		f->ver_more = index_getnext_slot(f->ver_scan, ForwardScanDirection, f->ver_slot);
+	*has_ver = f->ver_more && DatumGetInt64(slot_getattr(f->ver_slot, 1, &isnull)) == seq;
+	return true;
+}
+
+static void
+feed_close(FeedScan *f)
+{
+	index_endscan(f->ver_scan);
+	index_endscan(f->ops_scan);
+	ExecDropSingleTupleTableSlot(f->ver_slot);
+	ExecDropSingleTupleTableSlot(f->ops_slot);
+	index_close(f->ver_pk, AccessShareLock);
+	table_close(f->ver, AccessShareLock);
+	index_close(f->ops_pk, AccessShareLock);
+	table_close(f->ops, AccessShareLock);
+}
 
 /* a stored 32-byte hash as hex text (anything else: its bytes in hex) */
 static Datum
@@ -202,22 +277,12 @@ nedb_since(PG_FUNCTION_ARGS)
 	NedbSession s;
 	TupleDesc	desc;
 	Tuplestorestate *ts;
-	Oid			nsp;
-	Relation	ops;
-	Relation	ops_pk;
-	Relation	ver;
-	Relation	ver_pk;
-	IndexScanDesc ops_scan;
-	IndexScanDesc ver_scan;
-	TupleTableSlot *ops_slot;
-	TupleTableSlot *ver_slot;
-	ScanKeyData sk;
-	Snapshot	snap;
+	FeedScan	f;
 	MemoryContext rowcxt;
 	int64		head;
 	int64		prev_seq = PG_INT64_MIN;
 	StringInfoData prev;		/* prev_hash of the next row, when prev_seq is its seq - 1 */
-	bool		ver_more;
+	bool		has_ver;
 	int64		n = 0;
 
 	/* a page is always bounded, whatever lim says */
@@ -227,52 +292,25 @@ nedb_since(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 
 	nedb_begin(&s);
-	snap = GetActiveSnapshot();
-	nsp = get_namespace_oid("nedb", false);
-	ops = table_open(get_relname_relid("ops", nsp), AccessShareLock);
-	ops_pk = index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock);
-	ver = table_open(get_relname_relid("versions", nsp), AccessShareLock);
-	ver_pk = index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock);
-
+	feed_open(&f, after);
 	/* head_seq: the last seq in the same snapshot as the page */
-	head = last_seq(ops, ops_pk, snap);
-
-	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
-	ops_scan = index_beginscan(ops, ops_pk, snap, 1, 0);
-	index_rescan(ops_scan, &sk, 1, NULL, 0);
-	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
-	ver_scan = index_beginscan(ver, ver_pk, snap, 1, 0);
-	index_rescan(ver_scan, &sk, 1, NULL, 0);
-	ops_slot = table_slot_create(ops, NULL);
-	ver_slot = table_slot_create(ver, NULL);
-	ver_more = index_getnext_slot(ver_scan, ForwardScanDirection, ver_slot);
+	head = last_seq(f.ops, f.ops_pk, f.snap);
 
 	initStringInfo(&prev);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb since row",
 								   ALLOCSET_DEFAULT_SIZES);
-	while (n < lim && index_getnext_slot(ops_scan, ForwardScanDirection, ops_slot))
+	while (n < lim && feed_next(&f, &has_ver))
 	{
 		MemoryContext old;
-		Datum	   *ov;
-		bool	   *on;
+		Datum	   *ov = f.ops_slot->tts_values;
+		bool	   *on = f.ops_slot->tts_isnull;
 		Datum		values[S_NATTS];
 		bool		nulls[S_NATTS];
-		int64		seq;
-		bool		has_ver = false;
+		int64		seq = DatumGetInt64(ov[O_SEQ]);
 		bool		isnull;
 		const char *kind;
 
 		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(ops_slot);
-		ov = ops_slot->tts_values;
-		on = ops_slot->tts_isnull;
-		seq = DatumGetInt64(ov[O_SEQ]);
-
-		/* scans advance outside rowcxt: their state outlives a row */
-		while (ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &isnull)) < seq)
-			ver_more = index_getnext_slot(ver_scan, ForwardScanDirection, ver_slot);
-		has_ver = ver_more && DatumGetInt64(slot_getattr(ver_slot, 1, &isnull)) == seq;
-
 		old = MemoryContextSwitchTo(rowcxt);
 		memset(nulls, 0, sizeof(nulls));
 		values[S_SEQ] = ov[O_SEQ];
@@ -304,7 +342,7 @@ nedb_since(PG_FUNCTION_ARGS)
 		}
 		else if (strcmp(kind, "put") == 0)
 		{
-			Datum		doc = has_ver ? slot_getattr(ver_slot, 5, &isnull) : (Datum) 0;
+			Datum		doc = has_ver ? slot_getattr(f.ver_slot, 5, &isnull) : (Datum) 0;
 
 			values[S_PAYLOAD] = JsonbPGetDatum(key_payload(ov, on, true,
 														   has_ver && !isnull ? DatumGetJsonbP(doc) : NULL));
@@ -324,7 +362,7 @@ nedb_since(PG_FUNCTION_ARGS)
 			Datum		h;
 
 			resetStringInfo(&prev);
-			if (hash_of(ops, ops_pk, snap, seq - 1, &h))
+			if (hash_of(f.ops, f.ops_pk, f.snap, seq - 1, &h))
 				appendBinaryStringInfo(&prev, VARDATA_ANY(h), VARSIZE_ANY_EXHDR(h));
 			else
 				appendStringInfoString(&prev, NEDB_GENESIS);
@@ -343,14 +381,82 @@ nedb_since(PG_FUNCTION_ARGS)
 		n++;
 	}
 
-	index_endscan(ver_scan);
-	index_endscan(ops_scan);
-	ExecDropSingleTupleTableSlot(ver_slot);
-	ExecDropSingleTupleTableSlot(ops_slot);
-	index_close(ver_pk, AccessShareLock);
-	table_close(ver, AccessShareLock);
-	index_close(ops_pk, AccessShareLock);
-	table_close(ops, AccessShareLock);
+	feed_close(&f);
+	nedb_end(&s);
+	return (Datum) 0;
+}
+
+/*
+ * nedb.export_bodies(since, max): (seq, hash, body) of the ops after seq
+ * since, at most max (all when NULL): the canonical body each hash is
+ * computed over, stored or rebuilt, with nothing to reformat on either side.
+ */
+Datum
+nedb_export_bodies(PG_FUNCTION_ARGS)
+{
+	int64		since = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT64(0);
+	bool		has_max = !PG_ARGISNULL(1);
+	int64		max = has_max ? PG_GETARG_INT64(1) : 0;
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	FeedScan	f;
+	MemoryContext rowcxt;
+	StringInfoData body;
+	bool		has_ver;
+	int64		n = 0;
+
+	if (has_max && max < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must not be negative")));
+	ts = nedb_srf_begin_mem(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB));
+	if (has_max && max == 0)
+		return (Datum) 0;
+
+	/* exported ops (a follower's) must survive a crash here */
+	group_commit_durable();
+	nedb_begin(&s);
+	feed_open(&f, Max(since, -1));
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb export row",
+								   ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&body);
+	while ((!has_max || n < max) && feed_next(&f, &has_ver))
+	{
+		MemoryContext old;
+		NedbOp		op;
+		const uint8 *h;
+		char		hex[NEDB_HEX_LEN + 1];
+		Datum		doc = (Datum) 0;
+		bool		doc_null = true;
+		Datum		d[3];
+		bool		isnull[3] = {false, false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		if (has_ver)
+			doc = slot_getattr(f.ver_slot, 5, &doc_null);
+		old = MemoryContextSwitchTo(rowcxt);
+		op_from_values(f.ops_slot->tts_values, f.ops_slot->tts_isnull, doc, doc_null, &op, &h);
+		/* what op_from_row gives export_aof: a version only for a put */
+		if (strcmp(op.op, "put") != 0)
+			op.doc = NULL;
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the stored hash of seq " INT64_FORMAT " is not %d bytes",
+							op.seq, NEDB_HASH_LEN)));
+		hash_to_hex(h, hex);
+		resetStringInfo(&body);
+		op_body(&body, &op);
+		d[0] = Int64GetDatum(op.seq);
+		d[1] = PointerGetDatum(cstring_to_text_with_len(hex, NEDB_HEX_LEN));
+		d[2] = PointerGetDatum(cstring_to_text_with_len(body.data, body.len));
+		tuplestore_putvalues(ts, desc, d, isnull);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		n++;
+	}
+	feed_close(&f);
 	nedb_end(&s);
 	return (Datum) 0;
 }
