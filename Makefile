@@ -9,6 +9,7 @@ OBJS = \
 	src/session.o \
 	src/chain.o \
 	src/chain_notify.o \
+	src/changefeed.o \
 	src/group_commit.o \
 	src/staging.o \
 	src/store.o \

@@ -665,25 +665,23 @@ CREATE FUNCTION nedb.since(after_seq bigint, lim integer DEFAULT 10000)
                    ts double precision, idem text, prev_hash text, hash text,
                    caused_by bigint[], evidence text, confidence double precision,
                    valid_from text, valid_to text, head_seq bigint)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    -- compiling a page's expressions costs more than it saves
-    SET jit = off
-    -- a page is at most 100,000 ops, whatever lim says; head_seq (the same
-    -- in every row, from the same snapshot) tells whether there is more
-    AS $$
-    SELECT l.seq, l.client, l.nonce, l.op, l.payload, l.ts, l.idem, l.prev_hash,
-           l.hash, l.caused_by, l.evidence, l.confidence, l.valid_from, l.valid_to,
-           (SELECT max(o.seq) FROM nedb.ops o)
-      FROM nedb.log l
-     WHERE l.seq > COALESCE(after_seq, -1)
-     ORDER BY l.seq
-     LIMIT LEAST(GREATEST(COALESCE(lim, 10000), 0), 100000)
-    $$;
+    -- nedb.log's rows without its executor (src/changefeed.c); a page is at
+    -- most 100,000 ops, whatever lim says; head_seq (the same in every row,
+    -- from the same snapshot) tells whether there is more
+    AS 'MODULE_PATHNAME', 'nedb_since' LANGUAGE C STABLE ROWS 10000;
 -- the whole log, every collection: granted deliberately, like nedb.log
 REVOKE EXECUTE ON FUNCTION nedb.since(bigint, integer) FROM PUBLIC;
 COMMENT ON FUNCTION nedb.tip() IS 'The last seq and head hash of the chain (-1 and the zero hash when empty).';
 COMMENT ON FUNCTION nedb.since(bigint, integer) IS 'One page of the op log after after_seq, in seq order, at most lim (default 10,000, never more than 100,000) ops; head_seq says whether there is more.';
+
+-- what a follower reads (src/repl_apply.c): each op's canonical body, the
+-- text its hash is computed over, as stored or rebuilt
+CREATE FUNCTION nedb.export_bodies(since bigint, max bigint)
+    RETURNS TABLE (seq bigint, hash text, body text)
+    AS 'MODULE_PATHNAME', 'nedb_export_bodies' LANGUAGE C STABLE;
+-- the whole log, like nedb.export_aof
+REVOKE EXECUTE ON FUNCTION nedb.export_bodies(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION nedb.export_bodies(bigint, bigint) IS 'The ops after seq since (at most max, all when NULL): seq, hash and the canonical body the hash is computed over; what a follower applies.';
 
 -- ---------------------------------------------------------------------------
 -- Signed digests (README: Signed digests): the digest signed with Ed25519 by

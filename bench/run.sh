@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- NEDB vs plain Postgres, measured in one throwaway cluster.
 #
-#   bash bench/run.sh [ingest] [concurrent] [mix] [seqlag] [verify] [restart] [asof] [nql] [sorted] [queue] [fdw] [cascade] [proofs] [repl] [track] [encryption] [index_build]
+#   bash bench/run.sh [ingest] [concurrent] [mix] [seqlag] [verify] [restart] [asof] [nql] [sorted] [queue] [fdw] [cascade] [proofs] [changefeed] [repl] [track] [encryption] [index_build]
 #
 # Runs all benchmarks when no names are given (always in the order above).
 # Needs root (the cluster runs as the postgres OS user) and the extension
@@ -22,7 +22,7 @@ OUT=$BENCH/out
 GEN=$OUT/gen
 SUMMARY=$OUT/summary.txt
 PGDATA_NB=$NB_DIR/data
-ALL=(ingest concurrent mix seqlag verify restart asof nql sorted queue fdw cascade proofs repl track encryption index_build)
+ALL=(ingest concurrent mix seqlag verify restart asof nql sorted queue fdw cascade proofs changefeed repl track encryption index_build)
 
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
@@ -165,7 +165,7 @@ for b in "${ALL[@]}"; do
 	case $b in
 		ingest | concurrent | mix | seqlag) need_bench_db ;;
 		verify) need_big_db; need_bench_db ;;
-		restart | asof | nql | fdw | proofs) need_big_db ;;
+		restart | asof | nql | fdw | proofs | changefeed) need_big_db ;;
 	esac
 	log "=== $b"
 	bench_t0=$(now_s)

@@ -43,3 +43,39 @@ RESET ROLE;
 REVOKE EXECUTE ON FUNCTION nedb.since(bigint, integer) FROM feed_reader;
 REVOKE USAGE ON SCHEMA nedb FROM feed_reader;
 DROP ROLE feed_reader;
+
+-- every kind of op, page by page of every size up to 4 (each page's first
+-- prev_hash looked up, the rest from the row before), is nedb.log exactly:
+-- imported ops (a delete with an idem key, a put whose body is kept because
+-- jsonb cannot spell its numbers), a doc with nested values and a _seq of
+-- its own, deletes, links, an unlink, an expire; and an empty log
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+\set l0 '{"seq": 0, "client": "local", "nonce": 1, "op": "put", "payload": {"key": "users:alice", "coll": "users", "id": "alice", "doc": {"name": "Alice", "_id": "alice"}}, "ts": 1700000000.0, "idem": null, "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000", "hash": "068eef6ee5689b4d56330ee2391e53c6edef0d2db75bf1cea8233a0b5d3f89cd"}'
+\set l1 '{"seq": 1, "client": "local", "nonce": 2, "op": "delete", "payload": {"key": "users:alice", "coll": "users", "id": "alice"}, "ts": 1700000001.5, "idem": "k1", "prev_hash": "068eef6ee5689b4d56330ee2391e53c6edef0d2db75bf1cea8233a0b5d3f89cd", "hash": "06082396ae93d7fd817e2b318b5204de93aeeae079759296c6e24197694b5d19"}'
+\set l2 '{"seq": 2, "client": "local", "nonce": 3, "op": "put", "payload": {"key": "m:x", "coll": "m", "id": "x", "doc": {"big": 1e+16, "small": 2.0, "int": 10000000000000000, "_id": "x"}}, "ts": 1700000005.0, "idem": null, "prev_hash": "06082396ae93d7fd817e2b318b5204de93aeeae079759296c6e24197694b5d19", "hash": "8addc7d7a7b7d53310ed56a1b22b17cddc5be19c342ebb8602b739cd9abca137"}'
+SELECT nedb.import_aof(:'l0' || E'\n' || :'l1' || E'\n' || :'l2') AS imported;
+SELECT count(*) AS bodies_kept FROM nedb.ops WHERE body IS NOT NULL;
+SELECT nedb.put('feed', 'n', '{"a": {"b": [1, {"c": null}], "_seq": 5}, "_seq": "mine", "s": "\"q\"", "x": 1.50}') IS NOT NULL AS put;
+SELECT nedb.put('feed', 'n', '{"v": 2}', idem => 'feed-k') IS NOT NULL AS put;
+SELECT nedb.link('feed:n', 'to', 'feed:m') IS NOT NULL AS linked;
+SELECT nedb.unlink('feed:n', 'to', 'feed:m') IS NOT NULL AS unlinked;
+SELECT nedb.delete('feed', 'n') IS NOT NULL AS deleted;
+SELECT nedb.put('feed', 'e', '{}') IS NOT NULL AS put;
+SELECT nedb.expire('feed', 'e', interval '1 hour') IS NOT NULL AS expiring;
+SELECT max(seq) AS last FROM nedb.ops \gset
+SELECT lim, count(*) FILTER (WHERE d) AS rows_differ, count(*) AS rows
+  FROM generate_series(1, 4) lim, generate_series(-1, :last, lim) c,
+       LATERAL (SELECT (s.seq, s.client, s.nonce, s.op, s.payload, s.ts, s.idem, s.prev_hash,
+                        s.hash, s.caused_by, s.evidence, s.confidence, s.valid_from, s.valid_to)
+                       IS DISTINCT FROM (l.seq, l.client, l.nonce, l.op, l.payload, l.ts, l.idem,
+                        l.prev_hash, l.hash, l.caused_by, l.evidence, l.confidence, l.valid_from,
+                        l.valid_to) OR s.head_seq <> :last AS d
+                  FROM nedb.since(c, lim) s FULL JOIN (SELECT * FROM nedb.log WHERE seq > c AND seq <= c + lim) l
+                       ON l.seq = s.seq) x
+ GROUP BY lim ORDER BY lim;
+SELECT payload FROM nedb.since(2, 1);
+SELECT payload FROM nedb.since(3, 1);
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+SELECT count(*) AS nothing_yet FROM nedb.since(-1);

@@ -425,21 +425,18 @@ node_seq_list(CanonNode *n)
 #define line_prefix(lineno) \
 	((lineno) > 0 ? psprintf("AOF line %d: ", (lineno)) : "")
 
+static void import_fields(CanonNode *line, const char *body, int body_len,
+						  const uint8 *hash, double *ts, bool check_canonical);
+
 static void
 import_line(CanonNode *line, double *ts, int lineno)
 {
 	StringInfoData body;
-	StringInfoData rebuilt;
 	NedbOp		op = {0};
-	CanonNode  *payload;
-	CanonNode  *n;
 	const char *hash;
 	const char *prev;
 	uint8		want[NEDB_HASH_LEN];
 	uint8		got[NEDB_HASH_LEN];
-	Jsonb	   *stored = NULL;
-	bool		is_put;
-	bool		is_del;
 
 	if (line->kind != CN_OBJECT)
 		bad_line("%s", "an AOF line must be a JSON object");
@@ -485,6 +482,30 @@ import_line(CanonNode *line, double *ts, int lineno)
 				 errdetail("The line says %s, its content hashes to %s. Nothing was imported.",
 						   hash, hex)));
 	}
+	import_fields(line, body.data, body.len, got, ts, false);
+}
+
+/*
+ * Append the op whose canonical body (its text: body) was parsed as line
+ * and whose hash, checked against the head, is hash.  check_canonical: the
+ * body came as text (not printed from line here), and must be exactly what
+ * line prints as canonically: one spelling per op.
+ */
+static void
+import_fields(CanonNode *line, const char *body, int body_len, const uint8 *hash,
+			  double *ts, bool check_canonical)
+{
+	StringInfoData rebuilt;
+	NedbOp		op = {0};
+	CanonNode  *payload;
+	CanonNode  *n;
+	Jsonb	   *stored = NULL;
+	bool		is_put;
+	bool		is_del;
+	uint8		got[NEDB_HASH_LEN];
+
+	memcpy(got, hash, NEDB_HASH_LEN);
+	op.seq = chain_next_seq();
 
 	/* the op's fields */
 	op.client = node_name(line, "client", true);
@@ -522,7 +543,8 @@ import_line(CanonNode *line, double *ts, int lineno)
 			n = canon_member(payload, "doc");
 			if (n == NULL || n->kind != CN_OBJECT)
 				bad_line("the payload of a put needs a JSON object \"%s\"", "doc");
-			stored = stored_doc(canon_node_to_jsonb(n), op.seq);
+			/* the stored version: the doc with _seq, built once */
+			stored = canon_object_to_jsonb_with(n, "_seq", op.seq);
 			op.doc = stored;
 			op.doc_has_seq = true;
 		}
@@ -538,8 +560,23 @@ import_line(CanonNode *line, double *ts, int lineno)
 	/* keep the exact body where the stored rows cannot rebuild it */
 	initStringInfo(&rebuilt);
 	op_build_body(&rebuilt, &op);
-	if (rebuilt.len != body.len || memcmp(rebuilt.data, body.data, body.len) != 0)
-		op.body = body.data;
+	if (rebuilt.len != body_len || memcmp(rebuilt.data, body, body_len) != 0)
+	{
+		/* (the rebuilt body is canonical: only one kept needs the check) */
+		if (check_canonical)
+		{
+			StringInfoData canon;
+
+			initStringInfo(&canon);
+			line_body(&canon, line);
+			if (canon.len != body_len || memcmp(canon.data, body, body_len) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("the body of seq " INT64_FORMAT " is not canonical", op.seq),
+						 errdetail("Nothing was imported.")));
+		}
+		op.body = body;
+	}
 
 	if (op.idem && chain_idem_seq(op.idem) >= 0)
 		bad_line("idempotency key \"%s\" is used twice", op.idem);
@@ -579,6 +616,51 @@ int64
 aof_apply_line(const char *line, int len, double *ts)
 {
 	return apply_line(line, len, ts, 0);
+}
+
+/*
+ * The same for an op as nedb.export_bodies gives it (replication): its
+ * canonical body must be exactly canonical (what its fields print as), follow
+ * the head (seq) and hash with the head to hash_hex.  Returns
+ * the op's seq; *ts gets its ts.  Errors: XX001 for a body that is not the
+ * next op of this chain, 22023 for one that is not an op at all.
+ */
+int64
+aof_apply_body(const char *body, int len, const char *hash_hex, double *ts)
+{
+	CanonNode  *node = canon_parse(body, len, "the op's body");
+	int64		seq;
+	uint8		want[NEDB_HASH_LEN];
+	uint8		got[NEDB_HASH_LEN];
+
+	if (node->kind != CN_OBJECT)
+		bad_line("%s", "an op body must be a JSON object");
+	seq = node_int(node, "seq");
+	if (seq != chain_next_seq())
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("seq " INT64_FORMAT " does not follow the head (expected seq " INT64_FORMAT ")",
+						seq, chain_next_seq()),
+				 errdetail("Nothing was imported.")));
+	if (!hex_to_hash(hash_hex, want))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the hash of seq " INT64_FORMAT " is not 64 lowercase hex characters", seq),
+				 errdetail("Nothing was imported.")));
+	op_hash(chain_head_hex(), body, len, got);
+	if (memcmp(got, want, NEDB_HASH_LEN) != 0)
+	{
+		char		hex[NEDB_HEX_LEN + 1];
+
+		hash_to_hex(got, hex);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("hash mismatch at seq " INT64_FORMAT, seq),
+				 errdetail("The primary says %s, its body after our head hashes to %s. Nothing was imported.",
+						   hash_hex, hex)));
+	}
+	import_fields(node, body, len, got, ts, true);
+	return seq;
 }
 
 /* nedb.import_aof(lines [, key_enc]): replay reference AOF lines; returns the count */

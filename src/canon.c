@@ -921,3 +921,34 @@ canon_node_to_jsonb(CanonNode *node)
 	}
 	return JsonbValueToJsonb(node_push(&st, node, WJB_VALUE));
 }
+
+/*
+ * The jsonb of a parsed object with one more member, key: i (an int), last:
+ * canon_node_to_jsonb's then that member pushed after the others (a member
+ * of obj with the same key gives way to it), in one build.
+ */
+Jsonb *
+canon_object_to_jsonb_with(CanonNode *obj, const char *key, int64 i)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+
+	Assert(obj->kind == CN_OBJECT);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int k = 0; k < obj->n; k++)
+	{
+		v.type = jbvString;
+		v.val.string.val = obj->keys[k];
+		v.val.string.len = strlen(obj->keys[k]);
+		pushJsonbValue(&st, WJB_KEY, &v);
+		node_push(&st, obj->items[k], WJB_VALUE);
+	}
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(&st, WJB_KEY, &v);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(i);
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}

@@ -51,6 +51,7 @@ extern CanonNode *canon_parse(const char *json, int len, const char *what);
 extern void canon_node(StringInfo out, CanonNode *node, bool spaced);
 extern CanonNode *canon_member(CanonNode *obj, const char *key);
 extern Jsonb *canon_node_to_jsonb(CanonNode *node);
+extern Jsonb *canon_object_to_jsonb_with(CanonNode *obj, const char *key, int64 i);
 
 /* a float as jsonb numeric that keeps Python's float spelling (1.0 not 1) */
 extern Datum canon_float_numeric(double d);

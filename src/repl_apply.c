@@ -5,7 +5,7 @@
  * One worker per following database.  It connects to the primary with libpq,
  * checks that its own head is on the primary's chain, LISTENs on the channel
  * every writing transaction of the primary NOTIFYs at commit, and asks for
- * the ops after its head in batches (nedb.export_aof(since, max), one
+ * the ops after its head in batches (nedb.export_bodies(since, max), one
  * statement, so the primary's seq comes from the same snapshot).  Each batch
  * is applied in one local transaction, each op checked against the head
  * exactly as nedb.import_aof checks a line (seq follows, prev_hash = head,
@@ -226,7 +226,8 @@ apply_file(int64 seq, const char *text)
 }
 
 /*
- * Apply the first n rows of batch (column 2: AOF lines) in one transaction.
+ * Apply the first n rows of batch (columns 2 and 3: each op's hash and
+ * canonical body, 4: a put_file's bytes) in one transaction.
  * False if the subscription is gone (nothing applied).
  */
 static bool
@@ -275,9 +276,10 @@ apply_batch(int n)
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(line_cxt);
-		seq = aof_apply_line(PQgetvalue(batch, i, 1), PQgetlength(batch, i, 1), &ts);
-		if (!PQgetisnull(batch, i, 2))
-			apply_file(seq, PQgetvalue(batch, i, 2));
+		seq = aof_apply_body(PQgetvalue(batch, i, 3), PQgetlength(batch, i, 3),
+							 PQgetvalue(batch, i, 2), &ts);
+		if (!PQgetisnull(batch, i, 4))
+			apply_file(seq, PQgetvalue(batch, i, 4));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(line_cxt);
 	}
@@ -462,13 +464,13 @@ fetch_recv(int64 *primary_seq)
 	apply_index = 0;
 	batch = primary_result();
 	n = PQntuples(batch);
-	if (n < 1 || PQnfields(batch) != 3)
+	if (n < 1 || PQnfields(batch) != 5)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("the primary answered %d rows of %d columns for a batch",
 						n, PQnfields(batch))));
 	*primary_seq = strtoi64(PQgetvalue(batch, 0, 0), NULL, 10);
-	if (n == 1 && PQgetisnull(batch, 0, 1))
+	if (n == 1 && PQgetisnull(batch, 0, 3))
 		n = 0;
 
 	SpinLockAcquire(&repl_shared->mutex);
@@ -502,20 +504,13 @@ check_prefix(void)
 				 errmsg("the primary's log is shorter than this database's"),
 				 errdetail("This database's last seq is " INT64_FORMAT ", the primary's " INT64_FORMAT ".",
 						   applied_seq, primary_seq)));
-	else
-	{
-		CanonNode  *line = canon_parse(PQgetvalue(batch, 0, 1), PQgetlength(batch, 0, 1),
-									   "the primary's op");
-		CanonNode  *hash = canon_member(line, "hash");
-
-		if (hash == NULL || hash->kind != CN_STRING || strcmp(hash->str, head) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("this database's chain diverged from the primary's at seq " INT64_FORMAT,
-							applied_seq),
-					 errdetail("This database's op has hash %s, the primary's %s.",
-							   head, hash && hash->kind == CN_STRING ? hash->str : "(none)")));
-	}
+	else if (strcmp(PQgetvalue(batch, 0, 2), head) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("this database's chain diverged from the primary's at seq " INT64_FORMAT,
+						applied_seq),
+				 errdetail("This database's op has hash %s, the primary's %s.",
+						   head, PQgetvalue(batch, 0, 2))));
 	in_apply = false;
 	PQclear(batch);
 	batch = NULL;
@@ -534,15 +529,16 @@ follow(void)
 						  0, NULL));
 	/*
 	 * The batch query, planned once: the primary's seq from the same
-	 * snapshot as the ops, and with each put_file op the bytes of the file
-	 * version it logged (the AOF line carries only their root).
+	 * snapshot as the ops, each op's hash and canonical body (what the hash
+	 * is computed over: nothing to reformat on either side), and with each
+	 * put_file op the bytes of the file version it logged (its body carries
+	 * only their root).
 	 */
 	if (!PQsendPrepare(conn, "nedb_fetch",
-					   "SELECT s, l, CASE WHEN strpos(l, '\"op\": \"put_file\"') > 0 THEN"
-					   " (SELECT nedb.get_file(f.name, f.version, f.tier) FROM nedb.files f"
-					   "   WHERE f.seq = (l::jsonb ->> 'seq')::bigint AND (l::jsonb ->> 'op') = 'put_file')"
+					   "SELECT s, b.seq, b.hash, b.body, CASE WHEN strpos(b.body, '\"op\":\"put_file\"') > 0 THEN"
+					   " (SELECT nedb.get_file(f.name, f.version, f.tier) FROM nedb.files f WHERE f.seq = b.seq)"
 					   " END FROM nedb.seq() s"
-					   " LEFT JOIN LATERAL nedb.export_aof($1, $2) l ON true",
+					   " LEFT JOIN LATERAL nedb.export_bodies($1, $2) b ON true",
 					   2, NULL))
 		conn_error("could not send a query to the primary");
 	PQclear(primary_result());

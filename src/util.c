@@ -84,6 +84,13 @@ nedb_check_client(const char *client)
 Tuplestorestate *
 nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc)
 {
+	return nedb_srf_begin_mem(fcinfo, desc, work_mem);
+}
+
+/* the same, keeping up to max_kb in memory before spilling to a file */
+Tuplestorestate *
+nedb_srf_begin_mem(FunctionCallInfo fcinfo, TupleDesc *desc, int max_kb)
+{
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext old;
 	Tuplestorestate *ts;
@@ -109,7 +116,7 @@ nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc)
 		default:
 			elog(ERROR, "unexpected result type of a set-returning function");
 	}
-	ts = tuplestore_begin_heap(true, false, work_mem);
+	ts = tuplestore_begin_heap(true, false, max_kb);
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = ts;
 	rsinfo->setDesc = td;

@@ -28,6 +28,8 @@ extern void nedb_check_client(const char *client);
 
 /* materialized set-returning function: the tuplestore and its row shape */
 extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc);
+extern Tuplestorestate *nedb_srf_begin_mem(FunctionCallInfo fcinfo, TupleDesc *desc,
+										   int max_kb);
 
 /* a member of a JSON object (NULL if absent), and pushing a key */
 extern JsonbValue *nedb_member(JsonbContainer *obj, const char *key);

@@ -5,7 +5,9 @@
 # write load with a restart of B mid-stream, a restart of A, a cut connection
 # (A stopped and started with nothing written), SIGHUP and SIGTERM of a
 # worker, a tampered op on a primary (the replica stops before it, records
-# the error and does not spin; subscribing again resumes), a diverged chain,
+# the error and does not spin; subscribing again resumes), a body that
+# hashes right but is not canonical, ops with kept bodies, a crash of the
+# follower mid catch-up (nothing lost, nothing twice), a diverged chain,
 # promotion by unsubscribe.  The idle poll is an hour long, so following
 # within the waits below is the NOTIFY wake-up at work, not polling.
 
@@ -245,6 +247,89 @@ ALTER TABLE nedb.ops ENABLE TRIGGER ops_append_only;
 subscribe($b, 'from_a', $a, 'tamper');
 caught_up($b, $a, 'tamper repaired, subscribed again', 'tamper');
 is(sql($b, 'SELECT nedb.verify()', 'tamper'), 't', 'tamper: B verifies');
+
+# ---------------------------------------------------------------------------
+# ops whose body is kept (imported with numbers jsonb cannot spell) follow
+# with that body: the follower stores it as it came
+# ---------------------------------------------------------------------------
+for my $node ($a, $b)
+{
+	sql($node, 'CREATE DATABASE bodies');
+	sql($node, 'CREATE EXTENSION nedb', 'bodies');
+}
+sql($a, q{SELECT nedb.import_aof(
+'{"seq": 0, "client": "local", "nonce": 1, "op": "put", "payload": {"key": "users:alice", "coll": "users", "id": "alice", "doc": {"name": "Alice", "_id": "alice"}}, "ts": 1700000000.0, "idem": null, "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000", "hash": "068eef6ee5689b4d56330ee2391e53c6edef0d2db75bf1cea8233a0b5d3f89cd"}
+{"seq": 1, "client": "local", "nonce": 2, "op": "delete", "payload": {"key": "users:alice", "coll": "users", "id": "alice"}, "ts": 1700000001.5, "idem": "k1", "prev_hash": "068eef6ee5689b4d56330ee2391e53c6edef0d2db75bf1cea8233a0b5d3f89cd", "hash": "06082396ae93d7fd817e2b318b5204de93aeeae079759296c6e24197694b5d19"}
+{"seq": 2, "client": "local", "nonce": 3, "op": "put", "payload": {"key": "m:x", "coll": "m", "id": "x", "doc": {"big": 1e+16, "small": 2.0, "int": 10000000000000000, "_id": "x"}}, "ts": 1700000005.0, "idem": null, "prev_hash": "06082396ae93d7fd817e2b318b5204de93aeeae079759296c6e24197694b5d19", "hash": "8addc7d7a7b7d53310ed56a1b22b17cddc5be19c342ebb8602b739cd9abca137"}');
+SELECT nedb.put('m', 'y', '{"after": true}');}, 'bodies');
+subscribe($b, 'from_a', $a, 'bodies');
+caught_up($b, $a, 'kept bodies', 'bodies');
+my $kept = q{SELECT string_agg(seq || ':' || md5(body), ' ' ORDER BY seq) FROM nedb.ops WHERE body IS NOT NULL};
+is(sql($b, $kept, 'bodies'), sql($a, $kept, 'bodies'), 'kept bodies: B keeps the same body beside the same op');
+like(sql($b, $kept, 'bodies'), qr/^2:/, 'kept bodies: the op with unspellable numbers has its body');
+is(sql($b, q{SELECT nedb.verify() || ' ' || (nedb.get('m', 'x') -> 'big')}, 'bodies'), 'true 10000000000000000',
+	'kept bodies: B verifies');
+
+# ---------------------------------------------------------------------------
+# a body that hashes right but is not canonical (another spelling of the
+# op's fields) is refused: a hash is over one spelling per op
+# ---------------------------------------------------------------------------
+for my $node ($a, $b)
+{
+	sql($node, 'CREATE DATABASE forged');
+	sql($node, 'CREATE EXTENSION nedb', 'forged');
+}
+sql($a, q{SELECT count(nedb.put('f', 'k' || i, jsonb_build_object('i', i))) FROM generate_series(0, 9) i}, 'forged');
+my $prev4 = sql($a, q{SELECT encode(hash, 'hex') FROM nedb.ops WHERE seq = 4}, 'forged');
+my $body5 = sql($a, q{SELECT replace(nedb.op_body(5), ',"nonce":', ', "nonce":')}, 'forged');
+like($body5, qr/, "nonce":/, 'forged: a body of op 5 spelled with a space');
+# the hash a forger computes over it: BLAKE2b-256(prev hex || body)
+my $forged_hash;
+IPC::Run::run([ 'python3', '-c',
+		'import hashlib, sys; print(hashlib.blake2b(sys.stdin.buffer.read(), digest_size=32).hexdigest())' ],
+	'<', \($prev4 . $body5), '>', \$forged_hash)
+  or die 'python3 could not hash';
+chomp $forged_hash;
+sql($a, qq{
+CREATE FUNCTION public.real_bodies(bigint, bigint) RETURNS TABLE (seq bigint, hash text, body text)
+    AS '\$libdir/nedb', 'nedb_export_bodies' LANGUAGE C STABLE;
+CREATE OR REPLACE FUNCTION nedb.export_bodies(since bigint, max bigint)
+    RETURNS TABLE (seq bigint, hash text, body text) LANGUAGE sql STABLE
+    AS \$f\$ SELECT b.seq, CASE WHEN b.seq = 5 THEN '$forged_hash' ELSE b.hash END,
+                  CASE WHEN b.seq = 5 THEN \$b\$$body5\$b\$ ELSE b.body END
+             FROM public.real_bodies(since, max) b \$f\$;
+}, 'forged');
+subscribe($b, 'from_a', $a, 'forged');
+ok($b->poll_query_until('forged', q{SELECT state FROM nedb.subscriptions}, 'error'),
+	'forged: B stops with state error');
+like(sql($b, 'SELECT last_error FROM nedb.subscriptions', 'forged'),
+	qr/^the body of seq 5 is not canonical/, 'forged: the error names the op and why');
+is(sql($b, q{SELECT nedb.seq() || ' ' || nedb.verify()}, 'forged'), '4 true',
+	'forged: B applied every op before it and nothing from it on');
+
+# ---------------------------------------------------------------------------
+# B crashes mid catch-up (immediate stop while it applies batches): it
+# resumes from its durable head, loses nothing and applies nothing twice
+# ---------------------------------------------------------------------------
+for my $node ($a, $b)
+{
+	sql($node, 'CREATE DATABASE crash');
+	sql($node, 'CREATE EXTENSION nedb', 'crash');
+}
+sql($a, q{SELECT count(nedb.put('c', 'k' || i, jsonb_build_object('i', i, 'pad', repeat('p', 200))))
+            FROM generate_series(1, 20000) i}, 'crash');
+subscribe($b, 'from_a', $a, 'crash');
+ok($b->poll_query_until('crash', q{SELECT nedb.seq() >= 2000}), 'crash: B is catching up');
+my $at_crash = seq($b, 'crash');
+$b->stop('immediate');
+$b->start;
+cmp_ok(seq($b, 'crash'), '<', 19999, 'crash: B stopped before it had everything');
+caught_up($b, $a, 'after the crash', 'crash');
+is(sql($b, q{SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) || ' ' || nedb.verify() FROM nedb.ops}, 'crash'),
+	'20000 20000 19999 true', 'crash: every op once, the chain verifies');
+is(sql($b, q{SELECT count(*) FROM nedb.versions WHERE coll = 'c'}, 'crash'), '20000',
+	'crash: one version per put');
+note("B had applied up to seq $at_crash when it crashed");
 
 # ---------------------------------------------------------------------------
 # promotion: C stops following and continues the chain

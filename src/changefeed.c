@@ -1,0 +1,462 @@
+/*
+ * changefeed.c
+ *	  Reading the log after a cursor: nedb.since(after_seq, lim), one bounded
+ *	  page for consumers, and nedb.export_bodies(since, max), what a
+ *	  follower applies.
+ *
+ * Both read without an executor: one ordered scan of the ops' primary key
+ * from the cursor and one of the versions' primary key beside it, merged by
+ * seq (a put's version has seq_from = its seq), so an op costs no index
+ * probe of its own.  since's rows are nedb.log's (README: Changefeed): each
+ * op's prev_hash is the hash of the row before it in the page (the op before
+ * the first is looked up once) and text columns go out as stored.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "group_commit.h"
+#include "op.h"
+#include "session.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(nedb_since);
+PG_FUNCTION_INFO_V1(nedb_export_bodies);
+
+#define SINCE_DEFAULT_LIM 10000
+#define SINCE_MAX_LIM 100000
+/*
+ * A default page of block documents is about 10 MB: kept in memory up to
+ * this (or work_mem, if larger) rather than written to a temporary file and
+ * read back; a larger page spills past it.
+ */
+#define SINCE_PAGE_KB (16 * 1024)
+
+/* nedb.ops columns (table order) and nedb.since's */
+enum
+{
+	O_SEQ, O_HASH, O_TS, O_CLIENT, O_NONCE, O_OP, O_COLL, O_ID, O_PAYLOAD,
+	O_IDEM, O_CAUSED_BY, O_EVIDENCE, O_CONFIDENCE, O_VALID_FROM, O_VALID_TO,
+	O_BODY, O_NATTS
+};
+enum
+{
+	S_SEQ, S_CLIENT, S_NONCE, S_OP, S_PAYLOAD, S_TS, S_IDEM, S_PREV_HASH,
+	S_HASH, S_CAUSED_BY, S_EVIDENCE, S_CONFIDENCE, S_VALID_FROM, S_VALID_TO,
+	S_HEAD_SEQ, S_NATTS
+};
+
+/* the ops after a seq in seq order, each with the version it wrote */
+typedef struct FeedScan
+{
+	Snapshot	snap;
+	Relation	ops;
+	Relation	ops_pk;
+	Relation	ver;
+	Relation	ver_pk;
+	IndexScanDesc ops_scan;
+	IndexScanDesc ver_scan;
+	TupleTableSlot *ops_slot;
+	TupleTableSlot *ver_slot;
+	bool		ver_more;
+} FeedScan;
+
+static void
+feed_open(FeedScan *f, int64 after)
+{
+	Oid			nsp = get_namespace_oid("nedb", false);
+	ScanKeyData sk;
+
+	f->snap = GetActiveSnapshot();
+	f->ops = table_open(get_relname_relid("ops", nsp), AccessShareLock);
+	f->ops_pk = index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock);
+	f->ver = table_open(get_relname_relid("versions", nsp), AccessShareLock);
+	f->ver_pk = index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock);
+	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
+	f->ops_scan = index_beginscan(f->ops, f->ops_pk, f->snap, 1, 0);
+	index_rescan(f->ops_scan, &sk, 1, NULL, 0);
+	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
+	f->ver_scan = index_beginscan(f->ver, f->ver_pk, f->snap, 1, 0);
+	index_rescan(f->ver_scan, &sk, 1, NULL, 0);
+	f->ops_slot = table_slot_create(f->ops, NULL);
+	f->ver_slot = table_slot_create(f->ver, NULL);
+	f->ver_more = index_getnext_slot(f->ver_scan, ForwardScanDirection, f->ver_slot);
+}
+
+/*
+ * The next op: its columns in f->ops_slot (all deformed); *has_ver whether
+ * it wrote a version, then in f->ver_slot.  Call outside a per-row memory
+ * context: the scans keep state that outlives a row.
+ */
+static bool
+feed_next(FeedScan *f, bool *has_ver)
+{
+	int64		seq;
+	bool		isnull;
+
+	if (!index_getnext_slot(f->ops_scan, ForwardScanDirection, f->ops_slot))
+		return false;
+	slot_getallattrs(f->ops_slot);
+	seq = DatumGetInt64(f->ops_slot->tts_values[O_SEQ]);
+	while (f->ver_more && DatumGetInt64(slot_getattr(f->ver_slot, 1, &isnull)) < seq)
+		f->ver_more = index_getnext_slot(f->ver_scan, ForwardScanDirection, f->ver_slot);
+	*has_ver = f->ver_more && DatumGetInt64(slot_getattr(f->ver_slot, 1, &isnull)) == seq;
+	return true;
+}
+
+static void
+feed_close(FeedScan *f)
+{
+	index_endscan(f->ver_scan);
+	index_endscan(f->ops_scan);
+	ExecDropSingleTupleTableSlot(f->ver_slot);
+	ExecDropSingleTupleTableSlot(f->ops_slot);
+	index_close(f->ver_pk, AccessShareLock);
+	table_close(f->ver, AccessShareLock);
+	index_close(f->ops_pk, AccessShareLock);
+	table_close(f->ops, AccessShareLock);
+}
+
+/* a stored 32-byte hash as hex text (anything else: its bytes in hex) */
+static Datum
+hash_text(Datum d)
+{
+	bytea	   *b = DatumGetByteaPP(d);
+	int			len = VARSIZE_ANY_EXHDR(b);
+	text	   *t = palloc(VARHDRSZ + 2 * len);
+
+	hex_encode(VARDATA_ANY(b), len, VARDATA(t));
+	SET_VARSIZE(t, VARHDRSZ + 2 * len);
+	return PointerGetDatum(t);
+}
+
+/* a member that is the text of a column, or JSON null when it is NULL */
+static void
+push_text(JsonbParseState **st, const char *key, const char *s)
+{
+	JsonbValue	v;
+
+	if (s)
+	{
+		nedb_push_string(st, key, s);
+		return;
+	}
+	nedb_push_key(st, key);
+	v.type = jbvNull;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/*
+ * The payload of a put, {key, coll, id, doc} with the version's doc without
+ * its _seq, or of a delete (doc NULL, with_doc false): {key, coll, id}.
+ */
+static Jsonb *
+key_payload(Datum *ov, bool *on, bool with_doc, Jsonb *doc)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+	char	   *c = on[O_COLL] ? NULL : TextDatumGetCString(ov[O_COLL]);
+	char	   *i = on[O_ID] ? NULL : TextDatumGetCString(ov[O_ID]);
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_text(&st, "key", c && i ? psprintf("%s:%s", c, i) : NULL);
+	push_text(&st, "coll", c);
+	push_text(&st, "id", i);
+	if (with_doc)
+	{
+		nedb_push_key(&st, "doc");
+		if (doc == NULL)
+		{
+			v.type = jbvNull;
+			pushJsonbValue(&st, WJB_VALUE, &v);
+		}
+		else
+		{
+			JsonbIterator *it = JsonbIteratorInit(&doc->root);
+			JsonbIteratorToken tok;
+			bool		skip = false;
+
+			/* the top level's members as they are (nested ones whole), but _seq */
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			{
+				if (tok == WJB_KEY)
+				{
+					skip = v.val.string.len == 4 && memcmp(v.val.string.val, "_seq", 4) == 0;
+					if (skip)
+						continue;
+				}
+				else if (tok == WJB_VALUE && skip)
+				{
+					skip = false;
+					continue;
+				}
+				pushJsonbValue(&st, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+			}
+		}
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+/* an op kept with its exact body: the body's payload (NULL if it has none) */
+static Jsonb *
+body_payload(Datum body, bool *isnull)
+{
+	Jsonb	   *b = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													   CStringGetDatum(TextDatumGetCString(body))));
+	JsonbValue *v = nedb_member(&b->root, "payload");
+
+	*isnull = (v == NULL);
+	return *isnull ? NULL : JsonbValueToJsonb(v);
+}
+
+/* the stored hash of the op at seq into *out (hex text); false if none */
+static bool
+hash_of(Relation ops, Relation ops_pk, Snapshot snap, int64 seq, Datum *out)
+{
+	ScanKeyData sk;
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(ops, NULL);
+	bool		found;
+
+	ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seq));
+	scan = index_beginscan(ops, ops_pk, snap, 1, 0);
+	index_rescan(scan, &sk, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		bool		isnull;
+		Datum		h = slot_getattr(slot, O_HASH + 1, &isnull);
+
+		found = !isnull;
+		if (found)
+			*out = hash_text(h);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}
+
+/* the last seq (max(seq)), or -1 when the log is empty */
+static int64
+last_seq(Relation ops, Relation ops_pk, Snapshot snap)
+{
+	IndexScanDesc scan = index_beginscan(ops, ops_pk, snap, 0, 0);
+	TupleTableSlot *slot = table_slot_create(ops, NULL);
+	int64		seq = -1;
+
+	index_rescan(scan, NULL, 0, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		seq = DatumGetInt64(slot_getattr(slot, O_SEQ + 1, &isnull));
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return seq;
+}
+
+Datum
+nedb_since(PG_FUNCTION_ARGS)
+{
+	int64		after = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT64(0);
+	int64		lim = PG_ARGISNULL(1) ? SINCE_DEFAULT_LIM : PG_GETARG_INT32(1);
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	FeedScan	f;
+	MemoryContext rowcxt;
+	int64		head;
+	int64		prev_seq = PG_INT64_MIN;
+	StringInfoData prev;		/* prev_hash of the next row, when prev_seq is its seq - 1 */
+	bool		has_ver;
+	int64		n = 0;
+
+	/* a page is always bounded, whatever lim says */
+	lim = Min(Max(lim, 0), SINCE_MAX_LIM);
+	ts = nedb_srf_begin_mem(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB));
+	if (lim == 0)
+		return (Datum) 0;
+
+	nedb_begin(&s);
+	feed_open(&f, after);
+	/* head_seq: the last seq in the same snapshot as the page */
+	head = last_seq(f.ops, f.ops_pk, f.snap);
+
+	initStringInfo(&prev);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb since row",
+								   ALLOCSET_DEFAULT_SIZES);
+	while (n < lim && feed_next(&f, &has_ver))
+	{
+		MemoryContext old;
+		Datum	   *ov = f.ops_slot->tts_values;
+		bool	   *on = f.ops_slot->tts_isnull;
+		Datum		values[S_NATTS];
+		bool		nulls[S_NATTS];
+		int64		seq = DatumGetInt64(ov[O_SEQ]);
+		bool		isnull;
+		const char *kind;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(rowcxt);
+		memset(nulls, 0, sizeof(nulls));
+		values[S_SEQ] = ov[O_SEQ];
+		values[S_CLIENT] = ov[O_CLIENT];
+		values[S_NONCE] = ov[O_NONCE];
+		values[S_OP] = ov[O_OP];
+		values[S_TS] = ov[O_TS];
+		values[S_IDEM] = ov[O_IDEM];
+		nulls[S_IDEM] = on[O_IDEM];
+		values[S_CAUSED_BY] = ov[O_CAUSED_BY];
+		nulls[S_CAUSED_BY] = on[O_CAUSED_BY];
+		values[S_EVIDENCE] = ov[O_EVIDENCE];
+		nulls[S_EVIDENCE] = on[O_EVIDENCE];
+		values[S_CONFIDENCE] = ov[O_CONFIDENCE];
+		nulls[S_CONFIDENCE] = on[O_CONFIDENCE];
+		values[S_VALID_FROM] = ov[O_VALID_FROM];
+		nulls[S_VALID_FROM] = on[O_VALID_FROM];
+		values[S_VALID_TO] = ov[O_VALID_TO];
+		nulls[S_VALID_TO] = on[O_VALID_TO];
+		values[S_HEAD_SEQ] = Int64GetDatum(head);
+
+		/* as the view: the exact body's payload, else rebuilt from the rows */
+		kind = TextDatumGetCString(ov[O_OP]);
+		if (!on[O_BODY])
+		{
+			Jsonb	   *p = body_payload(ov[O_BODY], &nulls[S_PAYLOAD]);
+
+			values[S_PAYLOAD] = p ? JsonbPGetDatum(p) : (Datum) 0;
+		}
+		else if (strcmp(kind, "put") == 0)
+		{
+			Datum		doc = has_ver ? slot_getattr(f.ver_slot, 5, &isnull) : (Datum) 0;
+
+			values[S_PAYLOAD] = JsonbPGetDatum(key_payload(ov, on, true,
+														   has_ver && !isnull ? DatumGetJsonbP(doc) : NULL));
+		}
+		else if (strcmp(kind, "delete") == 0)
+			values[S_PAYLOAD] = JsonbPGetDatum(key_payload(ov, on, false, NULL));
+		else
+		{
+			values[S_PAYLOAD] = ov[O_PAYLOAD];
+			nulls[S_PAYLOAD] = on[O_PAYLOAD];
+		}
+
+		values[S_HASH] = hash_text(ov[O_HASH]);
+		/* the op before: the last row, or (first row, or a gap) looked up */
+		if (prev_seq != seq - 1)
+		{
+			Datum		h;
+
+			resetStringInfo(&prev);
+			if (hash_of(f.ops, f.ops_pk, f.snap, seq - 1, &h))
+				appendBinaryStringInfo(&prev, VARDATA_ANY(h), VARSIZE_ANY_EXHDR(h));
+			else
+				appendStringInfoString(&prev, NEDB_GENESIS);
+		}
+		values[S_PREV_HASH] = PointerGetDatum(cstring_to_text_with_len(prev.data, prev.len));
+
+		tuplestore_putvalues(ts, desc, values, nulls);
+
+		/* this row's hash is the next one's prev_hash */
+		resetStringInfo(&prev);
+		appendBinaryStringInfo(&prev, VARDATA_ANY(values[S_HASH]),
+							   VARSIZE_ANY_EXHDR(values[S_HASH]));
+		MemoryContextSwitchTo(old);
+		prev_seq = seq;
+		MemoryContextReset(rowcxt);
+		n++;
+	}
+
+	feed_close(&f);
+	nedb_end(&s);
+	return (Datum) 0;
+}
+
+/*
+ * nedb.export_bodies(since, max): (seq, hash, body) of the ops after seq
+ * since, at most max (all when NULL): the canonical body each hash is
+ * computed over, stored or rebuilt, with nothing to reformat on either side.
+ */
+Datum
+nedb_export_bodies(PG_FUNCTION_ARGS)
+{
+	int64		since = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT64(0);
+	bool		has_max = !PG_ARGISNULL(1);
+	int64		max = has_max ? PG_GETARG_INT64(1) : 0;
+	NedbSession s;
+	TupleDesc	desc;
+	Tuplestorestate *ts;
+	FeedScan	f;
+	MemoryContext rowcxt;
+	StringInfoData body;
+	bool		has_ver;
+	int64		n = 0;
+
+	if (has_max && max < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must not be negative")));
+	ts = nedb_srf_begin_mem(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB));
+	if (has_max && max == 0)
+		return (Datum) 0;
+
+	/* exported ops (a follower's) must survive a crash here */
+	group_commit_durable();
+	nedb_begin(&s);
+	feed_open(&f, Max(since, -1));
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb export row",
+								   ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&body);
+	while ((!has_max || n < max) && feed_next(&f, &has_ver))
+	{
+		MemoryContext old;
+		NedbOp		op;
+		const uint8 *h;
+		char		hex[NEDB_HEX_LEN + 1];
+		Datum		doc = (Datum) 0;
+		bool		doc_null = true;
+		Datum		d[3];
+		bool		isnull[3] = {false, false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		if (has_ver)
+			doc = slot_getattr(f.ver_slot, 5, &doc_null);
+		old = MemoryContextSwitchTo(rowcxt);
+		op_from_values(f.ops_slot->tts_values, f.ops_slot->tts_isnull, doc, doc_null, &op, &h);
+		/* what op_from_row gives export_aof: a version only for a put */
+		if (strcmp(op.op, "put") != 0)
+			op.doc = NULL;
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the stored hash of seq " INT64_FORMAT " is not %d bytes",
+							op.seq, NEDB_HASH_LEN)));
+		hash_to_hex(h, hex);
+		resetStringInfo(&body);
+		op_body(&body, &op);
+		d[0] = Int64GetDatum(op.seq);
+		d[1] = PointerGetDatum(cstring_to_text_with_len(hex, NEDB_HEX_LEN));
+		d[2] = PointerGetDatum(cstring_to_text_with_len(body.data, body.len));
+		tuplestore_putvalues(ts, desc, d, isnull);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		n++;
+	}
+	feed_close(&f);
+	nedb_end(&s);
+	return (Datum) 0;
+}
