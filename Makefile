@@ -23,6 +23,8 @@ OBJS = \
 	src/versions.o \
 	src/versions_scan.o \
 	src/verify.o \
+	src/verify_range.o \
+	src/verify_parallel.o \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
