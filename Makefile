@@ -72,7 +72,7 @@ SHLIB_LINK += -lsodium -lzstd -llzma -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption verify_parallel
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency grants fdw_insert_race notify
 ISOLATION_OPTS = --inputdir=.
