@@ -112,6 +112,18 @@ DELETE FROM nedb.ops WHERE seq = 69;
 SELECT * FROM reports();
 ROLLBACK;
 
+-- a stray op far past the end (a hole after the last op), and one below 0
+-- (the walk starts at 0: not part of the chain)
+BEGIN;
+ALTER TABLE nedb.ops DISABLE TRIGGER ops_append_only;
+INSERT INTO nedb.ops SELECT s.seq, hash, ts, client, nonce + 1000000 + (s.seq > 0)::int, op, coll, id, payload, idem,
+                            caused_by, evidence, confidence, valid_from, valid_to, body
+  FROM nedb.ops, (VALUES (1000000000000000), (-1)) s(seq) WHERE nedb.ops.seq = 65;
+SELECT * FROM reports();
+DELETE FROM nedb.ops WHERE seq = 1000000000000000;
+SELECT * FROM reports();
+ROLLBACK;
+
 -- ops out of physical order (rolled-back space reused after VACUUM): the
 -- ranges' sequential reads fall back to the primary key
 BEGIN;

@@ -316,6 +316,15 @@ decimal_digits(const char *num, bool allow_exp, char *digits, int maxd, int *dec
  * exponent form when the decimal exponent is < -4 or >= 16, else fixed
  * notation that always shows a fractional part.
  */
+static inline uint64
+double_bits(double d)
+{
+	uint64		bits;
+
+	memcpy(&bits, &d, sizeof(bits));
+	return bits;
+}
+
 void
 canon_float(StringInfo out, double d)
 {
@@ -346,9 +355,11 @@ canon_float(StringInfo out, double d)
 	 * Shorten while the digits rounded to one fewer still read back as d;
 	 * reading back is monotone in the number of digits.  With DBL_DIG (15)
 	 * digits or fewer there is nothing to find: two such decimals never
-	 * read back as the same double.
+	 * read back as the same double.  A boundary only counts for an even
+	 * mantissa (round-half-even reads it back as d): with an odd one, Ryu's
+	 * digits are repr()'s already, and half of all doubles skip the search.
 	 */
-	while (nd > DBL_DIG)
+	while (nd > DBL_DIG && (double_bits(d) & 1) == 0)
 	{
 		char		cand[DOUBLE_SHORTEST_DECIMAL_LEN + 16];
 		char		rounded[DOUBLE_SHORTEST_DECIMAL_LEN];
@@ -576,10 +587,15 @@ typedef struct KeyedValue
 } KeyedValue;
 
 /* code-point order = byte order of UTF-8; a prefix sorts first */
-static int
+static inline int
 cmp_keys(const char *a, int alen, const char *b, int blen)
 {
-	int			r = memcmp(a, b, Min(alen, blen));
+	int			r;
+
+	/* keys mostly differ at their first byte */
+	if (alen > 0 && blen > 0 && a[0] != b[0])
+		return (unsigned char) a[0] - (unsigned char) b[0];
+	r = memcmp(a, b, Min(alen, blen));
 
 	if (r != 0)
 		return r;

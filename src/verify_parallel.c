@@ -64,8 +64,11 @@ chain_end(VerifyRels *rels, Snapshot snap)
 		bool		isnull;
 		int64		max = DatumGetInt64(slot_getattr(slot, 1, &isnull));
 
-		/* a negative seq is no op of the chain's (the walk starts at 0) */
-		end = max < 0 ? 0 : max + 1;
+		/*
+		 * A negative seq is no op of the chain's (the walk starts at 0);
+		 * one at the very top is past a gap the walk reports first.
+		 */
+		end = max < 0 ? 0 : max == PG_INT64_MAX ? max : max + 1;
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -107,7 +110,7 @@ verify_chain(VerifyShared *result)
 	verify_open_rels(&tmpl, &rels);
 	tmpl.nops = chain_end(&rels, snap);
 
-	nranges = (tmpl.nops + tmpl.range - 1) / tmpl.range;
+	nranges = tmpl.nops / tmpl.range + (tmpl.nops % tmpl.range != 0);
 	if (nranges > 1 && IsUnderPostmaster && !IsInParallelMode())
 		nworkers = (int) Min((int64) max_parallel_maintenance_workers, nranges - 1);
 	if (nworkers > 0)

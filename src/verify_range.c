@@ -24,6 +24,7 @@
 #include "access/tableam.h"
 #include "catalog/pg_am.h"
 #include "executor/tuptable.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
@@ -259,12 +260,12 @@ verify_range(VerifyShared *sh, VerifyRels *rels, Snapshot snap, int64 lo, int64 
 			return;
 		}
 		h = slot_getattr(probe_slot, 2, &isnull);
-		if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(h)) != NEDB_HASH_LEN)
+		if (isnull || VARSIZE_ANY_EXHDR(DatumGetByteaPP(h)) != NEDB_HASH_LEN)
 		{
 			ExecDropSingleTupleTableSlot(probe_slot);
 			return;
 		}
-		hash_to_hex((const uint8 *) VARDATA_ANY(DatumGetPointer(h)), prev);
+		hash_to_hex((const uint8 *) VARDATA_ANY(DatumGetByteaPP(h)), prev);
 	}
 
 	oc.rels = rels;
@@ -375,11 +376,12 @@ verify_claim_ranges(VerifyShared *sh, VerifyRels *rels, Snapshot snap)
 		uint64		i = pg_atomic_fetch_add_u64(&sh->next_range, 1);
 		int64		lo;
 
-		if (i >= (uint64) ((sh->nops + sh->range - 1) / sh->range))
+		if (i >= (uint64) (sh->nops / sh->range + (sh->nops % sh->range != 0)))
 			break;
 		lo = (int64) i * sh->range;
 		if (lo > lowest_bad(sh))
 			break;
-		verify_range(sh, rels, snap, lo, Min(lo + sh->range, sh->nops));
+		verify_range(sh, rels, snap, lo,
+					 sh->nops - lo <= sh->range ? sh->nops : lo + sh->range);
 	}
 }
