@@ -47,7 +47,7 @@ BEGIN
     checked := par.checked;
     first_bad_seq := par.first_bad_seq;
     detail := regexp_replace(par.detail, '[0-9a-f]{64}', 'H', 'g');
-    PERFORM set_config('nedb.verify_range', '65536', true);
+    PERFORM set_config('nedb.verify_range', '16384', true);
 END
 $$ LANGUAGE plpgsql;
 

@@ -91,8 +91,7 @@ canon_string(StringInfo out, const char *s, int len)
 	enlargeStringInfo(out, len + 2);
 	/*
 	 * Most strings are plain ASCII all through: test them a word at a time
-	 * (the last word overlapping, or a short string padded with a plain
-	 * byte) and copy them at once.
+	 * (the last word overlapping) and copy them at once.
 	 */
 	if (len >= 8)
 	{
@@ -114,11 +113,11 @@ canon_string(StringInfo out, const char *s, int len)
 	}
 	else
 	{
-		uint64		w = UINT64CONST(0x6161616161616161);
-
-		memcpy(&w, s, len);
-		if (!word_needs_escape(w))
-			p = end;
+		/* a few bytes: the table (a padded word would stall on its store) */
+		while (p < end && plain_byte[*p])
+			p++;
+		if (p != end)
+			p = (const unsigned char *) s;
 	}
 	out->data[out->len++] = '"';
 	if (p == end)

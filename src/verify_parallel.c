@@ -35,7 +35,7 @@
 
 #define NEDB_VERIFY_KEY UINT64CONST(0x4E45444256455249)
 
-int			nedb_verify_range = 65536;
+int			nedb_verify_range = 16384;
 
 PGDLLEXPORT void nedb_verify_worker(dsm_segment *seg, shm_toc *toc);
 
@@ -45,7 +45,7 @@ nedb_verify_init(void)
 	DefineCustomIntVariable("nedb.verify_range",
 							"Ops that one participant of nedb.verify() checks at a time.",
 							"The chain is cut into ranges of this many ops that parallel workers (up to max_parallel_maintenance_workers) and the leader claim in turn; a chain of one range is checked by the leader alone.",
-							&nedb_verify_range, 65536, 1, INT_MAX,
+							&nedb_verify_range, 16384, 1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
