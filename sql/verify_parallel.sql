@@ -155,7 +155,7 @@ RESET max_parallel_workers;
 -- left running, and the next verify is whole
 SELECT count(nedb.put('t', 'k' || g, '{}')) FROM generate_series(1, 20000) g;
 SET nedb.verify_range = 500;
-SET statement_timeout = '5ms';
+SET statement_timeout = '2ms';
 SELECT * FROM nedb.verify_report();
 RESET statement_timeout;
 SELECT count(*) AS workers_left FROM pg_stat_activity WHERE backend_type = 'parallel worker';
