@@ -441,7 +441,8 @@ canon_numeric_text(StringInfo out, const char *num)
 /*
  * Numeric's own text (what numeric_out writes: no exponent, exactly dscale
  * fractional digits) into buf, read from its stored form, which is part of
- * the on-disk format; false if it does not fit (numeric_out does it then).
+ * the on-disk format; its length, or -1 if it does not fit (numeric_out
+ * does it then).
  * A jsonb document is mostly numbers and strings, and numeric_out costs a
  * palloc'd copy and a conversion to a variable per number.
  */
@@ -457,7 +458,7 @@ canon_numeric_text(StringInfo out, const char *num)
 #define NUM_DSCALE_MASK 0x3FFF
 #define NUM_TEXT_MAX 128
 
-static bool
+static int
 numeric_text(Numeric num, char *buf)
 {
 	const char *data = VARDATA_ANY(num);
@@ -471,10 +472,10 @@ numeric_text(Numeric num, char *buf)
 	char	   *c = buf;
 
 	if (size < (int) sizeof(uint16))
-		return false;
+		return -1;
 	memcpy(&header, data, sizeof(uint16));
 	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
-		return false;
+		return -1;
 	if ((header & NUM_SIGN_MASK) == NUM_SHORT)
 	{
 		neg = (header & NUM_SHORT_SIGN) != 0;
@@ -486,7 +487,7 @@ numeric_text(Numeric num, char *buf)
 	else
 	{
 		if (size < (int) (2 * sizeof(uint16)))
-			return false;
+			return -1;
 		neg = (header & NUM_SIGN_MASK) == NUM_NEG;
 		dscale = header & NUM_DSCALE_MASK;
 		memcpy(&weight, data + sizeof(uint16), sizeof(int16));
@@ -495,7 +496,7 @@ numeric_text(Numeric num, char *buf)
 	ndigits = (size - (digits - data)) / (int) sizeof(int16);
 	/* sign, 4 digits a group before the point, point, fraction (in groups), NUL */
 	if (4 * (Max(weight, 0) + 1) + dscale + 8 > NUM_TEXT_MAX)
-		return false;
+		return -1;
 
 	if (neg)
 		*c++ = '-';
@@ -541,7 +542,7 @@ numeric_text(Numeric num, char *buf)
 		c = frac + dscale;
 	}
 	*c = '\0';
-	return true;
+	return c - buf;
 }
 
 /* a jsonb number, an int or a float by its text */
@@ -549,8 +550,12 @@ static void
 canon_numeric(StringInfo out, Numeric num)
 {
 	char		buf[NUM_TEXT_MAX];
+	int			len = numeric_text(num, buf);
 
-	if (numeric_text(num, buf))
+	/* an int (no point) is its own canonical text; "-0" is not stored */
+	if (len > 0 && memchr(buf, '.', len) == NULL && !(len == 2 && buf[0] == '-' && buf[1] == '0'))
+		appendBinaryStringInfo(out, buf, len);
+	else if (len > 0)
 		canon_numeric_text(out, buf);
 	else
 		canon_numeric_text(out,
