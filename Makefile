@@ -24,6 +24,8 @@ OBJS = \
 	src/versions.o \
 	src/versions_scan.o \
 	src/verify.o \
+	src/verify_range.o \
+	src/verify_parallel.o \
 	src/aof.o \
 	src/indexes.o \
 	src/nql_parse.o \
@@ -74,7 +76,7 @@ SHLIB_LINK += -lsodium -lzstd -llzma -lssl -lcrypto
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL += $(libpq)
 
-REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust nql_scan sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption auto_index
+REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust nql_scan sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption auto_index verify_parallel
 REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION = concurrency grants fdw_insert_race notify
 ISOLATION_OPTS = --inputdir=.

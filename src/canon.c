@@ -57,17 +57,77 @@ init_plain_bytes(void)
 		plain_byte[c] = (c != '"' && c != '\\');
 }
 
+/*
+ * Whether any of the 8 bytes of w is one Python escapes (below 0x20, 0x7f
+ * or above, '"' or '\\'): the zero-byte and less-than tricks of
+ * "Bit Twiddling Hacks", which never miss one (they may only misplace it).
+ */
+static inline bool
+word_needs_escape(uint64 w)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 highs = UINT64CONST(0x8080808080808080);
+	uint64		quote = w ^ (ones * '"');
+	uint64		bslash = w ^ (ones * '\\');
+	uint64		del = w ^ (ones * 0x7f);
+
+	return ((w - ones * 0x20) & ~w & highs) != 0 ||	/* < 0x20 */
+		(w & highs) != 0 ||		/* >= 0x80 */
+		((quote - ones) & ~quote & highs) != 0 ||
+		((bslash - ones) & ~bslash & highs) != 0 ||
+		((del - ones) & ~del & highs) != 0;
+}
+
 /* A JSON string as Python writes it with ensure_ascii=True. */
 void
 canon_string(StringInfo out, const char *s, int len)
 {
 	const unsigned char *p = (const unsigned char *) s;
 	const unsigned char *end = p + len;
+	const unsigned char *start = p;
 
 	if (!plain_byte['a'])
 		init_plain_bytes();
 	enlargeStringInfo(out, len + 2);
-	appendStringInfoCharMacro(out, '"');
+	/*
+	 * Most strings are plain ASCII all through: test them a word at a time
+	 * (the last word overlapping) and copy them at once.
+	 */
+	if (len >= 8)
+	{
+		uint64		w;
+		bool		plain = true;
+
+		for (int i = 0; plain && i + 8 <= len; i += 8)
+		{
+			memcpy(&w, s + i, 8);
+			plain = !word_needs_escape(w);
+		}
+		if (plain)
+		{
+			memcpy(&w, s + len - 8, 8);
+			plain = !word_needs_escape(w);
+		}
+		if (plain)
+			p = end;
+	}
+	else
+	{
+		/* a few bytes: the table (a padded word would stall on its store) */
+		while (p < end && plain_byte[*p])
+			p++;
+		if (p != end)
+			p = (const unsigned char *) s;
+	}
+	out->data[out->len++] = '"';
+	if (p == end)
+	{
+		memcpy(out->data + out->len, start, len);
+		out->len += len;
+		out->data[out->len++] = '"';
+		out->data[out->len] = '\0';
+		return;
+	}
 	while (p < end)
 	{
 		const unsigned char *run = p;
@@ -255,6 +315,15 @@ decimal_digits(const char *num, bool allow_exp, char *digits, int maxd, int *dec
  * exponent form when the decimal exponent is < -4 or >= 16, else fixed
  * notation that always shows a fractional part.
  */
+static inline uint64
+double_bits(double d)
+{
+	uint64		bits;
+
+	memcpy(&bits, &d, sizeof(bits));
+	return bits;
+}
+
 void
 canon_float(StringInfo out, double d)
 {
@@ -285,9 +354,11 @@ canon_float(StringInfo out, double d)
 	 * Shorten while the digits rounded to one fewer still read back as d;
 	 * reading back is monotone in the number of digits.  With DBL_DIG (15)
 	 * digits or fewer there is nothing to find: two such decimals never
-	 * read back as the same double.
+	 * read back as the same double.  A boundary only counts for an even
+	 * mantissa (round-half-even reads it back as d): with an odd one, Ryu's
+	 * digits are repr()'s already, and half of all doubles skip the search.
 	 */
-	while (nd > DBL_DIG)
+	while (nd > DBL_DIG && (double_bits(d) & 1) == 0)
 	{
 		char		cand[DOUBLE_SHORTEST_DECIMAL_LEN + 16];
 		char		rounded[DOUBLE_SHORTEST_DECIMAL_LEN];
@@ -367,6 +438,131 @@ canon_numeric_text(StringInfo out, const char *num)
 	}
 }
 
+/*
+ * Numeric's own text (what numeric_out writes: no exponent, exactly dscale
+ * fractional digits) into buf, read from its stored form, which is part of
+ * the on-disk format; its length, or -1 if it does not fit (numeric_out
+ * does it then).
+ * A jsonb document is mostly numbers and strings, and numeric_out costs a
+ * palloc'd copy and a conversion to a variable per number.
+ */
+#define NUM_SIGN_MASK 0xC000
+#define NUM_NEG 0x4000
+#define NUM_SHORT 0x8000
+#define NUM_SPECIAL 0xC000
+#define NUM_SHORT_SIGN 0x2000
+#define NUM_SHORT_DSCALE_MASK 0x1F80
+#define NUM_SHORT_DSCALE_SHIFT 7
+#define NUM_SHORT_WEIGHT_SIGN 0x0040
+#define NUM_SHORT_WEIGHT_MASK 0x003F
+#define NUM_DSCALE_MASK 0x3FFF
+#define NUM_TEXT_MAX 128
+
+static int
+numeric_text(Numeric num, char *buf)
+{
+	const char *data = VARDATA_ANY(num);
+	int			size = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	int16		weight;
+	int			dscale;
+	bool		neg;
+	const char *digits;
+	int			ndigits;
+	char	   *c = buf;
+
+	if (size < (int) sizeof(uint16))
+		return -1;
+	memcpy(&header, data, sizeof(uint16));
+	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		return -1;
+	if ((header & NUM_SIGN_MASK) == NUM_SHORT)
+	{
+		neg = (header & NUM_SHORT_SIGN) != 0;
+		dscale = (header & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
+		weight = (int16) (((header & NUM_SHORT_WEIGHT_SIGN) ? ~NUM_SHORT_WEIGHT_MASK : 0) |
+						  (header & NUM_SHORT_WEIGHT_MASK));
+		digits = data + sizeof(uint16);
+	}
+	else
+	{
+		if (size < (int) (2 * sizeof(uint16)))
+			return -1;
+		neg = (header & NUM_SIGN_MASK) == NUM_NEG;
+		dscale = header & NUM_DSCALE_MASK;
+		memcpy(&weight, data + sizeof(uint16), sizeof(int16));
+		digits = data + 2 * sizeof(uint16);
+	}
+	ndigits = (size - (digits - data)) / (int) sizeof(int16);
+	/* sign, 4 digits a group before the point, point, fraction (in groups), NUL */
+	if (4 * (Max(weight, 0) + 1) + dscale + 8 > NUM_TEXT_MAX)
+		return -1;
+
+	if (neg)
+		*c++ = '-';
+	if (weight < 0)
+		*c++ = '0';
+	for (int i = 0; i <= weight; i++)
+	{
+		int16		d = 0;
+
+		if (i < ndigits)
+			memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+		if (i == 0)
+			c += pg_ltoa(d, c);
+		else
+		{
+			c[0] = '0' + d / 1000;
+			c[1] = '0' + d / 100 % 10;
+			c[2] = '0' + d / 10 % 10;
+			c[3] = '0' + d % 10;
+			c += 4;
+		}
+	}
+	if (dscale > 0)
+	{
+		char	   *frac;
+
+		*c++ = '.';
+		frac = c;
+		/* group k of the fraction is digit weight + k */
+		for (int k = 1; c - frac < dscale; k++)
+		{
+			int			i = weight + k;
+			int16		d = 0;
+
+			if (i >= 0 && i < ndigits)
+				memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+			c[0] = '0' + d / 1000;
+			c[1] = '0' + d / 100 % 10;
+			c[2] = '0' + d / 10 % 10;
+			c[3] = '0' + d % 10;
+			c += 4;
+		}
+		c = frac + dscale;
+	}
+	*c = '\0';
+	return c - buf;
+}
+
+/* a jsonb number, an int or a float by its text */
+static void
+canon_numeric(StringInfo out, Numeric num)
+{
+	char		buf[NUM_TEXT_MAX];
+	int			len = numeric_text(num, buf);
+
+	/* an int (no point) is its own canonical text; "-0" is not stored */
+	if (len > 0 && memchr(buf, '.', len) == NULL && !(len == 2 && buf[0] == '-' && buf[1] == '0'))
+		appendBinaryStringInfo(out, buf, len);
+	else if (len > 0)
+		canon_numeric_text(out, buf);
+	else
+		canon_numeric_text(out,
+						   DatumGetCString(DirectFunctionCall1(numeric_out,
+															   NumericGetDatum(num))));
+}
+
 /* A float as a jsonb numeric whose text keeps a fractional part. */
 Datum
 canon_float_numeric(double d)
@@ -395,10 +591,15 @@ typedef struct KeyedValue
 } KeyedValue;
 
 /* code-point order = byte order of UTF-8; a prefix sorts first */
-static int
+static inline int
 cmp_keys(const char *a, int alen, const char *b, int blen)
 {
-	int			r = memcmp(a, b, Min(alen, blen));
+	int			r;
+
+	/* keys mostly differ at their first byte */
+	if (alen > 0 && blen > 0 && a[0] != b[0])
+		return (unsigned char) a[0] - (unsigned char) b[0];
+	r = memcmp(a, b, Min(alen, blen));
 
 	if (r != 0)
 		return r;
@@ -466,9 +667,7 @@ canon_jsonb_value(StringInfo out, JsonbValue *v, bool spaced)
 			canon_string(out, v->val.string.val, v->val.string.len);
 			break;
 		case jbvNumeric:
-			canon_numeric_text(out,
-							   DatumGetCString(DirectFunctionCall1(numeric_out,
-																   NumericGetDatum(v->val.numeric))));
+			canon_numeric(out, v->val.numeric);
 			break;
 		case jbvBinary:
 			canon_jsonb_container(out, v->val.binary.data, false, spaced);
@@ -478,61 +677,154 @@ canon_jsonb_value(StringInfo out, JsonbValue *v, bool spaced)
 	}
 }
 
+/* where each child of a container starts, and how long it is */
+typedef struct ChildSpan
+{
+	uint32		off;
+	uint32		len;
+} ChildSpan;
+
+/* a child of c (data at base), as fillJsonbValue would read it */
+static void
+canon_child(StringInfo out, JsonbContainer *c, const char *base, int i,
+			const ChildSpan *span, bool spaced)
+{
+	JEntry		e = c->children[i];
+
+	switch (e & JENTRY_TYPEMASK)
+	{
+		case JENTRY_ISSTRING:
+			canon_string(out, base + span->off, span->len);
+			break;
+		case JENTRY_ISNUMERIC:
+			canon_numeric(out, (Numeric) (base + INTALIGN(span->off)));
+			break;
+		case JENTRY_ISBOOL_TRUE:
+			appendBinaryStringInfo(out, "true", 4);
+			break;
+		case JENTRY_ISBOOL_FALSE:
+			appendBinaryStringInfo(out, "false", 5);
+			break;
+		case JENTRY_ISNULL:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case JENTRY_ISCONTAINER:
+			canon_jsonb_container(out, (JsonbContainer *) (base + INTALIGN(span->off)),
+								  false, spaced);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb entry type %u", e & JENTRY_TYPEMASK);
+	}
+}
+
+#define SMALL_CONTAINER 32
+
+typedef struct KeyOrder
+{
+	const char *base;
+	const ChildSpan *span;
+} KeyOrder;
+
+static int
+cmp_key_index(const void *a, const void *b, void *arg)
+{
+	const KeyOrder *ko = arg;
+	const ChildSpan *x = &ko->span[*(const int *) a];
+	const ChildSpan *y = &ko->span[*(const int *) b];
+
+	return cmp_keys(ko->base + x->off, x->len, ko->base + y->off, y->len);
+}
+
+/*
+ * A container, read straight from its entries (a JsonbIterator copies each
+ * value out and allocates a frame per level).  Object members are written
+ * in code-point order of their keys; jsonb keeps them by length first.
+ */
 static void
 canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spaced)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	int			n = JsonContainerSize(c);
+	bool		object = JsonContainerIsObject(c);
+	int			nchildren = object ? 2 * n : n;
+	const char *base = (const char *) &c->children[nchildren];
+	ChildSpan	small[SMALL_CONTAINER];
+	ChildSpan  *span = nchildren <= SMALL_CONTAINER ? small : palloc(sizeof(ChildSpan) * nchildren);
+	uint32		off = 0;
 
 	check_stack_depth();
 
-	if (JsonContainerIsScalar(c))
+	for (int i = 0; i < nchildren; i++)
 	{
-		JsonbExtractScalar(c, &v);
-		canon_jsonb_value(out, &v, spaced);
-		return;
+		JEntry		e = c->children[i];
+		uint32		end = JBE_HAS_OFF(e) ? JBE_OFFLENFLD(e) : off + JBE_OFFLENFLD(e);
+
+		span[i].off = off;
+		span[i].len = end - off;
+		off = end;
 	}
 
-	it = JsonbIteratorInit(c);
-	tok = JsonbIteratorNext(&it, &v, true);
-
-	if (tok == WJB_BEGIN_ARRAY)
+	if (JsonContainerIsScalar(c))
+		canon_child(out, c, base, 0, &span[0], spaced);
+	else if (!object)
 	{
-		bool		first = true;
-
 		appendStringInfoCharMacro(out, '[');
-		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM)
+		for (int i = 0; i < n; i++)
 		{
-			if (!first)
+			if (i > 0)
 				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
-			first = false;
-			canon_jsonb_value(out, &v, spaced);
+			canon_child(out, c, base, i, &span[i], spaced);
 		}
 		appendStringInfoCharMacro(out, ']');
 	}
-	else if (tok == WJB_BEGIN_OBJECT)
-	{
-		int			n = JsonContainerSize(c);
-		KeyedValue *kv = palloc(sizeof(KeyedValue) * Max(n, 1));
-		int			k = 0;
-
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_END_OBJECT)
-		{
-			Assert(tok == WJB_KEY);
-			kv[k].key = v.val.string.val;
-			kv[k].keylen = v.val.string.len;
-			tok = JsonbIteratorNext(&it, &kv[k].val, true);
-			Assert(tok == WJB_VALUE);
-			if (skip_seq && kv[k].keylen == 4 && memcmp(kv[k].key, "_seq", 4) == 0)
-				continue;
-			k++;
-		}
-		canon_members(out, kv, k, spaced, canon_jsonb_value);
-		pfree(kv);
-	}
 	else
-		elog(ERROR, "unexpected jsonb iterator token %d", (int) tok);
+	{
+		int			osmall[SMALL_CONTAINER];
+		int		   *order = n <= SMALL_CONTAINER ? osmall : palloc(sizeof(int) * n);
+		int			k = 0;
+		bool		first = true;
+
+		KeyOrder	ko = {base, span};
+
+		for (int i = 0; i < n; i++)
+		{
+			if (skip_seq && span[i].len == 4 && memcmp(base + span[i].off, "_seq", 4) == 0)
+				continue;
+			order[k++] = i;
+		}
+		/* key order by code point (insertion sort while small) */
+		if (k > 16)
+			qsort_arg(order, k, sizeof(int), cmp_key_index, &ko);
+		else
+			for (int i = 1; i < k; i++)
+			{
+				int			t = order[i];
+				int			j = i - 1;
+
+				while (j >= 0 && cmp_key_index(&order[j], &t, &ko) > 0)
+				{
+					order[j + 1] = order[j];
+					j--;
+				}
+				order[j + 1] = t;
+			}
+		appendStringInfoCharMacro(out, '{');
+		for (int m = 0; m < k; m++)
+		{
+			int			i = order[m];
+
+			if (!first)
+				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+			first = false;
+			canon_string(out, base + span[i].off, span[i].len);
+			appendBinaryStringInfo(out, spaced ? ": " : ":", spaced ? 2 : 1);
+			canon_child(out, c, base, n + i, &span[n + i], spaced);
+		}
+		appendStringInfoCharMacro(out, '}');
+		if (order != osmall)
+			pfree(order);
+	}
+	if (span != small)
+		pfree(span);
 }
 
 /* a value of an object or array built by pushJsonbValue */

@@ -32,6 +32,7 @@
 #include "sweeper.h"
 #include "digest_worker.h"
 #include "track_rows.h"
+#include "verify.h"
 
 PG_MODULE_MAGIC;
 
@@ -68,6 +69,7 @@ _PG_init(void)
 	nedb_sign_init();
 	nedb_at_rest_init();
 	repl_sql_init();
+	nedb_verify_init();
 	/* last: its pre-commit callback must run before the others (see there) */
 	nedb_staging_init();
 #if PG_VERSION_NUM >= 150000

@@ -73,12 +73,20 @@ payload(StringInfo out, const NedbOp *op)
 		str_or_null(out, op->id);
 		appendStringInfoString(out, ",\"key\":");
 		{
-			StringInfoData k;
+			/* "coll:id", usually short enough for the stack */
+			const char *coll = op->coll ? op->coll : "";
+			const char *id = op->id ? op->id : "";
+			size_t		cl = strlen(coll);
+			size_t		il = strlen(id);
+			char		small[256];
+			char	   *k = cl + il + 1 <= sizeof(small) ? small : palloc(cl + il + 1);
 
-			initStringInfo(&k);
-			appendStringInfo(&k, "%s:%s", op->coll ? op->coll : "", op->id ? op->id : "");
-			canon_string(out, k.data, k.len);
-			pfree(k.data);
+			memcpy(k, coll, cl);
+			k[cl] = ':';
+			memcpy(k + cl + 1, id, il);
+			canon_string(out, k, cl + il + 1);
+			if (k != small)
+				pfree(k);
 		}
 		appendStringInfoCharMacro(out, '}');
 	}
