@@ -228,6 +228,16 @@ SELECT * FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE m = "m3" AND h > 30
 SELECT l FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE h = 7')$q$) l WHERE l LIKE '%NQL Access%';
 SELECT l FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE w = 1')$q$) l WHERE l LIKE '%NQL Access%';
 SELECT l FROM scan_plan($q$SELECT * FROM nql('FROM blk WHERE m = "m1" GROUP BY w COUNT')$q$) l WHERE l LIKE '%NQL Access%';
+-- more than NQL_EQ_MAX_RUN (1000) matches are not held in memory: the SQL path streams them
+SELECT count(nedb.put('eqbig', 'e' || g, jsonb_build_object('k', CASE WHEN g <= 1500 THEN 'many' ELSE 'few' END)))
+  FROM generate_series(1, 1510) g;
+SELECT nedb.create_index('eqbig', 'k', 'eq');
+SELECT l FROM scan_plan($q$SELECT * FROM nql('FROM eqbig WHERE k = "many" LIMIT 3')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') l WHERE l ~ 'actual|Rows Read|NQL Equality';
+SELECT l FROM scan_plan($q$SELECT * FROM nql('FROM eqbig WHERE k = "few"')$q$,
+                        'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') l WHERE l ~ 'actual|Rows Read|NQL Equality';
+SELECT string_agg(d->>'_id', ' ') AS many_first_3 FROM nql('FROM eqbig WHERE k = "many" LIMIT 3') d;
+SELECT count(*) AS many FROM nql('FROM eqbig WHERE k = "many"');
 CREATE TABLE eq_rows AS SELECT q, (SELECT string_agg(d->>'_id', ' ') FROM nql(q) d) AS r
   FROM (VALUES ('FROM blk WHERE m = "m3" AND h > 300 LIMIT 4'), ('FROM blk WHERE m = "m2"'), ('FROM blk WHERE m = "m9"'),
                (format('FROM blk AS OF %s WHERE m = "m1"', nedb.get('blk', 'b60') ->> '_seq')), ('FROM blk WHERE h = 7'), ('FROM blk WHERE h = 7.0'),

@@ -180,6 +180,8 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 	on_probation = src.scan && q->search;
 	if (on_probation)
 		budget = NQL_SEARCH_BUDGET(q->limit);
+	if (src.scan && ex.direct_eq)
+		nql_scan_set_max_run(src.scan, NQL_EQ_MAX_RUN);
 	if (src.scan == NULL)
 		open_sql_source(&ex, &pl, &src);
 	whole_set = (q->order_by && !src.scan && !pl.index_order) || q->traverse || q->trace ||
@@ -215,6 +217,19 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 		if (!source_next(&src, &id, &doc))
 		{
 			MemoryContextSwitchTo(old);
+			if (src.scan && nql_scan_overflowed(src.scan))
+			{
+				/* an equality with many matches: nothing went out yet */
+				nql_scan_end(src.scan);
+				src.scan = NULL;
+				ex.bound = ex.done = NULL;
+				ex.direct_eq = false;
+				if (stats)
+					stats->eq_gave_way++;
+				open_sql_source(&ex, &pl, &src);
+				whole_set = (q->order_by && !pl.index_order) || (q->has_limit && q->limit < 0);
+				continue;
+			}
 			break;
 		}
 		if (stats)
@@ -384,9 +399,10 @@ nql_describe(const char *query, NqlDescription *d)
 								 INT64_FORMAT, q->limit);
 		else if (ex.direct_eq)
 			d->access = q->has_limit
-				? psprintf("equality on %s through its index, rows in id order, stopping at LIMIT " INT64_FORMAT,
-						   ex.direct_field, q->limit)
-				: psprintf("equality on %s through its index, rows in id order", ex.direct_field);
+				? psprintf("equality on %s through its index, rows in id order (more than %d matches: the SQL path), stopping at LIMIT " INT64_FORMAT,
+						   ex.direct_field, NQL_EQ_MAX_RUN, q->limit)
+				: psprintf("equality on %s through its index, rows in id order (more than %d matches: the SQL path)",
+						   ex.direct_field, NQL_EQ_MAX_RUN);
 		else
 			d->access = q->has_limit
 				? psprintf("ORDER BY %s %s through its index, stopping at LIMIT " INT64_FORMAT,

@@ -121,6 +121,13 @@ extern NqlScan *nql_direct_scan(NqlExec *ex, char **index_name);
  */
 #define NQL_SEARCH_BUDGET(n)	Max(1000, 20 * (n))
 
+/*
+ * The most rows an equality's direct scan holds in memory (its one run of
+ * equal keys, put in id order before the first goes out); more matches are
+ * the SQL path's, which streams them in id order.
+ */
+#define NQL_EQ_MAX_RUN			1000
+
 /* nedb.auto_index: the fields the query filters or sorts on, counted */
 extern void nql_auto_index_misses(NqlQuery *q);
 extern void nql_plan_query(NqlExec *ex, NqlPlan *pl);
@@ -131,6 +138,7 @@ typedef struct NqlRunStats
 	int64		read;			/* candidates read */
 	int64		removed;		/* ... and removed by the query's checks */
 	int64		search_gave_way; /* direct scans with SEARCH that gave way to the SQL path */
+	int64		eq_gave_way;	/* ... and equalities with too many matches */
 } NqlRunStats;
 
 typedef struct NqlDescription

@@ -382,6 +382,9 @@ explain_nql_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 	{
 		ExplainPropertyInteger("Rows Read", NULL, st->stats.read, es);
 		ExplainPropertyInteger("Rows Removed by NQL Filter", NULL, st->stats.removed, es);
+		if (st->stats.eq_gave_way)
+			ExplainPropertyText("NQL Equality",
+								psprintf("more than %d matches: the SQL path ran", NQL_EQ_MAX_RUN), es);
 		if (st->stats.search_gave_way)
 			ExplainPropertyText("NQL Search", "the matches were rare: the SQL path (search index) ran", es);
 	}

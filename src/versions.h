@@ -35,6 +35,8 @@ extern NqlScan *nql_scan_begin(const char *coll, const char *field, bool desc,
 extern NqlScan *nql_scan_ids_begin(const char *coll, bool has_as_of, int64 as_of,
 									char **index_name);
 extern bool nql_scan_next(NqlScan *s, char **id, Jsonb **doc);
+extern void nql_scan_set_max_run(NqlScan *s, int64 n);
+extern bool nql_scan_overflowed(NqlScan *s);
 extern void nql_scan_end(NqlScan *s);
 
 #endif

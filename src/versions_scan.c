@@ -88,6 +88,8 @@ struct NqlScan
 	int			run_pos;
 	ScanRow    *ahead;
 	bool		done;
+	int64		max_run;		/* 0, or the most rows a run may hold */
+	bool		run_overflow;	/* a run went past it: the scan stopped */
 };
 
 /* the relation of coll.field's index of kind, if it exists */
@@ -243,6 +245,13 @@ next_run(NqlScan *s)
 		run_add(s, copy_row(r, s->field));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(s->ahead_cxt);
+		if (s->max_run > 0 && s->run_n > s->max_run)
+		{
+			s->run_overflow = true;
+			s->done = true;
+			s->run_n = 0;
+			return false;
+		}
 	}
 	if (r == NULL)
 		s->done = true;
@@ -529,6 +538,22 @@ nql_scan_ids_begin(const char *coll, bool has_as_of, int64 as_of, char **index_n
 	if (index_name)
 		*index_name = pstrdup(RelationGetRelationName(s->index));
 	return s;
+}
+
+/*
+ * A run (rows of equal keys, held in memory to go out in id order) may hold
+ * at most n rows: past that the scan ends and nql_scan_overflowed says so.
+ */
+void
+nql_scan_set_max_run(NqlScan *s, int64 n)
+{
+	s->max_run = n;
+}
+
+bool
+nql_scan_overflowed(NqlScan *s)
+{
+	return s->run_overflow;
 }
 
 /* the next row in ORDER BY order; false at the end */
