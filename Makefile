@@ -78,7 +78,7 @@ SHLIB_LINK_INTERNAL += $(libpq)
 
 REGRESS = setup vectors write read chain tx ttl indexes aof errors nql nql_spec nql_robust nql_scan sorted fdw fdw_plan fdw_insert fdw_settings proofs cascade repl security limits sequencing track changefeed signing encryption auto_index verify_parallel
 REGRESS_OPTS = --inputdir=. --outputdir=.
-ISOLATION = concurrency grants fdw_insert_race notify
+ISOLATION = concurrency grants fdw_insert_race notify index_cache
 ISOLATION_OPTS = --inputdir=.
 TAP_TESTS = 1
 

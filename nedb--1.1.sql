@@ -948,3 +948,12 @@ COMMENT ON TABLE nedb.index_build_log IS 'The index builder''s builds: queued, b
 COMMENT ON FUNCTION nedb.index_candidates_status() IS 'The queries counted by nedb.auto_index in this database since the server started: per (coll, field, kind), misses and state.';
 COMMENT ON VIEW nedb.index_candidates IS 'Fields queried without an index (nedb.auto_index): misses, state (counting, wanted, building, built, too small, failed) and the index built.';
 COMMENT ON VIEW nedb.index_builds IS 'The index builder''s builds with, while one runs, its phase and progress (pg_stat_progress_create_index) and, when one failed, the error.';
+
+-- Backends keep what nedb.indexes says (indexes.c); any change of its rows
+-- tells them to read it again, through a relcache invalidation of
+-- nedb.versions (as CREATE and DROP INDEX on it send).
+CREATE FUNCTION nedb.indexes_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'nedb_indexes_changed' LANGUAGE C;
+CREATE TRIGGER indexes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nedb.indexes
+    FOR EACH STATEMENT EXECUTE FUNCTION nedb.indexes_changed();
+COMMENT ON FUNCTION nedb.indexes_changed() IS 'Trigger on nedb.indexes: every backend reads the indexes again after a change.';

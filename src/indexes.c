@@ -19,6 +19,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -26,8 +27,10 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -105,6 +108,75 @@ nedb_free_index_name(const char *coll, const char *field, const char *kind)
 }
 
 /*
+ * What nedb_index_oid found, per backend: every NQL query and foreign-table
+ * scan asks, and reading nedb.indexes was a third of a top-10's time.  An
+ * entry (a miss too) holds until a relcache invalidation of nedb.versions,
+ * which CREATE and DROP INDEX on it send and the trigger on nedb.indexes
+ * sends for every change of its rows (nedb_indexes_changed), so a row
+ * written after its index (the index builder's) is seen too.  A found
+ * index is checked to exist on each use all the same.
+ */
+typedef struct IndexOidEntry
+{
+	char	   *key;			/* kind, coll and field, each NUL-ended */
+	int			keylen;
+	Oid			index;			/* InvalidOid: none */
+} IndexOidEntry;
+
+#define INDEX_OID_CACHE_SIZE 64
+
+static IndexOidEntry index_oid_cache[INDEX_OID_CACHE_SIZE];
+static int	index_oid_cached;
+static int	index_oid_next;		/* the entry to replace when full */
+static Oid	index_oid_versions; /* nedb.versions when the entries were read */
+static bool index_oid_callback;
+
+static void
+index_oid_cache_reset(void)
+{
+	for (int i = 0; i < index_oid_cached; i++)
+		if (index_oid_cache[i].key)
+			pfree(index_oid_cache[i].key);
+	index_oid_cached = 0;
+	index_oid_next = 0;
+	index_oid_versions = InvalidOid;
+}
+
+static void
+index_oid_invalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == index_oid_versions)
+		index_oid_cache_reset();
+}
+
+static char *
+index_oid_key(const char *coll, const char *field, const char *kind, int *len)
+{
+	int			k = strlen(kind) + 1;
+	int			c = strlen(coll) + 1;
+	int			f = strlen(field) + 1;
+	char	   *key = MemoryContextAlloc(CacheMemoryContext, k + c + f);
+
+	memcpy(key, kind, k);
+	memcpy(key + k, coll, c);
+	memcpy(key + k + c, field, f);
+	*len = k + c + f;
+	return key;
+}
+
+static IndexOidEntry *
+index_oid_lookup(const char *key, int len)
+{
+	for (int i = 0; i < index_oid_cached; i++)
+		if (index_oid_cache[i].keylen == len && memcmp(index_oid_cache[i].key, key, len) == 0)
+			return &index_oid_cache[i];
+	return NULL;
+}
+
+/* the index of (coll, field, kind), read from nedb.indexes */
+static Oid index_oid_read(const char *coll, const char *field, const char *kind, Oid versions);
+
+/*
  * The index nedb.create_index built for (coll, field, kind), or InvalidOid:
  * read from nedb.indexes by its key (never derived from a name), and only if
  * it is an index on nedb.versions.  Needs no storage session.
@@ -112,10 +184,77 @@ nedb_free_index_name(const char *coll, const char *field, const char *kind)
 Oid
 nedb_index_oid(const char *coll, const char *field, const char *kind)
 {
+	int			len;
+	char	   *key;
+	IndexOidEntry *e;
+	Oid			versions;
+
+	if (!index_oid_callback)
+	{
+		CacheRegisterRelcacheCallback(index_oid_invalidate, (Datum) 0);
+		index_oid_callback = true;
+	}
+	key = index_oid_key(coll, field, kind, &len);
+	if (OidIsValid(index_oid_versions) && (e = index_oid_lookup(key, len)) != NULL)
+	{
+		pfree(key);
+		if (!OidIsValid(e->index) || SearchSysCacheExists1(RELOID, ObjectIdGetDatum(e->index)))
+			return e->index;
+		index_oid_cache_reset();
+		key = index_oid_key(coll, field, kind, &len);
+	}
+	versions = get_relname_relid("versions", get_namespace_oid("nedb", false));
+	if (!OidIsValid(index_oid_versions))
+	{
+		index_oid_cache_reset();
+		index_oid_versions = versions;
+	}
+	if (index_oid_cached < INDEX_OID_CACHE_SIZE)
+		e = &index_oid_cache[index_oid_cached++];
+	else
+	{
+		e = &index_oid_cache[index_oid_next];
+		index_oid_next = (index_oid_next + 1) % INDEX_OID_CACHE_SIZE;
+		if (e->key)
+			pfree(e->key);
+	}
+	/* an error below leaves no half-made entry */
+	e->key = NULL;
+	e->keylen = -1;
+	e->index = index_oid_read(coll, field, kind, versions);
+	e->key = key;
+	e->keylen = len;
+	return e->index;
+}
+
+/*
+ * nedb.indexes changed (a trigger, per statement): drop every backend's
+ * cache of it, through a relcache invalidation of nedb.versions sent at
+ * commit (and at once here).
+ */
+PG_FUNCTION_INFO_V1(nedb_indexes_changed);
+
+Datum
+nedb_indexes_changed(PG_FUNCTION_ARGS)
+{
+	Oid			versions;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nedb.indexes_changed() is a trigger function")));
+	versions = get_relname_relid("versions", get_namespace_oid("nedb", false));
+	if (OidIsValid(versions))
+		CacheInvalidateRelcacheByRelid(versions);
+	return PointerGetDatum(NULL);
+}
+
+static Oid
+index_oid_read(const char *coll, const char *field, const char *kind, Oid versions)
+{
 	Oid			nsp = get_namespace_oid("nedb", false);
 	Oid			tbl = get_relname_relid("indexes", nsp);
 	Oid			pkey = get_relname_relid("indexes_pkey", nsp);
-	Oid			versions = get_relname_relid("versions", nsp);
 	Oid			result = InvalidOid;
 	Relation	rel;
 	ScanKeyData key[3];
