@@ -19,6 +19,9 @@ SELECT nedb.get('blocks', 'b42') - 'txids' AS block_42;
 SELECT b ->> 'height' AS height, b ->> 'miner' AS miner, left(b ->> 'hash', 16) AS hash
   FROM nql('FROM blocks ORDER BY height DESC LIMIT 10') b;
 SELECT l AS plan FROM nedb.explain('FROM blocks ORDER BY height DESC LIMIT 10') l;
+-- Postgres's own EXPLAIN shows the same path (the NEDB NQL Scan node), with ANALYZE the rows read
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT * FROM nql('FROM blocks WHERE height > 9000 ORDER BY height DESC LIMIT 10');
 SELECT * FROM nql('FROM blocks WHERE height > 9000 GROUP BY miner COUNT');
 
 \echo '== a reorg: block b42 is replaced; AS OF still sees the old one'
