@@ -236,6 +236,29 @@ close $fh;
 $node->start;
 like(q1("SELECT chk('cx_k')"), qr/^XX002 index "cx_k" is corrupted/, 'a key out of order is reported as XX002');
 
+# the key classes on the metapage (NQL's order verdict) cleared on disk: the
+# checker finds the keys whose class is not recorded
+q1(q{CREATE TABLE kx (j jsonb)});
+q1(q{INSERT INTO kx SELECT to_jsonb(g) FROM generate_series(1, 300) g});
+q1(q{INSERT INTO kx SELECT to_jsonb('s' || g) FROM generate_series(1, 300) g});
+q1(q{CREATE INDEX kx_j ON kx USING nedb_sorted (j nedb.nedb_jsonb_ops)});
+q1(q{INSERT INTO kx VALUES ('[1, 2]')});    # an insert notes a new class
+is(q1("SELECT chk('kx_j')"), '601', 'kx_j is sound before the damage');
+my $kpath = $node->data_dir . '/' . q1("SELECT pg_relation_filepath('kx_j')");
+$node->stop;
+open $fh, '+<:raw', $kpath or die "open $kpath: $!";
+sysseek($fh, 24, 0);
+sysread($fh, $blk, 24) == 24 or die "short read";
+my ($magic, $version, $root, $level, $vacuum, $classes) = unpack('L<6', $blk);
+is(sprintf('%x/%d/%d', $magic, $version, $classes), '4e534f52/2/7',
+	'the metapage (version 2) records numbers, strings and an array (0x7)');
+sysseek($fh, 24 + 20, 0);
+syswrite($fh, pack('L<', 1)) == 4 or die "short write";
+close $fh;
+$node->start;
+like(q1("SELECT chk('kx_j')"), qr/^XX002 index "kx_j" is corrupted/,
+	'keys of a class the metapage does not record are reported as XX002');
+
 # links that disagree: VACUUM warns, leaves the emptied page in place and
 # still finishes the table (a damaged index must not stop VACUUM)
 q1(q{CREATE TABLE lx (k int8)});
