@@ -110,6 +110,34 @@ open_sql_source(NqlExec *ex, NqlPlan *pl, Source *src)
 								  pl->values, NULL, true);
 }
 
+/*
+ * Whether the candidates are all collected before any row goes out: to be
+ * sorted in memory (not in ORDER BY order as they come), traversed, traced,
+ * grouped or sliced from the end.
+ */
+static bool
+needs_whole_set(NqlExec *ex, NqlPlan *pl, Source *src)
+{
+	NqlQuery   *q = ex->q;
+
+	return (q->order_by && !src->scan && !pl->index_order) || ex->rare_search ||
+		q->traverse || q->trace || q->group_by || (q->has_limit && q->limit < 0);
+}
+
+/*
+ * A direct scan gives way before any of its rows went out: the SQL path
+ * starts over (the index conditions it had are gone with it).
+ */
+static void
+give_way_to_sql(NqlExec *ex, NqlPlan *pl, Source *src)
+{
+	nql_scan_end(src->scan);
+	src->scan = NULL;
+	ex->bound = ex->done = NULL;
+	ex->direct_eq = false;
+	open_sql_source(ex, pl, src);
+}
+
 /* id order (bytewise, as COLLATE "C"): the candidates' order before ORDER BY */
 static int
 cmp_row_ids(const void *a, const void *b)
@@ -215,8 +243,7 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 		nql_scan_set_max_run(src.scan, NQL_EQ_MAX_RUN);
 	if (src.scan == NULL)
 		open_sql_source(&ex, &pl, &src);
-	whole_set = (q->order_by && !src.scan && !pl.index_order) || q->traverse || q->trace ||
-		q->group_by || (q->has_limit && q->limit < 0);
+	whole_set = needs_whole_set(&ex, &pl, &src);
 	rows = palloc(sizeof(NqlRow *) * cap);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nql row", ALLOCSET_DEFAULT_SIZES);
 
@@ -230,19 +257,15 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 		MemoryContextReset(rowcxt);
 		if (on_probation && budget-- == 0)
 		{
-			/* the matches are rare: the search index finds them */
-			nql_scan_end(src.scan);
-			src.scan = NULL;
-			ex.bound = ex.done = NULL;
+			/* the matches are rare: the search index finds them, sorted below */
 			ex.rare_search = true;
+			give_way_to_sql(&ex, &pl, &src);
 			if (stats)
 				stats->search_gave_way++;
 			on_probation = false;
 			n = 0;
 			emitted = 0;
-			open_sql_source(&ex, &pl, &src);
-			/* the search index's matches come in its order: sorted below */
-			whole_set = true;
+			whole_set = needs_whole_set(&ex, &pl, &src);
 		}
 		old = MemoryContextSwitchTo(rowcxt);
 		if (!source_next(&src, &id, &doc))
@@ -251,14 +274,10 @@ nql_run(const char *query, Tuplestorestate *ts, TupleDesc desc, NqlRunStats *sta
 			if (src.scan && nql_scan_overflowed(src.scan))
 			{
 				/* an equality with many matches: nothing went out yet */
-				nql_scan_end(src.scan);
-				src.scan = NULL;
-				ex.bound = ex.done = NULL;
-				ex.direct_eq = false;
+				give_way_to_sql(&ex, &pl, &src);
 				if (stats)
 					stats->eq_gave_way++;
-				open_sql_source(&ex, &pl, &src);
-				whole_set = (q->order_by && !pl.index_order) || (q->has_limit && q->limit < 0);
+				whole_set = needs_whole_set(&ex, &pl, &src);
 				continue;
 			}
 			break;
