@@ -149,13 +149,14 @@ index_oid_invalidate(Datum arg, Oid relid)
 		index_oid_cache_reset();
 }
 
+/* the entries' key of (coll, field, kind), in the current memory context */
 static char *
 index_oid_key(const char *coll, const char *field, const char *kind, int *len)
 {
 	int			k = strlen(kind) + 1;
 	int			c = strlen(coll) + 1;
 	int			f = strlen(field) + 1;
-	char	   *key = MemoryContextAlloc(CacheMemoryContext, k + c + f);
+	char	   *key = palloc(k + c + f);
 
 	memcpy(key, kind, k);
 	memcpy(key + k, coll, c);
@@ -197,11 +198,12 @@ nedb_index_oid(const char *coll, const char *field, const char *kind)
 	key = index_oid_key(coll, field, kind, &len);
 	if (OidIsValid(index_oid_versions) && (e = index_oid_lookup(key, len)) != NULL)
 	{
-		pfree(key);
 		if (!OidIsValid(e->index) || SearchSysCacheExists1(RELOID, ObjectIdGetDatum(e->index)))
+		{
+			pfree(key);
 			return e->index;
+		}
 		index_oid_cache_reset();
-		key = index_oid_key(coll, field, kind, &len);
 	}
 	versions = get_relname_relid("versions", get_namespace_oid("nedb", false));
 	if (!OidIsValid(index_oid_versions))
@@ -222,8 +224,10 @@ nedb_index_oid(const char *coll, const char *field, const char *kind)
 	e->key = NULL;
 	e->keylen = -1;
 	e->index = index_oid_read(coll, field, kind, versions);
-	e->key = key;
+	e->key = MemoryContextAlloc(CacheMemoryContext, len);
+	memcpy(e->key, key, len);
 	e->keylen = len;
+	pfree(key);
 	return e->index;
 }
 
