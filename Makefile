@@ -5,6 +5,7 @@ OBJS = \
 	src/util.o \
 	src/acl.o \
 	src/canon.o \
+	src/canon_scan.o \
 	src/op.o \
 	src/session.o \
 	src/chain.o \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh - everything: deps, build (-Werror), pg_regress, TAP, NQL parser fuzzing. Run as root.
+# test.sh - everything: deps, build (-Werror), pg_regress, TAP, NQL parser and JSON scanner fuzzing. Run as root.
 #   sudo bash scripts/test.sh
 set -Eeuo pipefail
 source "$(dirname "$0")/common.sh"
@@ -55,7 +55,7 @@ if ! as_pg make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLAT
     for f in "$SRC"/tmp_check/log/*; do [[ -f $f ]] && { echo "---- $f"; tail -40 "$f"; }; done
 fi
 
-echo "== NQL parser fuzzing (libFuzzer with ASan and UBSan, ${NEDB_FUZZ_SECS:-30} s; tests/fuzz)"
+echo "== fuzzing: the NQL parser, canon_scan against Postgres's JSON parser (libFuzzer with ASan and UBSan, ${NEDB_FUZZ_SECS:-30} s each; tests/fuzz)"
 if ! PG_CONFIG="$PG_CONFIG" bash "$SRC/tests/fuzz/run.sh" "${NEDB_FUZZ_SECS:-30}" "$WORK/fuzz"; then
     failed+=(fuzz)
 fi

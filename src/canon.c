@@ -1005,11 +1005,15 @@ sem_scalar(void *state, char *token, JsonTokenType type)
 CanonNode *
 canon_parse(const char *json, int len, const char *what)
 {
-	ParseState *ps = palloc0(sizeof(ParseState));
+	ParseState *ps;
 	JsonSemAction sem;
 	JsonLexContext *lex;
 	JsonParseErrorType err;
+	CanonNode  *fast = canon_scan(json, len);
 
+	if (fast != NULL)
+		return fast;
+	ps = palloc0(sizeof(ParseState));
 	memset(&sem, 0, sizeof(sem));
 	sem.semstate = ps;
 	sem.object_start = sem_object_start;

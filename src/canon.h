@@ -48,6 +48,8 @@ extern void canon_built_object(StringInfo out, JsonbValue *obj, bool skip_seq, b
 
 /* text parsed into a tree (ereports on invalid JSON, naming what) */
 extern CanonNode *canon_parse(const char *json, int len, const char *what);
+/* the same tree in one pass, or NULL where pg_parse_json must decide */
+extern CanonNode *canon_scan(const char *json, int len);
 extern void canon_node(StringInfo out, CanonNode *node, bool spaced);
 extern CanonNode *canon_member(CanonNode *obj, const char *key);
 extern Jsonb *canon_node_to_jsonb(CanonNode *node);
