@@ -52,3 +52,22 @@ DROP EXTENSION nedb CASCADE;
 CREATE EXTENSION nedb;
 SELECT nedb.import_aof(lines) FROM full_aof;
 SELECT nedb.head() = (SELECT head FROM full_aof) AS same_head, nedb.verify();
+
+-- an imported document is the jsonb its text reads as: members in jsonb's
+-- order (shorter keys first; objects of more than 16 members too), nested
+-- objects and arrays, numbers of every spelling, escaped strings
+SELECT nedb.put('shape', 'a', jsonb_build_object(
+         'zz', 1, 'a', '{"bb": [1, -0, 2.5, 1e-7, 123456789012345678901234, -12, {"y": null, "x": true}], "b": "q\"\\/\n\t"}'::jsonb,
+         'many', (SELECT jsonb_object_agg(repeat(chr(97 + g % 5), 1 + g % 7) || g, g * 1.5) FROM generate_series(1, 40) g),
+         'neg', -9223372036854775808, 'big', 99999999999999999999, 'f', 0.1, 'e', '[]'::jsonb, 'o', '{}'::jsonb))
+       IS NOT NULL AS put;
+SELECT nedb.put('shape', 'b', '{"k": "é ✓ \u00e9", "l": [[], [[]], {"": ""}]}') IS NOT NULL AS put;
+CREATE TEMP TABLE docs_before AS SELECT seq_from, doc::text AS t, pg_column_size(doc) AS size FROM nedb.versions;
+CREATE TEMP TABLE shape_aof AS SELECT string_agg(l, E'\n' ORDER BY n) AS lines FROM nedb.export_aof() WITH ORDINALITY t(l, n);
+DROP EXTENSION nedb CASCADE;
+CREATE EXTENSION nedb;
+SELECT nedb.import_aof(lines) > 0 AS imported FROM shape_aof;
+SELECT count(*) AS docs, count(*) FILTER (WHERE b.t IS DISTINCT FROM a.t OR b.size IS DISTINCT FROM a.size) AS differ
+  FROM docs_before b FULL JOIN (SELECT seq_from, doc::text AS t, pg_column_size(doc) AS size FROM nedb.versions) a USING (seq_from);
+SELECT (nedb.get('shape', 'a') -> 'many') = (SELECT jsonb_object_agg(repeat(chr(97 + g % 5), 1 + g % 7) || g, g * 1.5) FROM generate_series(1, 40) g) AS many_same,
+       nedb.get('shape', 'a') @> '{"a": {"bb": [{"x": true}]}}' AS containment, nedb.verify();

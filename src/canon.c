@@ -1140,62 +1140,158 @@ canon_member(CanonNode *obj, const char *key)
 	return NULL;
 }
 
-/* push node as jsonb_in would have read its canonical text */
-static JsonbValue *
-node_push(JsonbParseState **st, CanonNode *node, JsonbIteratorToken scalar_tok)
+/* jsonb's member order: shorter keys first, then bytes; a later duplicate first */
+static int
+cmp_jsonb_pair(const void *a, const void *b)
 {
-	JsonbValue	v;
+	const JsonbPair *x = a;
+	const JsonbPair *y = b;
+	int			r;
 
+	if (x->key.val.string.len != y->key.val.string.len)
+		return x->key.val.string.len > y->key.val.string.len ? 1 : -1;
+	r = memcmp(x->key.val.string.val, y->key.val.string.val, x->key.val.string.len);
+	if (r != 0)
+		return r;
+	return x->order > y->order ? -1 : 1;
+}
+
+static bool
+same_key(const JsonbPair *x, const JsonbPair *y)
+{
+	return x->key.val.string.len == y->key.val.string.len &&
+		memcmp(x->key.val.string.val, y->key.val.string.val, x->key.val.string.len) == 0;
+}
+
+/*
+ * Sort an object's members as jsonb keeps them and drop duplicated keys
+ * (the last one written stays, as in jsonb_in): what pushJsonbValue does at
+ * an object's end, without its per-value copies.
+ */
+static void
+sort_pairs(JsonbValue *obj)
+{
+	JsonbPair  *p = obj->val.object.pairs;
+	int			n = obj->val.object.nPairs;
+	int			kept;
+
+	if (n < 2)
+		return;
+	if (n <= 16)
+	{
+		for (int i = 1; i < n; i++)
+		{
+			JsonbPair	t = p[i];
+			int			j = i;
+
+			while (j > 0 && cmp_jsonb_pair(&p[j - 1], &t) > 0)
+			{
+				p[j] = p[j - 1];
+				j--;
+			}
+			p[j] = t;
+		}
+	}
+	else
+		qsort(p, n, sizeof(JsonbPair), cmp_jsonb_pair);
+	kept = 1;
+	for (int i = 1; i < n; i++)
+		if (!same_key(&p[kept - 1], &p[i]))
+			p[kept++] = p[i];
+	obj->val.object.nPairs = kept;
+}
+
+/* an int token of up to 18 digits as numeric, without numeric_in's text scan */
+static bool
+small_int_numeric(CanonNode *node, Numeric *out)
+{
+	const char *p = node->str;
+	bool		neg = *p == '-';
+	int64		v = 0;
+
+	if (node->len - neg > 18)
+		return false;
+	for (p += neg; *p; p++)
+		v = v * 10 + (*p - '0');
+	*out = int64_to_numeric(neg ? -v : v);
+	return true;
+}
+
+/*
+ * node as a JsonbValue tree (objects sorted and unique as jsonb keeps them),
+ * what jsonb_in would have built from its canonical text; extra (NULL if
+ * none) is one more member of an object node, after its own.
+ */
+static void
+node_value(CanonNode *node, JsonbValue *v, JsonbPair *extra)
+{
 	check_stack_depth();
 	switch (node->kind)
 	{
 		case CN_OBJECT:
-			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+			v->type = jbvObject;
+			v->val.object.nPairs = node->n + (extra != NULL);
+			v->val.object.pairs = palloc(sizeof(JsonbPair) * Max(v->val.object.nPairs, 1));
 			for (int i = 0; i < node->n; i++)
 			{
-				v.type = jbvString;
-				v.val.string.val = node->keys[i];
-				v.val.string.len = strlen(node->keys[i]);
-				pushJsonbValue(st, WJB_KEY, &v);
-				node_push(st, node->items[i], WJB_VALUE);
+				JsonbPair  *pair = &v->val.object.pairs[i];
+
+				pair->key.type = jbvString;
+				pair->key.val.string.val = node->keys[i];
+				pair->key.val.string.len = strlen(node->keys[i]);
+				pair->order = i;
+				node_value(node->items[i], &pair->value, NULL);
 			}
-			/* duplicated keys: the last one stays, as in jsonb_in */
-			return pushJsonbValue(st, WJB_END_OBJECT, NULL);
+			if (extra)
+			{
+				v->val.object.pairs[node->n] = *extra;
+				v->val.object.pairs[node->n].order = node->n;
+			}
+			sort_pairs(v);
+			break;
 		case CN_ARRAY:
-			pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+			v->type = jbvArray;
+			v->val.array.rawScalar = false;
+			v->val.array.nElems = node->n;
+			v->val.array.elems = palloc(sizeof(JsonbValue) * Max(node->n, 1));
 			for (int i = 0; i < node->n; i++)
-				node_push(st, node->items[i], WJB_ELEM);
-			return pushJsonbValue(st, WJB_END_ARRAY, NULL);
+				node_value(node->items[i], &v->val.array.elems[i], NULL);
+			break;
 		case CN_NULL:
-			v.type = jbvNull;
+			v->type = jbvNull;
 			break;
 		case CN_TRUE:
 		case CN_FALSE:
-			v.type = jbvBool;
-			v.val.boolean = node->kind == CN_TRUE;
+			v->type = jbvBool;
+			v->val.boolean = node->kind == CN_TRUE;
 			break;
 		case CN_INT:
 		case CN_FLOAT:
+			v->type = jbvNumeric;
+			if (node->kind == CN_FLOAT || !small_int_numeric(node, &v->val.numeric))
 			{
 				StringInfoData num;
 
-				initStringInfo(&num);
+				/* (initStringInfo's 1 kB would be most of the work) */
+				num.maxlen = 64;
+				num.data = palloc(num.maxlen);
+				num.len = 0;
+				num.data[0] = '\0';
+				num.cursor = 0;
 				canon_numeric_text(&num, node->str);
-				v.type = jbvNumeric;
-				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	CStringGetDatum(num.data),
-																	ObjectIdGetDatum(InvalidOid),
-																	Int32GetDatum(-1)));
+				v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	 CStringGetDatum(num.data),
+																	 ObjectIdGetDatum(InvalidOid),
+																	 Int32GetDatum(-1)));
 				pfree(num.data);
 			}
 			break;
 		case CN_STRING:
-			v.type = jbvString;
-			v.val.string.val = node->str;
-			v.val.string.len = node->len;
+			v->type = jbvString;
+			v->val.string.val = node->str;
+			v->val.string.len = node->len;
 			break;
 	}
-	return pushJsonbValue(st, scalar_tok, &v);
 }
 
 /*
@@ -1205,7 +1301,7 @@ node_push(JsonbParseState **st, CanonNode *node, JsonbIteratorToken scalar_tok)
 Jsonb *
 canon_node_to_jsonb(CanonNode *node)
 {
-	JsonbParseState *st = NULL;
+	JsonbValue	v;
 
 	if (node->kind != CN_OBJECT && node->kind != CN_ARRAY)
 	{
@@ -1215,7 +1311,8 @@ canon_node_to_jsonb(CanonNode *node)
 		canon_node(&s, node, false);
 		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
 	}
-	return JsonbValueToJsonb(node_push(&st, node, WJB_VALUE));
+	node_value(node, &v, NULL);
+	return JsonbValueToJsonb(&v);
 }
 
 /*
@@ -1226,25 +1323,15 @@ canon_node_to_jsonb(CanonNode *node)
 Jsonb *
 canon_object_to_jsonb_with(CanonNode *obj, const char *key, int64 i)
 {
-	JsonbParseState *st = NULL;
 	JsonbValue	v;
+	JsonbPair	extra;
 
 	Assert(obj->kind == CN_OBJECT);
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	for (int k = 0; k < obj->n; k++)
-	{
-		v.type = jbvString;
-		v.val.string.val = obj->keys[k];
-		v.val.string.len = strlen(obj->keys[k]);
-		pushJsonbValue(&st, WJB_KEY, &v);
-		node_push(&st, obj->items[k], WJB_VALUE);
-	}
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(&st, WJB_KEY, &v);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(i);
-	pushJsonbValue(&st, WJB_VALUE, &v);
-	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+	extra.key.type = jbvString;
+	extra.key.val.string.val = (char *) key;
+	extra.key.val.string.len = strlen(key);
+	extra.value.type = jbvNumeric;
+	extra.value.val.numeric = int64_to_numeric(i);
+	node_value(obj, &v, &extra);
+	return JsonbValueToJsonb(&v);
 }
