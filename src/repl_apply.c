@@ -44,6 +44,7 @@
 #include "cascade.h"
 #include "chain.h"
 #include "repl.h"
+#include "store.h"
 
 /* waits for the primary longer than this are an error */
 #define CONNECT_TIMEOUT_MS 30000
@@ -62,6 +63,7 @@ static int64 applied_seq = -1;
 static bool in_apply = false;	/* an error now is the stream's fault */
 static int	apply_index = 0;	/* the batch row being applied */
 static bool fetch_pending = false;	/* the next batch asked for, not yet read */
+static bool keys_checked = false;	/* store_track_written_keys was asked */
 static long backoff_ms = 0;
 static MemoryContext line_cxt = NULL;
 static SPIPlanPtr sub_plan = NULL;
@@ -282,6 +284,21 @@ apply_batch(int n)
 	}
 
 	chain_lock();
+	if (!keys_checked)
+	{
+		int64		primary_seq;
+
+		/*
+		 * From an empty database (nothing else writes while we follow) every
+		 * version is ours: a put of a key we never wrote has none to close.
+		 */
+		SpinLockAcquire(&repl_shared->mutex);
+		primary_seq = my_slot->primary_seq;
+		SpinLockRelease(&repl_shared->mutex);
+		keys_checked = true;
+		if (applied_seq < 0)
+			(void) store_track_written_keys(primary_seq - applied_seq);
+	}
 	in_apply = true;
 	for (apply_index = 0; apply_index < n; apply_index++)
 	{

@@ -27,6 +27,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
+#include "lib/bloomfilter.h"
 #include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -68,6 +69,16 @@ static Relation versions_key = NULL;	/* index (coll, id, seq_from) */
 static EState *w_estate = NULL;
 static bool w_open = false;
 static bool w_stale = false;
+
+/*
+ * Every key this backend has given a version, where it knows that no other
+ * version exists: a follower that started from an empty database is the
+ * only writer of its versions, so a key the filter lacks has none to close
+ * and its put skips the latest-version probe (a tenth of a catch-up).  A
+ * false positive costs the probe; rows of an aborted batch stay in the
+ * filter, which costs the same.
+ */
+static bloom_filter *written_keys = NULL;
 
 static void
 writer_open(Writer *w, Oid nsp, const char *relname, int natts)
@@ -389,19 +400,62 @@ store_append_op(Datum *values, bool *nulls)
 }
 
 /*
- * A new version of coll:id from seq on (doc NULL: a tombstone), closing the
- * open one.  The caller holds the chain lock, so nobody else writes versions.
+ * Whether no versions exist: then every key this backend gives one from now
+ * on, while it is the database's only writer of versions (the caller's
+ * promise), goes into a filter sized for about expected keys, and a put of a
+ * key not in it skips the probe for a version to close.
  */
-void
-store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null)
+bool
+store_track_written_keys(int64 expected)
+{
+	MemoryContext old;
+
+	writers_open();
+	if (last_entry(&w_versions, versions_key, 0, NULL))
+		return false;
+	ExecClearTuple(w_versions.scanslot);
+	if (written_keys)
+		bloom_free(written_keys);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	/* (at most 32 MB: past about 16M keys it lets more probes through) */
+	written_keys = bloom_create(Max(expected, 1024), 32 * 1024, 0);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* false if coll:id surely has no version yet; remembers it has one now */
+static bool
+maybe_written(Datum coll, Datum id)
+{
+	text	   *c = DatumGetTextPP(coll);
+	text	   *i = DatumGetTextPP(id);
+	int			clen = VARSIZE_ANY_EXHDR(c);
+	int			ilen = VARSIZE_ANY_EXHDR(i);
+	char		buf[256];
+	char	   *key = clen + ilen + 1 <= sizeof(buf) ? buf : palloc(clen + ilen + 1);
+	bool		maybe;
+
+	/* (collection names have no NUL: the pair is one key) */
+	memcpy(key, VARDATA_ANY(c), clen);
+	key[clen] = '\0';
+	memcpy(key + clen + 1, VARDATA_ANY(i), ilen);
+	maybe = !bloom_lacks_element(written_keys, (unsigned char *) key, clen + ilen + 1);
+	if (!maybe)
+		bloom_add_element(written_keys, (unsigned char *) key, clen + ilen + 1);
+	if (key != buf)
+		pfree(key);
+	return maybe;
+}
+
+/* close coll:id's open version, if it has one, at seq */
+static void
+close_latest_version(int64 seq, Datum coll, Datum id)
 {
 	ScanKeyData sk[2];
 	IndexScanDesc scan;
 	Snapshot	snap;
 	Datum		values[VERSIONS_NATTS];
 	bool		nulls[VERSIONS_NATTS] = {false, false, false, false, false};
-
-	writers_open();
 
 	/* the latest version of the key: the last entry of (coll, id, seq_from) */
 	CommandCounterIncrement();
@@ -453,6 +507,21 @@ store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null)
 	ExecClearTuple(w_versions.scanslot);
 	index_endscan(scan);
 	UnregisterSnapshot(snap);
+}
+
+/*
+ * A new version of coll:id from seq on (doc NULL: a tombstone), closing the
+ * open one.  The caller holds the chain lock, so nobody else writes versions.
+ */
+void
+store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null)
+{
+	Datum		values[VERSIONS_NATTS];
+	bool		nulls[VERSIONS_NATTS] = {false, false, false, false, false};
+
+	writers_open();
+	if (written_keys == NULL || maybe_written(coll, id))
+		close_latest_version(seq, coll, id);
 
 	values[V_SEQ_FROM] = Int64GetDatum(seq);
 	nulls[V_SEQ_TO] = true;

@@ -17,6 +17,8 @@ extern void store_append_op(Datum *values, bool *nulls);
 
 /* a new version of coll:id from seq on (doc_null: a tombstone) */
 extern void store_put_version(int64 seq, Datum coll, Datum id, Datum doc, bool doc_null);
+/* a follower from an empty database: puts of keys it never wrote skip the probe */
+extern bool store_track_written_keys(int64 expected);
 
 /* under the chain lock, as the latest snapshot sees them */
 extern bool store_last_op(int64 *seq, uint8 *hash, TransactionId *xmin,
