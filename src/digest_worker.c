@@ -99,14 +99,8 @@ nedb_digest_worker_main(Datum arg)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = rounds_caught_error(TopMemoryContext, NULL);
 
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(TopMemoryContext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("nedb digest signer in database \"%s\": %s",

@@ -239,20 +239,11 @@ drop_leftover(const char *name)
 static char *
 catch_error(MemoryContext cxt)
 {
-	ErrorData  *edata;
 	char	   *msg;
 
-	HOLD_INTERRUPTS();
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	FlushErrorState();
-	AbortOutOfAnyTransaction();
+	FreeErrorData(rounds_caught_error(cxt, &msg));
 	SetUserIdAndSecContext(worker_user, worker_sec);
-	RESUME_INTERRUPTS();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	msg = psprintf("%s%s%s", edata->message,
-				   edata->detail ? " " : "", edata->detail ? edata->detail : "");
-	FreeErrorData(edata);
 	return msg;
 }
 

@@ -44,6 +44,7 @@
 #include "cascade.h"
 #include "chain.h"
 #include "repl.h"
+#include "rounds.h"
 #include "store.h"
 
 /* waits for the primary longer than this are an error */
@@ -695,16 +696,10 @@ nedb_repl_apply_main(Datum arg)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			char	   *msg;
+			ErrorData  *edata = rounds_caught_error(worker_cxt, &msg);
 			bool		permanent;
-			char		msg[NEDB_ERROR_LEN];
 
-			HOLD_INTERRUPTS();
-			MemoryContextSwitchTo(worker_cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortOutOfAnyTransaction();
-			RESUME_INTERRUPTS();
 			MemoryContextReset(line_cxt);
 
 			permanent = in_apply && stream_error(edata->sqlerrcode);
@@ -736,8 +731,6 @@ nedb_repl_apply_main(Datum arg)
 			conn = NULL;
 			fetch_pending = false;
 
-			snprintf(msg, sizeof(msg), "%s%s%s", edata->message,
-					 edata->detail ? " " : "", edata->detail ? edata->detail : "");
 			SpinLockAcquire(&repl_shared->mutex);
 			strlcpy(my_slot->last_error, msg, NEDB_ERROR_LEN);
 			my_slot->state = REPL_RETRYING;

@@ -137,3 +137,20 @@ rounds_worker_start(Oid dboid, const char *appname)
 	CommitTransactionCommand();
 	return owner;
 }
+
+ErrorData *
+rounds_caught_error(MemoryContext cxt, char **text)
+{
+	ErrorData  *edata;
+
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	RESUME_INTERRUPTS();
+	if (text)
+		*text = psprintf("%s%s%s", edata->message,
+						 edata->detail ? " " : "", edata->detail ? edata->detail : "");
+	return edata;
+}

@@ -49,4 +49,11 @@ extern bool rounds_start_worker(const char *function, const char *type, Oid dboi
  */
 extern Oid	rounds_worker_start(Oid dboid, const char *appname);
 
+/*
+ * In a worker's PG_CATCH: the error, copied into cxt, with the error state
+ * flushed and any transaction aborted; *text (if not NULL) its message and
+ * detail in one line, palloc'd in cxt.
+ */
+extern ErrorData *rounds_caught_error(MemoryContext cxt, char **text);
+
 #endif

@@ -351,18 +351,9 @@ nedb_sweeper_main(Datum arg)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		char		msg[NEDB_ERROR_LEN];
+		char	   *msg;
+		ErrorData  *edata = rounds_caught_error(worker_cxt, &msg);
 
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(worker_cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
-
-		snprintf(msg, sizeof(msg), "%s%s%s", edata->message,
-				 edata->detail ? " " : "", edata->detail ? edata->detail : "");
 		entry_done(msg);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
