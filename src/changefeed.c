@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "feed_payload.h"
 #include "group_commit.h"
 #include "op.h"
 #include "session.h"
@@ -44,6 +45,49 @@ PG_FUNCTION_INFO_V1(nedb_export_bodies);
  * read back; a larger page spills past it.
  */
 #define SINCE_PAGE_KB (16 * 1024)
+
+/*
+ * A page's rows are kept in one context for the session rather than in the
+ * query's memory: 10 MB allocated afresh per page comes back from malloc as
+ * new pages of the kernel's (glibc returns blocks this large when they are
+ * freed), and faulting them in cost more than copying the rows.  Its first
+ * block of SINCE_PAGE_KB is kept by a reset; a reset happens when a page
+ * starts and no query that holds an earlier one is still running.
+ */
+static MemoryContext page_cxt = NULL;
+static int	page_users = 0;
+
+static void
+page_released(void *arg)
+{
+	page_users--;
+}
+
+/* the context for this call's page, counted until the query's memory goes */
+static MemoryContext
+page_context(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext query_cxt;
+	MemoryContextCallback *cb;
+
+	/* not called as a set: nedb_srf_begin_in says so */
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		return NULL;
+	query_cxt = rsinfo->econtext->ecxt_per_query_memory;
+	if (page_cxt == NULL)
+		page_cxt = AllocSetContextCreate(TopMemoryContext, "nedb feed pages",
+										 SINCE_PAGE_KB * 1024L, ALLOCSET_DEFAULT_INITSIZE,
+										 SINCE_PAGE_KB * 1024L);
+	else if (page_users == 0)
+		MemoryContextReset(page_cxt);
+	cb = MemoryContextAlloc(query_cxt, sizeof(MemoryContextCallback));
+	cb->func = page_released;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(query_cxt, cb);
+	page_users++;
+	return page_cxt;
+}
 
 /* nedb.ops columns (table order) and nedb.since's */
 enum
@@ -210,6 +254,43 @@ key_payload(Datum *ov, bool *on, bool with_doc, Jsonb *doc)
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
+/* whether text datum d is the word w */
+static bool
+text_is(Datum d, const char *w)
+{
+	text	   *t = DatumGetTextPP(d);
+	int			len = strlen(w);
+
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), w, len) == 0;
+}
+
+/*
+ * A put's or delete's payload into buf (reset): written directly when the
+ * document is an object (always, for what nedb.put stores), else built.
+ */
+static Datum
+put_delete_payload(StringInfo buf, Datum *ov, bool *on, bool with_doc, Jsonb *doc)
+{
+	text	   *c = on[O_COLL] ? NULL : DatumGetTextPP(ov[O_COLL]);
+	text	   *i = on[O_ID] ? NULL : DatumGetTextPP(ov[O_ID]);
+
+	if (doc != NULL && !JsonContainerIsObject(&doc->root))
+		return JsonbPGetDatum(key_payload(ov, on, with_doc, doc));
+	resetStringInfo(buf);
+	feed_key_payload(buf, c ? VARDATA_ANY(c) : NULL, c ? VARSIZE_ANY_EXHDR(c) : 0,
+					 i ? VARDATA_ANY(i) : NULL, i ? VARSIZE_ANY_EXHDR(i) : 0,
+					 with_doc, doc);
+#ifdef FEED_PAYLOAD_CHECK
+	{
+		Jsonb	   *want = key_payload(ov, on, with_doc, doc);
+
+		if (VARSIZE(want) != buf->len || memcmp(want, buf->data, buf->len) != 0)
+			elog(ERROR, "feed_key_payload differs from key_payload");
+	}
+#endif
+	return PointerGetDatum(buf->data);
+}
+
 /* an op kept with its exact body: the body's payload (NULL if it has none) */
 static Jsonb *
 body_payload(Datum body, bool *isnull)
@@ -282,12 +363,13 @@ nedb_since(PG_FUNCTION_ARGS)
 	int64		head;
 	int64		prev_seq = PG_INT64_MIN;
 	StringInfoData prev;		/* prev_hash of the next row, when prev_seq is its seq - 1 */
+	StringInfoData payload;		/* a put's or delete's payload, row by row */
 	bool		has_ver;
 	int64		n = 0;
 
 	/* a page is always bounded, whatever lim says */
 	lim = Min(Max(lim, 0), SINCE_MAX_LIM);
-	ts = nedb_srf_begin_mem(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB));
+	ts = nedb_srf_begin_in(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB), page_context(fcinfo));
 	if (lim == 0)
 		return (Datum) 0;
 
@@ -297,6 +379,7 @@ nedb_since(PG_FUNCTION_ARGS)
 	head = last_seq(f.ops, f.ops_pk, f.snap);
 
 	initStringInfo(&prev);
+	initStringInfo(&payload);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb since row",
 								   ALLOCSET_DEFAULT_SIZES);
 	while (n < lim && feed_next(&f, &has_ver))
@@ -308,7 +391,6 @@ nedb_since(PG_FUNCTION_ARGS)
 		bool		nulls[S_NATTS];
 		int64		seq = DatumGetInt64(ov[O_SEQ]);
 		bool		isnull;
-		const char *kind;
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(rowcxt);
@@ -333,22 +415,21 @@ nedb_since(PG_FUNCTION_ARGS)
 		values[S_HEAD_SEQ] = Int64GetDatum(head);
 
 		/* as the view: the exact body's payload, else rebuilt from the rows */
-		kind = TextDatumGetCString(ov[O_OP]);
 		if (!on[O_BODY])
 		{
 			Jsonb	   *p = body_payload(ov[O_BODY], &nulls[S_PAYLOAD]);
 
 			values[S_PAYLOAD] = p ? JsonbPGetDatum(p) : (Datum) 0;
 		}
-		else if (strcmp(kind, "put") == 0)
+		else if (text_is(ov[O_OP], "put"))
 		{
 			Datum		doc = has_ver ? slot_getattr(f.ver_slot, 5, &isnull) : (Datum) 0;
 
-			values[S_PAYLOAD] = JsonbPGetDatum(key_payload(ov, on, true,
-														   has_ver && !isnull ? DatumGetJsonbP(doc) : NULL));
+			values[S_PAYLOAD] = put_delete_payload(&payload, ov, on, true,
+												   has_ver && !isnull ? DatumGetJsonbP(doc) : NULL);
 		}
-		else if (strcmp(kind, "delete") == 0)
-			values[S_PAYLOAD] = JsonbPGetDatum(key_payload(ov, on, false, NULL));
+		else if (text_is(ov[O_OP], "delete"))
+			values[S_PAYLOAD] = put_delete_payload(&payload, ov, on, false, NULL);
 		else
 		{
 			values[S_PAYLOAD] = ov[O_PAYLOAD];
@@ -410,7 +491,7 @@ nedb_export_bodies(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max must not be negative")));
-	ts = nedb_srf_begin_mem(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB));
+	ts = nedb_srf_begin_in(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB), page_context(fcinfo));
 	if (has_max && max == 0)
 		return (Datum) 0;
 
