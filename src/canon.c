@@ -88,7 +88,8 @@ canon_string(StringInfo out, const char *s, int len)
 
 	if (!plain_byte['a'])
 		init_plain_bytes();
-	enlargeStringInfo(out, len + 2);
+	if (out->len + len + 2 >= out->maxlen)
+		enlargeStringInfo(out, len + 2);
 	/*
 	 * Most strings are plain ASCII all through: test them a word at a time
 	 * (the last word overlapping) and copy them at once.
@@ -618,6 +619,16 @@ cmp_keyed_value(const void *a, const void *b)
 static void canon_jsonb_container(StringInfo out, JsonbContainer *c,
 								  bool skip_seq, bool spaced);
 
+/* the separator between members or elements */
+static inline void
+append_sep(StringInfo out, bool spaced)
+{
+	if (spaced)
+		appendBinaryStringInfo(out, ", ", 2);
+	else
+		appendStringInfoCharMacro(out, ',');
+}
+
 /* the members of an object, sorted in place, written with write_value */
 static void
 canon_members(StringInfo out, KeyedValue *kv, int k, bool spaced,
@@ -771,7 +782,7 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 		for (int i = 0; i < n; i++)
 		{
 			if (i > 0)
-				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+				append_sep(out, spaced);
 			canon_child(out, c, base, i, &span[i], spaced);
 		}
 		appendStringInfoCharMacro(out, ']');
@@ -791,32 +802,58 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 				continue;
 			order[k++] = i;
 		}
-		/* key order by code point (insertion sort while small) */
+		/*
+		 * Key order by code point: qsort when large, else an insertion sort
+		 * on the keys' first 8 bytes as a number (the order of the bytes,
+		 * a shorter key's missing ones as zeros, which no key has), the
+		 * keys themselves compared only where those are equal.
+		 */
 		if (k > 16)
 			qsort_arg(order, k, sizeof(int), cmp_key_index, &ko);
 		else
+		{
+			uint64		pfx[16];
+
+			for (int i = 0; i < k; i++)
+			{
+				const unsigned char *key = (const unsigned char *) base + span[order[i]].off;
+				int			len = Min(span[order[i]].len, 8);
+				uint64		p = 0;
+
+				for (int b = 0; b < len; b++)
+					p |= (uint64) key[b] << (56 - 8 * b);
+				pfx[i] = p;
+			}
 			for (int i = 1; i < k; i++)
 			{
 				int			t = order[i];
+				uint64		tp = pfx[i];
 				int			j = i - 1;
 
-				while (j >= 0 && cmp_key_index(&order[j], &t, &ko) > 0)
+				while (j >= 0 && (pfx[j] > tp ||
+								  (pfx[j] == tp && cmp_key_index(&order[j], &t, &ko) > 0)))
 				{
 					order[j + 1] = order[j];
+					pfx[j + 1] = pfx[j];
 					j--;
 				}
 				order[j + 1] = t;
+				pfx[j + 1] = tp;
 			}
+		}
 		appendStringInfoCharMacro(out, '{');
 		for (int m = 0; m < k; m++)
 		{
 			int			i = order[m];
 
 			if (!first)
-				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+				append_sep(out, spaced);
 			first = false;
 			canon_string(out, base + span[i].off, span[i].len);
-			appendBinaryStringInfo(out, spaced ? ": " : ":", spaced ? 2 : 1);
+			if (spaced)
+				appendBinaryStringInfo(out, ": ", 2);
+			else
+				appendStringInfoCharMacro(out, ':');
 			canon_child(out, c, base, n + i, &span[n + i], spaced);
 		}
 		appendStringInfoCharMacro(out, '}');

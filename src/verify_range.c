@@ -245,6 +245,7 @@ verify_range(VerifyShared *sh, VerifyRels *rels, Snapshot snap, int64 lo, int64 
 	char		prev[NEDB_HEX_LEN + 1];
 	int64		expect = lo;
 	MemoryContext rowcxt;
+	StringInfoData body;
 	TupleTableSlot *probe_slot = table_slot_create(rels->ops, NULL);
 
 	if (lo == 0)
@@ -291,6 +292,8 @@ verify_range(VerifyShared *sh, VerifyRels *rels, Snapshot snap, int64 lo, int64 
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb verify row",
 								   ALLOCSET_DEFAULT_SIZES);
+	/* one buffer for every body: it grows to the longest once */
+	initStringInfo(&body);
 	while (expect < hi)
 	{
 		MemoryContext old;
@@ -300,7 +303,6 @@ verify_range(VerifyShared *sh, VerifyRels *rels, Snapshot snap, int64 lo, int64 
 		Datum		doc = (Datum) 0;
 		bool		doc_null = true;
 		char	   *detail = NULL;
-		StringInfoData body;
 
 		CHECK_FOR_INTERRUPTS();
 		/* a lower range has failed: what this one finds is past it */
@@ -327,7 +329,7 @@ verify_range(VerifyShared *sh, VerifyRels *rels, Snapshot snap, int64 lo, int64 
 							  op.seq);
 		else
 		{
-			initStringInfo(&body);
+			resetStringInfo(&body);
 			op_body(&body, &op);
 			op_hash(prev, body.data, body.len, h);
 			if (memcmp(h, stored, NEDB_HASH_LEN) != 0)
@@ -352,6 +354,7 @@ verify_range(VerifyShared *sh, VerifyRels *rels, Snapshot snap, int64 lo, int64 
 		expect++;
 	}
 	MemoryContextDelete(rowcxt);
+	pfree(body.data);
 
 	if (oc.heap)
 		table_endscan(oc.heap);
