@@ -276,7 +276,6 @@ put_delete_payload(StringInfo buf, Datum *ov, bool *on, bool with_doc, Jsonb *do
 
 	if (doc != NULL && !JsonContainerIsObject(&doc->root))
 		return JsonbPGetDatum(key_payload(ov, on, with_doc, doc));
-	resetStringInfo(buf);
 	feed_key_payload(buf, c ? VARDATA_ANY(c) : NULL, c ? VARSIZE_ANY_EXHDR(c) : 0,
 					 i ? VARDATA_ANY(i) : NULL, i ? VARSIZE_ANY_EXHDR(i) : 0,
 					 with_doc, doc);

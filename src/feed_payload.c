@@ -16,33 +16,39 @@
 #include "postgres.h"
 
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "feed_payload.h"
 
-/* zeros up to a 4-byte boundary of the datum; how many */
-static int
-pad_to_int(StringInfo buf)
+/*
+ * The datum is written into room made for it at once (what it can take at
+ * most is known up front): w is where the next byte goes, and its distance
+ * from the datum's start decides the 4-byte alignment.
+ */
+typedef struct Writer
 {
-	int			pad = INTALIGN(buf->len) - buf->len;
+	char	   *start;			/* the datum's first byte */
+	char	   *w;
+} Writer;
 
-	if (pad > 0)
-	{
-		enlargeStringInfo(buf, pad);
-		memset(buf->data + buf->len, 0, pad);
-		buf->len += pad;
-	}
+/* zeros up to a 4-byte boundary of the datum; how many */
+static inline uint32
+pad_to_int(Writer *wr)
+{
+	uint32		pos = wr->w - wr->start;
+	uint32		pad = INTALIGN(pos) - pos;
+
+	for (uint32 i = 0; i < pad; i++)
+		*wr->w++ = '\0';
 	return pad;
 }
 
-/* reserve n JEntries; their offset in buf */
-static int
-reserve_entries(StringInfo buf, int n)
+static inline uint32
+put_bytes(Writer *wr, const char *s, uint32 len)
 {
-	int			at = buf->len;
-
-	enlargeStringInfo(buf, sizeof(JEntry) * n);
-	buf->len += sizeof(JEntry) * n;
-	return at;
+	memcpy(wr->w, s, len);
+	wr->w += len;
+	return len;
 }
 
 static void
@@ -56,27 +62,28 @@ check_len(uint32 len)
 }
 
 /*
- * Entry i of a container whose data so far is *total long, for a child of
- * type (JENTRY_IS*) taking len bytes: every JB_OFFSET_STRIDE'th holds the
- * end offset, the others the length.
+ * Entry i of a container's entries, for a child of type (JENTRY_IS*) taking
+ * len bytes, the data so far *total long: every JB_OFFSET_STRIDE'th holds
+ * the end offset, the others the length.
  */
-static void
-set_entry(StringInfo buf, int entries, int i, uint32 type, uint32 len, uint32 *total)
+static inline void
+set_entry(JEntry *entries, int i, uint32 type, uint32 len, uint32 *total)
 {
-	JEntry		e;
-
 	*total += len;
-	check_len(*total);
-	e = type | ((i % JB_OFFSET_STRIDE) == 0 ? (*total | JENTRY_HAS_OFF) : len);
-	memcpy(buf->data + entries + i * sizeof(JEntry), &e, sizeof(JEntry));
+	entries[i] = type | ((i % JB_OFFSET_STRIDE) == 0 ? (*total | JENTRY_HAS_OFF) : len);
 }
 
-/* a string child: its bytes */
-static uint32
-put_string(StringInfo buf, const char *s, int len)
+/* a container's header and room for its n entries (they are not aligned) */
+static inline char *
+put_header(Writer *wr, uint32 header, int n)
 {
-	appendBinaryStringInfoNT(buf, s, len);
-	return len;
+	char	   *entries;
+
+	memcpy(wr->w, &header, sizeof(uint32));
+	wr->w += sizeof(uint32);
+	entries = wr->w;
+	wr->w += sizeof(JEntry) * n;
+	return entries;
 }
 
 /*
@@ -85,16 +92,17 @@ put_string(StringInfo buf, const char *s, int len)
  * (with the padding before it), as the parent's entry counts it.
  */
 static uint32
-put_doc_minus_seq(StringInfo buf, JsonbContainer *doc)
+put_doc_minus_seq(Writer *wr, JsonbContainer *doc)
 {
-	int			start = buf->len;
+	char	   *start = wr->w;
 	int			n = JsonContainerSize(doc);
 	const char *base = (const char *) &doc->children[2 * n];
 	uint32		values_at = 0;	/* where the values' data starts */
 	int			skip = -1;
 	int			m;
-	uint32		header;
-	int			entries;
+	JEntry		entries[64];
+	JEntry	   *e_out;
+	char	   *e_at;
 	uint32		total = 0;
 	uint32		koff = 0;
 	int			k;
@@ -114,10 +122,10 @@ put_doc_minus_seq(StringInfo buf, JsonbContainer *doc)
 	}
 	m = skip < 0 ? n : n - 1;
 
-	pad_to_int(buf);
-	header = (uint32) m | JB_FOBJECT;
-	appendBinaryStringInfoNT(buf, (const char *) &header, sizeof(uint32));
-	entries = reserve_entries(buf, 2 * m);
+	pad_to_int(wr);
+	e_at = put_header(wr, (uint32) m | JB_FOBJECT, 2 * m);
+	/* entries built aside, then copied: e_at need not be aligned for JEntry */
+	e_out = 2 * m <= lengthof(entries) ? entries : palloc(sizeof(JEntry) * 2 * m);
 
 	/* keys, then values, as they are stored */
 	k = 0;
@@ -127,35 +135,25 @@ put_doc_minus_seq(StringInfo buf, JsonbContainer *doc)
 
 		for (int i = 0; i < n; i++)
 		{
-			int			ci = pass * n + i;
-			JEntry		e = doc->children[ci];
+			JEntry		e = doc->children[pass * n + i];
 			uint32		end = JBE_HAS_OFF(e) ? JBE_OFFLENFLD(e) : o + JBE_OFFLENFLD(e);
 			uint32		type = e & JENTRY_TYPEMASK;
 			uint32		len = 0;
 
 			if (i != skip)
 			{
-				switch (type)
+				if (type == JENTRY_ISSTRING)
+					len = put_bytes(wr, base + o, end - o);
+				else if (type == JENTRY_ISNUMERIC || type == JENTRY_ISCONTAINER)
 				{
-					case JENTRY_ISSTRING:
-						len = put_string(buf, base + o, end - o);
-						break;
-					case JENTRY_ISNUMERIC:
-					case JENTRY_ISCONTAINER:
-						{
-							/* aligned data up to the next child: copied as it is */
-							uint32		at = INTALIGN(o);
+					/* aligned data up to the next child: copied as it is */
+					uint32		at = INTALIGN(o);
 
-							len = pad_to_int(buf);
-							appendBinaryStringInfoNT(buf, base + at, end - at);
-							len += end - at;
-						}
-						break;
-					default:
-						/* null and booleans have no data */
-						break;
+					len = pad_to_int(wr);
+					len += put_bytes(wr, base + at, end - at);
 				}
-				set_entry(buf, entries, k++, type, len, &total);
+				/* null and booleans have no data */
+				set_entry(e_out, k++, type, len, &total);
 			}
 			o = end;
 		}
@@ -163,68 +161,89 @@ put_doc_minus_seq(StringInfo buf, JsonbContainer *doc)
 		values_at = o;
 	}
 	Assert(k == 2 * m);
-	return buf->len - start;
+	check_len(total);
+	memcpy(e_at, e_out, sizeof(JEntry) * 2 * m);
+	if (e_out != entries)
+		pfree(e_out);
+	return wr->w - start;
 }
 
 /*
- * Append the jsonb datum of a put's payload (with_doc; doc NULL gives
- * "doc": null) or a delete's to buf, which must be empty (the datum is
- * buf->data, aligned as palloc's).  coll and id may be NULL.
+ * The jsonb datum of a put's payload (with_doc; doc NULL gives "doc": null)
+ * or a delete's, into buf (reset first; the datum is buf->data, aligned as
+ * palloc's).  coll and id may be NULL.
  */
 void
 feed_key_payload(StringInfo buf, const char *coll, int coll_len,
 				 const char *id, int id_len, bool with_doc, Jsonb *doc)
 {
 	int			n = with_doc ? 4 : 3;
-	uint32		header = (uint32) n | JB_FOBJECT;
-	int			entries;
+	Writer		wr;
+	JEntry		entries[8];
+	char	   *e_at;
 	uint32		total = 0;
 	int			i = 0;
 	uint32		len;
+	Size		room;
 
-	Assert(buf->len == 0);
 	Assert(doc == NULL || JsonContainerIsObject(&doc->root));
-	appendStringInfoSpaces(buf, VARHDRSZ);
-	appendBinaryStringInfoNT(buf, (const char *) &header, sizeof(uint32));
-	entries = reserve_entries(buf, 2 * n);
+	/*
+	 * At most: the header and entries, the keys, the values, and for the
+	 * doc its own bytes with up to 3 bytes of padding more per child.
+	 */
+	room = VARHDRSZ + sizeof(uint32) * (1 + 2 * n) + 12 + 2 * (Size) coll_len +
+		2 * (Size) id_len + 1 + 3;
+	if (doc)
+		room += VARSIZE(doc) + 3 * (Size) JsonContainerSize(&doc->root) + 3;
+	resetStringInfo(buf);
+	if (room >= MaxAllocSize)
+		check_len(JENTRY_OFFLENMASK + 1);
+	enlargeStringInfo(buf, (int) room);
+	wr.start = buf->data;
+	wr.w = buf->data + VARHDRSZ;
+	e_at = put_header(&wr, (uint32) n | JB_FOBJECT, 2 * n);
 
 	/* keys: "id", "doc", "key", "coll" */
-	set_entry(buf, entries, i++, JENTRY_ISSTRING, put_string(buf, "id", 2), &total);
+	set_entry(entries, i++, JENTRY_ISSTRING, put_bytes(&wr, "id", 2), &total);
 	if (with_doc)
-		set_entry(buf, entries, i++, JENTRY_ISSTRING, put_string(buf, "doc", 3), &total);
-	set_entry(buf, entries, i++, JENTRY_ISSTRING, put_string(buf, "key", 3), &total);
-	set_entry(buf, entries, i++, JENTRY_ISSTRING, put_string(buf, "coll", 4), &total);
+		set_entry(entries, i++, JENTRY_ISSTRING, put_bytes(&wr, "doc", 3), &total);
+	set_entry(entries, i++, JENTRY_ISSTRING, put_bytes(&wr, "key", 3), &total);
+	set_entry(entries, i++, JENTRY_ISSTRING, put_bytes(&wr, "coll", 4), &total);
 
 	/* values */
 	if (id)
-		set_entry(buf, entries, i++, JENTRY_ISSTRING, put_string(buf, id, id_len), &total);
+		set_entry(entries, i++, JENTRY_ISSTRING, put_bytes(&wr, id, id_len), &total);
 	else
-		set_entry(buf, entries, i++, JENTRY_ISNULL, 0, &total);
+		set_entry(entries, i++, JENTRY_ISNULL, 0, &total);
 	if (with_doc)
 	{
 		if (doc)
 		{
-			len = put_doc_minus_seq(buf, &doc->root);
-			set_entry(buf, entries, i++, JENTRY_ISCONTAINER, len, &total);
+			len = put_doc_minus_seq(&wr, &doc->root);
+			set_entry(entries, i++, JENTRY_ISCONTAINER, len, &total);
 		}
 		else
-			set_entry(buf, entries, i++, JENTRY_ISNULL, 0, &total);
+			set_entry(entries, i++, JENTRY_ISNULL, 0, &total);
 	}
 	if (coll && id)
 	{
-		len = put_string(buf, coll, coll_len);
-		len += put_string(buf, ":", 1);
-		len += put_string(buf, id, id_len);
-		set_entry(buf, entries, i++, JENTRY_ISSTRING, len, &total);
+		len = put_bytes(&wr, coll, coll_len);
+		len += put_bytes(&wr, ":", 1);
+		len += put_bytes(&wr, id, id_len);
+		set_entry(entries, i++, JENTRY_ISSTRING, len, &total);
 	}
 	else
-		set_entry(buf, entries, i++, JENTRY_ISNULL, 0, &total);
+		set_entry(entries, i++, JENTRY_ISNULL, 0, &total);
 	if (coll)
-		set_entry(buf, entries, i++, JENTRY_ISSTRING, put_string(buf, coll, coll_len), &total);
+		set_entry(entries, i++, JENTRY_ISSTRING, put_bytes(&wr, coll, coll_len), &total);
 	else
-		set_entry(buf, entries, i++, JENTRY_ISNULL, 0, &total);
+		set_entry(entries, i++, JENTRY_ISNULL, 0, &total);
 	Assert(i == 2 * n);
+	memcpy(e_at, entries, sizeof(JEntry) * 2 * n);
 
+	buf->len = wr.w - wr.start;
+	Assert(buf->len < buf->maxlen);
+	buf->data[buf->len] = '\0';
 	check_len(buf->len - VARHDRSZ);
 	SET_VARSIZE(buf->data, buf->len);
 }

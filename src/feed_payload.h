@@ -10,7 +10,7 @@
 
 /*
  * {"key": "coll:id", "coll", "id", "doc": doc - '_seq'} (doc only when
- * with_doc; doc NULL or an object) as a jsonb datum in the empty buf.
+ * with_doc; doc NULL or an object) as a jsonb datum in buf (reset first).
  */
 extern void feed_key_payload(StringInfo buf, const char *coll, int coll_len,
 							 const char *id, int id_len, bool with_doc, Jsonb *doc);
