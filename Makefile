@@ -12,6 +12,7 @@ OBJS = \
 	src/chain_notify.o \
 	src/changefeed.o \
 	src/feed_payload.o \
+	src/feed_scan.o \
 	src/group_commit.o \
 	src/staging.o \
 	src/store.o \
