@@ -325,6 +325,34 @@ double_bits(double d)
 	return bits;
 }
 
+/*
+ * Whether 0.digits * 10^decpt reads back as d, where that can be told
+ * without strtod (*same then says): at most 15 digits are an integer a
+ * double holds exactly, and so are the powers of ten up to 1e22, so one
+ * multiplication or division, rounded once as IEEE rounds it, gives the
+ * double nearest the decimal, as strtod does ("Clinger's fast path").
+ */
+static bool
+reads_back_fast(const char *digits, int nd, int decpt, bool neg, double d, bool *same)
+{
+	static const double pow10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+	};
+	int			k = decpt - nd;		/* the value is digits * 10^k */
+	uint64		m = 0;
+	double		v;
+
+	if (FLT_EVAL_METHOD != 0 || nd > DBL_DIG || k < -22 || k > 22)
+		return false;
+	for (int i = 0; i < nd; i++)
+		m = m * 10 + (digits[i] - '0');
+	v = (double) m;
+	v = k >= 0 ? v * pow10[k] : v / pow10[-k];
+	*same = (neg ? -v : v) == d;
+	return true;
+}
+
 void
 canon_float(StringInfo out, double d)
 {
@@ -365,6 +393,7 @@ canon_float(StringInfo out, double d)
 		char		rounded[DOUBLE_SHORTEST_DECIMAL_LEN];
 		int			rnd = nd - 1;
 		int			rdecpt = decpt;
+		bool		same;
 
 		memcpy(rounded, digits, rnd);
 		if (digits[rnd] >= '5')
@@ -384,6 +413,7 @@ canon_float(StringInfo out, double d)
 		}
 		while (rnd > 0 && rounded[rnd - 1] == '0')
 			rnd--;
+		if (!reads_back_fast(rounded, rnd, rdecpt, neg, d, &same))
 		{
 			char	   *c = cand;
 
@@ -396,8 +426,9 @@ canon_float(StringInfo out, double d)
 			*c++ = 'e';
 			c += pg_ltoa(rdecpt, c);
 			*c = '\0';
+			same = strtod(cand, NULL) == d;
 		}
-		if (strtod(cand, NULL) != d)
+		if (!same)
 			break;
 		memcpy(digits, rounded, rnd);
 		nd = rnd;
