@@ -778,6 +778,89 @@ cmp_key_index(const void *a, const void *b, void *arg)
 }
 
 /*
+ * Objects of one shape (the same keys) are sorted and their keys escaped the
+ * same way every time: the last few shapes are kept, keyed by the keys'
+ * bytes as stored (they lie together, in jsonb's order, before the values),
+ * with the order and each member's text up to its value (separator, key,
+ * colon).  Documents of a collection mostly share theirs.
+ */
+#define SHAPE_KEYS_MAX 512
+#define SHAPE_TEXT_MAX 2048
+#define SHAPES 4
+
+typedef struct ObjectShape
+{
+	bool		valid;
+	bool		skip_seq;
+	bool		spaced;
+	int			n;				/* members as stored */
+	uint32		keys_len;
+	char		keys[SHAPE_KEYS_MAX];
+	int			k;				/* members written */
+	int			order[16];
+	uint16		text_off[17];	/* member m's text: text[text_off[m] .. text_off[m + 1]) */
+	char		text[SHAPE_TEXT_MAX];
+} ObjectShape;
+
+static ObjectShape shapes[SHAPES];
+static int	next_shape;
+
+static ObjectShape *
+shape_find(int n, bool skip_seq, bool spaced, const char *keys, uint32 keys_len)
+{
+	for (int i = 0; i < SHAPES; i++)
+	{
+		ObjectShape *sh = &shapes[i];
+
+		if (sh->valid && sh->n == n && sh->keys_len == keys_len &&
+			sh->skip_seq == skip_seq && sh->spaced == spaced &&
+			memcmp(sh->keys, keys, keys_len) == 0)
+			return sh;
+	}
+	return NULL;
+}
+
+/* keep the shape of an object just sorted, if it fits */
+static void
+shape_keep(int n, bool skip_seq, bool spaced, const char *base, const ChildSpan *span,
+		   uint32 keys_len, const int *order, int k)
+{
+	ObjectShape *sh = &shapes[next_shape];
+	StringInfoData t;
+	uint16		off[17];
+
+	if (keys_len > SHAPE_KEYS_MAX || k > 16)
+		return;
+	initStringInfo(&t);
+	off[0] = 0;
+	for (int m = 0; m < k; m++)
+	{
+		if (m > 0)
+			append_sep(&t, spaced);
+		canon_string(&t, base + span[order[m]].off, span[order[m]].len);
+		appendBinaryStringInfo(&t, spaced ? ": " : ":", spaced ? 2 : 1);
+		if (t.len > SHAPE_TEXT_MAX)
+		{
+			pfree(t.data);
+			return;
+		}
+		off[m + 1] = t.len;
+	}
+	memcpy(sh->text_off, off, sizeof(uint16) * (k + 1));
+	memcpy(sh->text, t.data, t.len);
+	pfree(t.data);
+	memcpy(sh->keys, base, keys_len);
+	memcpy(sh->order, order, sizeof(int) * k);
+	sh->keys_len = keys_len;
+	sh->n = n;
+	sh->k = k;
+	sh->skip_seq = skip_seq;
+	sh->spaced = spaced;
+	sh->valid = true;
+	next_shape = (next_shape + 1) % SHAPES;
+}
+
+/*
  * A container, read straight from its entries (a JsonbIterator copies each
  * value out and allocates a frame per level).  Object members are written
  * in code-point order of their keys; jsonb keeps them by length first.
@@ -826,6 +909,34 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 		bool		first = true;
 
 		KeyOrder	ko = {base, span};
+		/* the keys' bytes end where the first value's start */
+		uint32		keys_len = n > 0 ? span[n].off : 0;
+		ObjectShape *sh = n <= 16 ? shape_find(n, skip_seq, spaced, base, keys_len) : NULL;
+
+		if (sh)
+		{
+			/* a nested object may replace the entry: what it says, copied */
+			int			sk = sh->k;
+			int			sorder[16];
+			uint16		soff[17];
+			char		stext[SHAPE_TEXT_MAX];
+
+			memcpy(sorder, sh->order, sizeof(int) * sk);
+			memcpy(soff, sh->text_off, sizeof(uint16) * (sk + 1));
+			memcpy(stext, sh->text, soff[sk]);
+			appendStringInfoCharMacro(out, '{');
+			for (int m = 0; m < sk; m++)
+			{
+				int			i = sorder[m];
+
+				appendBinaryStringInfoNT(out, stext + soff[m], soff[m + 1] - soff[m]);
+				canon_child(out, c, base, n + i, &span[n + i], spaced);
+			}
+			appendStringInfoCharMacro(out, '}');
+			if (span != small)
+				pfree(span);
+			return;
+		}
 
 		for (int i = 0; i < n; i++)
 		{
@@ -871,6 +982,8 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 				order[j + 1] = t;
 				pfx[j + 1] = tp;
 			}
+			if (n <= 16)
+				shape_keep(n, skip_seq, spaced, base, span, keys_len, order, k);
 		}
 		appendStringInfoCharMacro(out, '{');
 		for (int m = 0; m < k; m++)
