@@ -11,6 +11,8 @@ OBJS = \
 	src/chain.o \
 	src/chain_notify.o \
 	src/changefeed.o \
+	src/feed_payload.o \
+	src/feed_scan.o \
 	src/group_commit.o \
 	src/staging.o \
 	src/store.o \

@@ -88,7 +88,8 @@ canon_string(StringInfo out, const char *s, int len)
 
 	if (!plain_byte['a'])
 		init_plain_bytes();
-	enlargeStringInfo(out, len + 2);
+	if (out->len + len + 2 >= out->maxlen)
+		enlargeStringInfo(out, len + 2);
 	/*
 	 * Most strings are plain ASCII all through: test them a word at a time
 	 * (the last word overlapping) and copy them at once.
@@ -324,6 +325,34 @@ double_bits(double d)
 	return bits;
 }
 
+/*
+ * Whether 0.digits * 10^decpt reads back as d, where that can be told
+ * without strtod (*same then says): at most 15 digits are an integer a
+ * double holds exactly, and so are the powers of ten up to 1e22, so one
+ * multiplication or division, rounded once as IEEE rounds it, gives the
+ * double nearest the decimal, as strtod does ("Clinger's fast path").
+ */
+static bool
+reads_back_fast(const char *digits, int nd, int decpt, bool neg, double d, bool *same)
+{
+	static const double pow10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+	};
+	int			k = decpt - nd;		/* the value is digits * 10^k */
+	uint64		m = 0;
+	double		v;
+
+	if (FLT_EVAL_METHOD != 0 || nd > DBL_DIG || k < -22 || k > 22)
+		return false;
+	for (int i = 0; i < nd; i++)
+		m = m * 10 + (digits[i] - '0');
+	v = (double) m;
+	v = k >= 0 ? v * pow10[k] : v / pow10[-k];
+	*same = (neg ? -v : v) == d;
+	return true;
+}
+
 void
 canon_float(StringInfo out, double d)
 {
@@ -364,6 +393,7 @@ canon_float(StringInfo out, double d)
 		char		rounded[DOUBLE_SHORTEST_DECIMAL_LEN];
 		int			rnd = nd - 1;
 		int			rdecpt = decpt;
+		bool		same;
 
 		memcpy(rounded, digits, rnd);
 		if (digits[rnd] >= '5')
@@ -383,6 +413,7 @@ canon_float(StringInfo out, double d)
 		}
 		while (rnd > 0 && rounded[rnd - 1] == '0')
 			rnd--;
+		if (!reads_back_fast(rounded, rnd, rdecpt, neg, d, &same))
 		{
 			char	   *c = cand;
 
@@ -395,8 +426,9 @@ canon_float(StringInfo out, double d)
 			*c++ = 'e';
 			c += pg_ltoa(rdecpt, c);
 			*c = '\0';
+			same = strtod(cand, NULL) == d;
 		}
-		if (strtod(cand, NULL) != d)
+		if (!same)
 			break;
 		memcpy(digits, rounded, rnd);
 		nd = rnd;
@@ -618,6 +650,16 @@ cmp_keyed_value(const void *a, const void *b)
 static void canon_jsonb_container(StringInfo out, JsonbContainer *c,
 								  bool skip_seq, bool spaced);
 
+/* the separator between members or elements */
+static inline void
+append_sep(StringInfo out, bool spaced)
+{
+	if (spaced)
+		appendBinaryStringInfo(out, ", ", 2);
+	else
+		appendStringInfoCharMacro(out, ',');
+}
+
 /* the members of an object, sorted in place, written with write_value */
 static void
 canon_members(StringInfo out, KeyedValue *kv, int k, bool spaced,
@@ -736,6 +778,89 @@ cmp_key_index(const void *a, const void *b, void *arg)
 }
 
 /*
+ * Objects of one shape (the same keys) are sorted and their keys escaped the
+ * same way every time: the last few shapes are kept, keyed by the keys'
+ * bytes as stored (they lie together, in jsonb's order, before the values),
+ * with the order and each member's text up to its value (separator, key,
+ * colon).  Documents of a collection mostly share theirs.
+ */
+#define SHAPE_KEYS_MAX 512
+#define SHAPE_TEXT_MAX 2048
+#define SHAPES 4
+
+typedef struct ObjectShape
+{
+	bool		valid;
+	bool		skip_seq;
+	bool		spaced;
+	int			n;				/* members as stored */
+	uint32		keys_len;
+	char		keys[SHAPE_KEYS_MAX];
+	int			k;				/* members written */
+	int			order[16];
+	uint16		text_off[17];	/* member m's text: text[text_off[m] .. text_off[m + 1]) */
+	char		text[SHAPE_TEXT_MAX];
+} ObjectShape;
+
+static ObjectShape shapes[SHAPES];
+static int	next_shape;
+
+static ObjectShape *
+shape_find(int n, bool skip_seq, bool spaced, const char *keys, uint32 keys_len)
+{
+	for (int i = 0; i < SHAPES; i++)
+	{
+		ObjectShape *sh = &shapes[i];
+
+		if (sh->valid && sh->n == n && sh->keys_len == keys_len &&
+			sh->skip_seq == skip_seq && sh->spaced == spaced &&
+			memcmp(sh->keys, keys, keys_len) == 0)
+			return sh;
+	}
+	return NULL;
+}
+
+/* keep the shape of an object just sorted, if it fits */
+static void
+shape_keep(int n, bool skip_seq, bool spaced, const char *base, const ChildSpan *span,
+		   uint32 keys_len, const int *order, int k)
+{
+	ObjectShape *sh = &shapes[next_shape];
+	StringInfoData t;
+	uint16		off[17];
+
+	if (keys_len > SHAPE_KEYS_MAX || k > 16)
+		return;
+	initStringInfo(&t);
+	off[0] = 0;
+	for (int m = 0; m < k; m++)
+	{
+		if (m > 0)
+			append_sep(&t, spaced);
+		canon_string(&t, base + span[order[m]].off, span[order[m]].len);
+		appendBinaryStringInfo(&t, spaced ? ": " : ":", spaced ? 2 : 1);
+		if (t.len > SHAPE_TEXT_MAX)
+		{
+			pfree(t.data);
+			return;
+		}
+		off[m + 1] = t.len;
+	}
+	memcpy(sh->text_off, off, sizeof(uint16) * (k + 1));
+	memcpy(sh->text, t.data, t.len);
+	pfree(t.data);
+	memcpy(sh->keys, base, keys_len);
+	memcpy(sh->order, order, sizeof(int) * k);
+	sh->keys_len = keys_len;
+	sh->n = n;
+	sh->k = k;
+	sh->skip_seq = skip_seq;
+	sh->spaced = spaced;
+	sh->valid = true;
+	next_shape = (next_shape + 1) % SHAPES;
+}
+
+/*
  * A container, read straight from its entries (a JsonbIterator copies each
  * value out and allocates a frame per level).  Object members are written
  * in code-point order of their keys; jsonb keeps them by length first.
@@ -771,7 +896,7 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 		for (int i = 0; i < n; i++)
 		{
 			if (i > 0)
-				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+				append_sep(out, spaced);
 			canon_child(out, c, base, i, &span[i], spaced);
 		}
 		appendStringInfoCharMacro(out, ']');
@@ -784,6 +909,34 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 		bool		first = true;
 
 		KeyOrder	ko = {base, span};
+		/* the keys' bytes end where the first value's start */
+		uint32		keys_len = n > 0 ? span[n].off : 0;
+		ObjectShape *sh = n <= 16 ? shape_find(n, skip_seq, spaced, base, keys_len) : NULL;
+
+		if (sh)
+		{
+			/* a nested object may replace the entry: what it says, copied */
+			int			sk = sh->k;
+			int			sorder[16];
+			uint16		soff[17];
+			char		stext[SHAPE_TEXT_MAX];
+
+			memcpy(sorder, sh->order, sizeof(int) * sk);
+			memcpy(soff, sh->text_off, sizeof(uint16) * (sk + 1));
+			memcpy(stext, sh->text, soff[sk]);
+			appendStringInfoCharMacro(out, '{');
+			for (int m = 0; m < sk; m++)
+			{
+				int			i = sorder[m];
+
+				appendBinaryStringInfoNT(out, stext + soff[m], soff[m + 1] - soff[m]);
+				canon_child(out, c, base, n + i, &span[n + i], spaced);
+			}
+			appendStringInfoCharMacro(out, '}');
+			if (span != small)
+				pfree(span);
+			return;
+		}
 
 		for (int i = 0; i < n; i++)
 		{
@@ -791,32 +944,60 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 				continue;
 			order[k++] = i;
 		}
-		/* key order by code point (insertion sort while small) */
+		/*
+		 * Key order by code point: qsort when large, else an insertion sort
+		 * on the keys' first 8 bytes as a number (the order of the bytes,
+		 * a shorter key's missing ones as zeros, which no key has), the
+		 * keys themselves compared only where those are equal.
+		 */
 		if (k > 16)
 			qsort_arg(order, k, sizeof(int), cmp_key_index, &ko);
 		else
+		{
+			uint64		pfx[16];
+
+			for (int i = 0; i < k; i++)
+			{
+				const unsigned char *key = (const unsigned char *) base + span[order[i]].off;
+				int			len = Min(span[order[i]].len, 8);
+				uint64		p = 0;
+
+				for (int b = 0; b < len; b++)
+					p |= (uint64) key[b] << (56 - 8 * b);
+				pfx[i] = p;
+			}
 			for (int i = 1; i < k; i++)
 			{
 				int			t = order[i];
+				uint64		tp = pfx[i];
 				int			j = i - 1;
 
-				while (j >= 0 && cmp_key_index(&order[j], &t, &ko) > 0)
+				while (j >= 0 && (pfx[j] > tp ||
+								  (pfx[j] == tp && cmp_key_index(&order[j], &t, &ko) > 0)))
 				{
 					order[j + 1] = order[j];
+					pfx[j + 1] = pfx[j];
 					j--;
 				}
 				order[j + 1] = t;
+				pfx[j + 1] = tp;
 			}
+			if (n <= 16)
+				shape_keep(n, skip_seq, spaced, base, span, keys_len, order, k);
+		}
 		appendStringInfoCharMacro(out, '{');
 		for (int m = 0; m < k; m++)
 		{
 			int			i = order[m];
 
 			if (!first)
-				appendBinaryStringInfo(out, spaced ? ", " : ",", spaced ? 2 : 1);
+				append_sep(out, spaced);
 			first = false;
 			canon_string(out, base + span[i].off, span[i].len);
-			appendBinaryStringInfo(out, spaced ? ": " : ":", spaced ? 2 : 1);
+			if (spaced)
+				appendBinaryStringInfo(out, ": ", 2);
+			else
+				appendStringInfoCharMacro(out, ':');
 			canon_child(out, c, base, n + i, &span[n + i], spaced);
 		}
 		appendStringInfoCharMacro(out, '}');

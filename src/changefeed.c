@@ -4,10 +4,10 @@
  *	  page for consumers, and nedb.export_bodies(since, max), what a
  *	  follower applies.
  *
- * Both read without an executor: one ordered scan of the ops' primary key
- * from the cursor and one of the versions' primary key beside it, merged by
- * seq (a put's version has seq_from = its seq), so an op costs no index
- * probe of its own.  since's rows are nedb.log's (README: Changefeed): each
+ * Both read without an executor: the ops from the cursor in seq order and
+ * beside them the versions their puts wrote (a put's version has seq_from =
+ * its seq), both tables in heap order where that is seq order (feed_scan.c),
+ * so an op costs no index probe of its own.  since's rows are nedb.log's (README: Changefeed): each
  * op's prev_hash is the hash of the row before it in the page (the op before
  * the first is looked up once) and text columns go out as stored.
  */
@@ -28,6 +28,8 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "feed_payload.h"
+#include "feed_scan.h"
 #include "group_commit.h"
 #include "op.h"
 #include "session.h"
@@ -45,6 +47,49 @@ PG_FUNCTION_INFO_V1(nedb_export_bodies);
  */
 #define SINCE_PAGE_KB (16 * 1024)
 
+/*
+ * A page's rows are kept in one context for the session rather than in the
+ * query's memory: 10 MB allocated afresh per page comes back from malloc as
+ * new pages of the kernel's (glibc returns blocks this large when they are
+ * freed), and faulting them in cost more than copying the rows.  Its first
+ * block of SINCE_PAGE_KB is kept by a reset; a reset happens when a page
+ * starts and no query that holds an earlier one is still running.
+ */
+static MemoryContext page_cxt = NULL;
+static int	page_users = 0;
+
+static void
+page_released(void *arg)
+{
+	page_users--;
+}
+
+/* the context for this call's page, counted until the query's memory goes */
+static MemoryContext
+page_context(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext query_cxt;
+	MemoryContextCallback *cb;
+
+	/* not called as a set: nedb_srf_begin_in says so */
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		return NULL;
+	query_cxt = rsinfo->econtext->ecxt_per_query_memory;
+	if (page_cxt == NULL)
+		page_cxt = AllocSetContextCreate(TopMemoryContext, "nedb feed pages",
+										 SINCE_PAGE_KB * 1024L, ALLOCSET_DEFAULT_INITSIZE,
+										 SINCE_PAGE_KB * 1024L);
+	else if (page_users == 0)
+		MemoryContextReset(page_cxt);
+	cb = MemoryContextAlloc(query_cxt, sizeof(MemoryContextCallback));
+	cb->func = page_released;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(query_cxt, cb);
+	page_users++;
+	return page_cxt;
+}
+
 /* nedb.ops columns (table order) and nedb.since's */
 enum
 {
@@ -58,77 +103,6 @@ enum
 	S_HASH, S_CAUSED_BY, S_EVIDENCE, S_CONFIDENCE, S_VALID_FROM, S_VALID_TO,
 	S_HEAD_SEQ, S_NATTS
 };
-
-/* the ops after a seq in seq order, each with the version it wrote */
-typedef struct FeedScan
-{
-	Snapshot	snap;
-	Relation	ops;
-	Relation	ops_pk;
-	Relation	ver;
-	Relation	ver_pk;
-	IndexScanDesc ops_scan;
-	IndexScanDesc ver_scan;
-	TupleTableSlot *ops_slot;
-	TupleTableSlot *ver_slot;
-	bool		ver_more;
-} FeedScan;
-
-static void
-feed_open(FeedScan *f, int64 after)
-{
-	Oid			nsp = get_namespace_oid("nedb", false);
-	ScanKeyData sk;
-
-	f->snap = GetActiveSnapshot();
-	f->ops = table_open(get_relname_relid("ops", nsp), AccessShareLock);
-	f->ops_pk = index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock);
-	f->ver = table_open(get_relname_relid("versions", nsp), AccessShareLock);
-	f->ver_pk = index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock);
-	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
-	f->ops_scan = index_beginscan(f->ops, f->ops_pk, f->snap, 1, 0);
-	index_rescan(f->ops_scan, &sk, 1, NULL, 0);
-	ScanKeyInit(&sk, 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
-	f->ver_scan = index_beginscan(f->ver, f->ver_pk, f->snap, 1, 0);
-	index_rescan(f->ver_scan, &sk, 1, NULL, 0);
-	f->ops_slot = table_slot_create(f->ops, NULL);
-	f->ver_slot = table_slot_create(f->ver, NULL);
-	f->ver_more = index_getnext_slot(f->ver_scan, ForwardScanDirection, f->ver_slot);
-}
-
-/*
- * The next op: its columns in f->ops_slot (all deformed); *has_ver whether
- * it wrote a version, then in f->ver_slot.  Call outside a per-row memory
- * context: the scans keep state that outlives a row.
- */
-static bool
-feed_next(FeedScan *f, bool *has_ver)
-{
-	int64		seq;
-	bool		isnull;
-
-	if (!index_getnext_slot(f->ops_scan, ForwardScanDirection, f->ops_slot))
-		return false;
-	slot_getallattrs(f->ops_slot);
-	seq = DatumGetInt64(f->ops_slot->tts_values[O_SEQ]);
-	while (f->ver_more && DatumGetInt64(slot_getattr(f->ver_slot, 1, &isnull)) < seq)
-		f->ver_more = index_getnext_slot(f->ver_scan, ForwardScanDirection, f->ver_slot);
-	*has_ver = f->ver_more && DatumGetInt64(slot_getattr(f->ver_slot, 1, &isnull)) == seq;
-	return true;
-}
-
-static void
-feed_close(FeedScan *f)
-{
-	index_endscan(f->ver_scan);
-	index_endscan(f->ops_scan);
-	ExecDropSingleTupleTableSlot(f->ver_slot);
-	ExecDropSingleTupleTableSlot(f->ops_slot);
-	index_close(f->ver_pk, AccessShareLock);
-	table_close(f->ver, AccessShareLock);
-	index_close(f->ops_pk, AccessShareLock);
-	table_close(f->ops, AccessShareLock);
-}
 
 /* a stored 32-byte hash as hex text (anything else: its bytes in hex) */
 static Datum
@@ -210,6 +184,42 @@ key_payload(Datum *ov, bool *on, bool with_doc, Jsonb *doc)
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
+/* whether text datum d is the word w */
+static bool
+text_is(Datum d, const char *w)
+{
+	text	   *t = DatumGetTextPP(d);
+	int			len = strlen(w);
+
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), w, len) == 0;
+}
+
+/*
+ * A put's or delete's payload into buf (reset): written directly when the
+ * document is an object (always, for what nedb.put stores), else built.
+ */
+static Datum
+put_delete_payload(StringInfo buf, Datum *ov, bool *on, bool with_doc, Jsonb *doc)
+{
+	text	   *c = on[O_COLL] ? NULL : DatumGetTextPP(ov[O_COLL]);
+	text	   *i = on[O_ID] ? NULL : DatumGetTextPP(ov[O_ID]);
+
+	if (doc != NULL && !JsonContainerIsObject(&doc->root))
+		return JsonbPGetDatum(key_payload(ov, on, with_doc, doc));
+	feed_key_payload(buf, c ? VARDATA_ANY(c) : NULL, c ? VARSIZE_ANY_EXHDR(c) : 0,
+					 i ? VARDATA_ANY(i) : NULL, i ? VARSIZE_ANY_EXHDR(i) : 0,
+					 with_doc, doc);
+#ifdef FEED_PAYLOAD_CHECK
+	{
+		Jsonb	   *want = key_payload(ov, on, with_doc, doc);
+
+		if (VARSIZE(want) != buf->len || memcmp(want, buf->data, buf->len) != 0)
+			elog(ERROR, "feed_key_payload differs from key_payload");
+	}
+#endif
+	return PointerGetDatum(buf->data);
+}
+
 /* an op kept with its exact body: the body's payload (NULL if it has none) */
 static Jsonb *
 body_payload(Datum body, bool *isnull)
@@ -282,12 +292,12 @@ nedb_since(PG_FUNCTION_ARGS)
 	int64		head;
 	int64		prev_seq = PG_INT64_MIN;
 	StringInfoData prev;		/* prev_hash of the next row, when prev_seq is its seq - 1 */
-	bool		has_ver;
+	StringInfoData payload;		/* a put's or delete's payload, row by row */
 	int64		n = 0;
 
 	/* a page is always bounded, whatever lim says */
 	lim = Min(Max(lim, 0), SINCE_MAX_LIM);
-	ts = nedb_srf_begin_mem(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB));
+	ts = nedb_srf_begin_in(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB), page_context(fcinfo));
 	if (lim == 0)
 		return (Datum) 0;
 
@@ -297,9 +307,10 @@ nedb_since(PG_FUNCTION_ARGS)
 	head = last_seq(f.ops, f.ops_pk, f.snap);
 
 	initStringInfo(&prev);
+	initStringInfo(&payload);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb since row",
 								   ALLOCSET_DEFAULT_SIZES);
-	while (n < lim && feed_next(&f, &has_ver))
+	while (n < lim && feed_next(&f))
 	{
 		MemoryContext old;
 		Datum	   *ov = f.ops_slot->tts_values;
@@ -308,7 +319,6 @@ nedb_since(PG_FUNCTION_ARGS)
 		bool		nulls[S_NATTS];
 		int64		seq = DatumGetInt64(ov[O_SEQ]);
 		bool		isnull;
-		const char *kind;
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(rowcxt);
@@ -333,22 +343,22 @@ nedb_since(PG_FUNCTION_ARGS)
 		values[S_HEAD_SEQ] = Int64GetDatum(head);
 
 		/* as the view: the exact body's payload, else rebuilt from the rows */
-		kind = TextDatumGetCString(ov[O_OP]);
 		if (!on[O_BODY])
 		{
 			Jsonb	   *p = body_payload(ov[O_BODY], &nulls[S_PAYLOAD]);
 
 			values[S_PAYLOAD] = p ? JsonbPGetDatum(p) : (Datum) 0;
 		}
-		else if (strcmp(kind, "put") == 0)
+		else if (text_is(ov[O_OP], "put"))
 		{
-			Datum		doc = has_ver ? slot_getattr(f.ver_slot, 5, &isnull) : (Datum) 0;
+			Datum		doc;
+			bool		has_doc = feed_version(&f, seq, &doc, &isnull) && !isnull;
 
-			values[S_PAYLOAD] = JsonbPGetDatum(key_payload(ov, on, true,
-														   has_ver && !isnull ? DatumGetJsonbP(doc) : NULL));
+			values[S_PAYLOAD] = put_delete_payload(&payload, ov, on, true,
+												   has_doc ? DatumGetJsonbP(doc) : NULL);
 		}
-		else if (strcmp(kind, "delete") == 0)
-			values[S_PAYLOAD] = JsonbPGetDatum(key_payload(ov, on, false, NULL));
+		else if (text_is(ov[O_OP], "delete"))
+			values[S_PAYLOAD] = put_delete_payload(&payload, ov, on, false, NULL);
 		else
 		{
 			values[S_PAYLOAD] = ov[O_PAYLOAD];
@@ -403,14 +413,13 @@ nedb_export_bodies(PG_FUNCTION_ARGS)
 	FeedScan	f;
 	MemoryContext rowcxt;
 	StringInfoData body;
-	bool		has_ver;
 	int64		n = 0;
 
 	if (has_max && max < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max must not be negative")));
-	ts = nedb_srf_begin_mem(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB));
+	ts = nedb_srf_begin_in(fcinfo, &desc, Max(work_mem, SINCE_PAGE_KB), page_context(fcinfo));
 	if (has_max && max == 0)
 		return (Datum) 0;
 
@@ -421,7 +430,7 @@ nedb_export_bodies(PG_FUNCTION_ARGS)
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nedb export row",
 								   ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&body);
-	while ((!has_max || n < max) && feed_next(&f, &has_ver))
+	while ((!has_max || n < max) && feed_next(&f))
 	{
 		MemoryContext old;
 		NedbOp		op;
@@ -433,8 +442,10 @@ nedb_export_bodies(PG_FUNCTION_ARGS)
 		bool		isnull[3] = {false, false, false};
 
 		CHECK_FOR_INTERRUPTS();
-		if (has_ver)
-			doc = slot_getattr(f.ver_slot, 5, &doc_null);
+		/* a put's version: the only doc a body is built from */
+		if (!f.ops_slot->tts_isnull[O_OP] && text_is(f.ops_slot->tts_values[O_OP], "put") &&
+			!feed_version(&f, DatumGetInt64(f.ops_slot->tts_values[O_SEQ]), &doc, &doc_null))
+			doc_null = true;
 		old = MemoryContextSwitchTo(rowcxt);
 		op_from_values(f.ops_slot->tts_values, f.ops_slot->tts_isnull, doc, doc_null, &op, &h);
 		/* what op_from_row gives export_aof: a version only for a put */

@@ -91,6 +91,17 @@ nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc)
 Tuplestorestate *
 nedb_srf_begin_mem(FunctionCallInfo fcinfo, TupleDesc *desc, int max_kb)
 {
+	return nedb_srf_begin_in(fcinfo, desc, max_kb, NULL);
+}
+
+/*
+ * The same, the rows kept in rows_cxt (the query's memory when NULL), which
+ * must outlive the query's reading them.
+ */
+Tuplestorestate *
+nedb_srf_begin_in(FunctionCallInfo fcinfo, TupleDesc *desc, int max_kb,
+				  MemoryContext rows_cxt)
+{
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext old;
 	Tuplestorestate *ts;
@@ -116,6 +127,8 @@ nedb_srf_begin_mem(FunctionCallInfo fcinfo, TupleDesc *desc, int max_kb)
 		default:
 			elog(ERROR, "unexpected result type of a set-returning function");
 	}
+	if (rows_cxt)
+		MemoryContextSwitchTo(rows_cxt);
 	ts = tuplestore_begin_heap(true, false, max_kb);
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = ts;

@@ -30,6 +30,8 @@ extern void nedb_check_client(const char *client);
 extern Tuplestorestate *nedb_srf_begin(FunctionCallInfo fcinfo, TupleDesc *desc);
 extern Tuplestorestate *nedb_srf_begin_mem(FunctionCallInfo fcinfo, TupleDesc *desc,
 										   int max_kb);
+extern Tuplestorestate *nedb_srf_begin_in(FunctionCallInfo fcinfo, TupleDesc *desc,
+										  int max_kb, MemoryContext rows_cxt);
 
 /* a member of a JSON object (NULL if absent), and pushing a key */
 extern JsonbValue *nedb_member(JsonbContainer *obj, const char *key);
