@@ -15,6 +15,11 @@ SELECT nedb.canonical(v) FROM (VALUES ('1.0'::jsonb), ('100.0'), ('1e2'), ('0.00
 -- 3.71705659246417e+16, where Postgres's float8out gives 17 digits)
 SELECT nedb.canonical(to_jsonb(text E'quote " backslash \\ nl \n tab \t cr \r bs \b ff \f bell \u0007 del \u007f é € 😀'));
 SELECT nedb.canonical('{"é": 1, "z": 2, "Z": 3, "_": 4, "😀": 5, "ab": 6, "a": 7}');
+-- objects whose keys' bytes run together the same ("a","b","cdef" and
+-- "ab","cd","ef" are both abcdef as jsonb stores them) are not one shape,
+-- whichever comes first and however often (a backend keeps recent shapes)
+SELECT nedb.canonical(v) FROM (VALUES ('{"a": 1, "b": 2, "cdef": 3}'::jsonb), ('{"ab": 1, "cd": 2, "ef": 3}'),
+       ('{"ef": 1, "cd": 2, "ab": 3}'), ('{"a": 1, "b": 2, "cdef": 3}'), ('{"x": {"a": 1, "b": 2, "cdef": 3}, "y": {"ab": 1, "cd": 2, "ef": 3}}')) t(v);
 
 -- import the reference AOF: same hashes, same head
 SELECT nedb.import_aof('{"seq": 0, "client": "local", "nonce": 1, "op": "put", "payload": {"key": "users:alice", "coll": "users", "id": "alice", "doc": {"name": "Alice", "_id": "alice"}}, "ts": 1700000000.0, "idem": null, "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000", "hash": "068eef6ee5689b4d56330ee2391e53c6edef0d2db75bf1cea8233a0b5d3f89cd"}

@@ -780,9 +780,10 @@ cmp_key_index(const void *a, const void *b, void *arg)
 /*
  * Objects of one shape (the same keys) are sorted and their keys escaped the
  * same way every time: the last few shapes are kept, keyed by the keys'
- * bytes as stored (they lie together, in jsonb's order, before the values),
- * with the order and each member's text up to its value (separator, key,
- * colon).  Documents of a collection mostly share theirs.
+ * lengths and bytes as stored (they lie together, in jsonb's order, before
+ * the values; the bytes alone do not tell {"a","b","cdef"} from
+ * {"ab","cd","ef"}), with the order and each member's text up to its value
+ * (separator, key, colon).  Documents of a collection mostly share theirs.
  */
 #define SHAPE_KEYS_MAX 512
 #define SHAPE_TEXT_MAX 2048
@@ -794,6 +795,7 @@ typedef struct ObjectShape
 	bool		skip_seq;
 	bool		spaced;
 	int			n;				/* members as stored */
+	uint32		key_len[16];	/* their keys' lengths */
 	uint32		keys_len;
 	char		keys[SHAPE_KEYS_MAX];
 	int			k;				/* members written */
@@ -806,15 +808,20 @@ static ObjectShape shapes[SHAPES];
 static int	next_shape;
 
 static ObjectShape *
-shape_find(int n, bool skip_seq, bool spaced, const char *keys, uint32 keys_len)
+shape_find(int n, bool skip_seq, bool spaced, const char *keys, const ChildSpan *span,
+		   uint32 keys_len)
 {
 	for (int i = 0; i < SHAPES; i++)
 	{
 		ObjectShape *sh = &shapes[i];
+		int			m;
 
-		if (sh->valid && sh->n == n && sh->keys_len == keys_len &&
-			sh->skip_seq == skip_seq && sh->spaced == spaced &&
-			memcmp(sh->keys, keys, keys_len) == 0)
+		if (!sh->valid || sh->n != n || sh->keys_len != keys_len ||
+			sh->skip_seq != skip_seq || sh->spaced != spaced)
+			continue;
+		for (m = 0; m < n && sh->key_len[m] == span[m].len; m++)
+			;
+		if (m == n && memcmp(sh->keys, keys, keys_len) == 0)
 			return sh;
 	}
 	return NULL;
@@ -850,6 +857,8 @@ shape_keep(int n, bool skip_seq, bool spaced, const char *base, const ChildSpan 
 	memcpy(sh->text, t.data, t.len);
 	pfree(t.data);
 	memcpy(sh->keys, base, keys_len);
+	for (int m = 0; m < n; m++)
+		sh->key_len[m] = span[m].len;
 	memcpy(sh->order, order, sizeof(int) * k);
 	sh->keys_len = keys_len;
 	sh->n = n;
@@ -911,7 +920,7 @@ canon_jsonb_container(StringInfo out, JsonbContainer *c, bool skip_seq, bool spa
 		KeyOrder	ko = {base, span};
 		/* the keys' bytes end where the first value's start */
 		uint32		keys_len = n > 0 ? span[n].off : 0;
-		ObjectShape *sh = n <= 16 ? shape_find(n, skip_seq, spaced, base, keys_len) : NULL;
+		ObjectShape *sh = n <= 16 ? shape_find(n, skip_seq, spaced, base, span, keys_len) : NULL;
 
 		if (sh)
 		{
