@@ -258,11 +258,7 @@ nedb_export_aof(PG_FUNCTION_ARGS)
 
 			CHECK_FOR_INTERRUPTS();
 			op_from_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &op, &h);
-			if (h == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("the stored hash of seq " INT64_FORMAT " is not %d bytes",
-								op.seq, NEDB_HASH_LEN)));
+			op_require_hash(op.seq, h);
 			hash_to_hex(h, hex);
 			if (op.seq > since)
 			{

@@ -451,11 +451,7 @@ nedb_export_bodies(PG_FUNCTION_ARGS)
 		/* what op_from_row gives export_aof: a version only for a put */
 		if (strcmp(op.op, "put") != 0)
 			op.doc = NULL;
-		if (h == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the stored hash of seq " INT64_FORMAT " is not %d bytes",
-							op.seq, NEDB_HASH_LEN)));
+		op_require_hash(op.seq, h);
 		hash_to_hex(h, hex);
 		resetStringInfo(&body);
 		op_body(&body, &op);

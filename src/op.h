@@ -64,6 +64,8 @@ extern void op_from_row(HeapTuple row, TupleDesc desc, NedbOp *op,
 						const uint8 **hash);
 extern void op_from_values(Datum *values, bool *nulls, Datum doc, bool doc_null,
 						   NedbOp *op, const uint8 **hash);
+/* a stored hash read back as NULL (not 32 bytes): the op is damaged (XX001) */
+extern void op_require_hash(int64 seq, const uint8 *hash);
 
 /* its canonical body: the stored one if any, else rebuilt */
 extern void op_body(StringInfo out, const NedbOp *op);

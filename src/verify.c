@@ -90,6 +90,16 @@ op_from_row(HeapTuple row, TupleDesc desc, NedbOp *op, const uint8 **hash)
 }
 
 void
+op_require_hash(int64 seq, const uint8 *hash)
+{
+	if (hash == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the stored hash of seq " INT64_FORMAT " is not %d bytes",
+						seq, NEDB_HASH_LEN)));
+}
+
+void
 op_body(StringInfo out, const NedbOp *op)
 {
 	if (op->body)
