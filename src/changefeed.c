@@ -236,15 +236,9 @@ body_payload(Datum body, bool *isnull)
 static bool
 hash_of(Relation ops, Relation ops_pk, Snapshot snap, int64 seq, Datum *out)
 {
-	ScanKeyData sk;
-	IndexScanDesc scan;
 	TupleTableSlot *slot = table_slot_create(ops, NULL);
-	bool		found;
+	bool		found = feed_probe(ops, ops_pk, snap, BTEqualStrategyNumber, seq, slot);
 
-	ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seq));
-	scan = index_beginscan(ops, ops_pk, snap, 1, 0);
-	index_rescan(scan, &sk, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
 	{
 		bool		isnull;
@@ -254,7 +248,6 @@ hash_of(Relation ops, Relation ops_pk, Snapshot snap, int64 seq, Datum *out)
 		if (found)
 			*out = hash_text(h);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	return found;
 }

@@ -38,10 +38,9 @@
 /* the versions' doc column */
 #define VER_DOC 5
 
-/* the first row of heap with key (strategy) seq by the index, into slot */
-static bool
-probe(Relation heap, Relation index, Snapshot snap, StrategyNumber strategy,
-	  int64 seq, TupleTableSlot *slot)
+bool
+feed_probe(Relation heap, Relation index, Snapshot snap, StrategyNumber strategy,
+		   int64 seq, TupleTableSlot *slot)
 {
 	IndexScanDesc scan;
 	ScanKeyData sk;
@@ -73,18 +72,18 @@ index_from(Relation heap, Relation index, Snapshot snap, int64 seq)
 
 /*
  * A read of rel in heap order from block start on, or NULL if rel is not a
- * heap.  No ring of buffers (pages read stay cached, as an index scan's
- * do) and no synchronized start.
+ * heap.  No synchronized start; a ring of buffers only if ring (else pages
+ * read stay cached, as an index scan's do).
  */
 static TableScanDesc
-heap_from(Relation rel, Snapshot snap, BlockNumber start)
+heap_from(Relation rel, Snapshot snap, BlockNumber start, bool ring)
 {
 	TableScanDesc scan;
 	BlockNumber nblocks;
 
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		return NULL;
-	scan = table_beginscan_strat(rel, snap, 0, NULL, false, false);
+	scan = table_beginscan_strat(rel, snap, 0, NULL, ring, false);
 	nblocks = ((HeapScanDesc) scan)->rs_nblocks;
 	if (start >= nblocks)
 	{
@@ -108,31 +107,42 @@ feed_open(FeedScan *f, int64 after)
 {
 	Oid			nsp = get_namespace_oid("nedb", false);
 
+	feed_begin(f, table_open(get_relname_relid("ops", nsp), AccessShareLock),
+			   index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock),
+			   table_open(get_relname_relid("versions", nsp), AccessShareLock),
+			   index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock),
+			   GetActiveSnapshot(), after, false);
+}
+
+void
+feed_begin(FeedScan *f, Relation ops, Relation ops_pk, Relation ver, Relation ver_pk,
+		   Snapshot snap, int64 after, bool ring)
+{
 	memset(f, 0, sizeof(FeedScan));
-	f->snap = GetActiveSnapshot();
-	f->ops = table_open(get_relname_relid("ops", nsp), AccessShareLock);
-	f->ops_pk = index_open(get_relname_relid("ops_pkey", nsp), AccessShareLock);
-	f->ver = table_open(get_relname_relid("versions", nsp), AccessShareLock);
-	f->ver_pk = index_open(get_relname_relid("versions_pkey", nsp), AccessShareLock);
+	f->snap = snap;
+	f->ops = ops;
+	f->ops_pk = ops_pk;
+	f->ver = ver;
+	f->ver_pk = ver_pk;
 	f->ops_slot = table_slot_create(f->ops, NULL);
 	f->ver_slot = table_slot_create(f->ver, NULL);
 	f->ver_probe_slot = table_slot_create(f->ver, NULL);
 
 	/* the first op after the cursor: where the read starts, and its seq */
-	if (!probe(f->ops, f->ops_pk, f->snap, BTGreaterStrategyNumber, after, f->ops_slot))
+	if (!feed_probe(f->ops, f->ops_pk, f->snap, BTGreaterStrategyNumber, after, f->ops_slot))
 	{
 		f->ops_done = true;
 		return;
 	}
 	f->next = slot_seq(f->ops_slot);
 	f->ops_start = ItemPointerGetBlockNumber(&f->ops_slot->tts_tid);
-	f->ops_heap = heap_from(f->ops, f->snap, f->ops_start);
+	f->ops_heap = heap_from(f->ops, f->snap, f->ops_start, ring);
 	ExecClearTuple(f->ops_slot);
 
 	f->ver_skips = VER_SKIPS;
-	if (probe(f->ver, f->ver_pk, f->snap, BTGreaterStrategyNumber, after, f->ver_probe_slot))
+	if (feed_probe(f->ver, f->ver_pk, f->snap, BTGreaterStrategyNumber, after, f->ver_probe_slot))
 		f->ver_heap = heap_from(f->ver, f->snap,
-								ItemPointerGetBlockNumber(&f->ver_probe_slot->tts_tid));
+								ItemPointerGetBlockNumber(&f->ver_probe_slot->tts_tid), ring);
 	ExecClearTuple(f->ver_probe_slot);
 	/* no heap read: the primary key from the start */
 	if (f->ver_heap == NULL)
@@ -243,7 +253,7 @@ feed_version(FeedScan *f, int64 seq, Datum *doc, bool *isnull)
 		return false;
 	}
 	/* not where the heap read is: by its seq */
-	if (probe(f->ver, f->ver_pk, f->snap, BTEqualStrategyNumber, seq, f->ver_probe_slot))
+	if (feed_probe(f->ver, f->ver_pk, f->snap, BTEqualStrategyNumber, seq, f->ver_probe_slot))
 	{
 		*doc = slot_getattr(f->ver_probe_slot, VER_DOC, isnull);
 		return true;
@@ -252,7 +262,7 @@ feed_version(FeedScan *f, int64 seq, Datum *doc, bool *isnull)
 }
 
 void
-feed_close(FeedScan *f)
+feed_end(FeedScan *f)
 {
 	if (f->ops_heap)
 		table_endscan(f->ops_heap);
@@ -265,6 +275,12 @@ feed_close(FeedScan *f)
 	ExecDropSingleTupleTableSlot(f->ver_probe_slot);
 	ExecDropSingleTupleTableSlot(f->ver_slot);
 	ExecDropSingleTupleTableSlot(f->ops_slot);
+}
+
+void
+feed_close(FeedScan *f)
+{
+	feed_end(f);
 	index_close(f->ver_pk, AccessShareLock);
 	table_close(f->ver, AccessShareLock);
 	index_close(f->ops_pk, AccessShareLock);

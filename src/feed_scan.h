@@ -5,7 +5,9 @@
 #ifndef NEDB_FEED_SCAN_H
 #define NEDB_FEED_SCAN_H
 
+#include "access/genam.h"
 #include "access/relscan.h"
+#include "access/stratnum.h"
 #include "executor/tuptable.h"
 #include "utils/rel.h"
 #include "utils/snapshot.h"
@@ -41,6 +43,14 @@ typedef struct FeedScan
 extern void feed_open(FeedScan *f, int64 after);
 
 /*
+ * The same over relations the caller has open, as snap sees them; ring: the
+ * heaps read through a ring of buffers (a read of the whole chain that
+ * must not push everything else out of shared buffers).
+ */
+extern void feed_begin(FeedScan *f, Relation ops, Relation ops_pk, Relation ver,
+					   Relation ver_pk, Snapshot snap, int64 after, bool ring);
+
+/*
  * The next op into f->ops_slot, false past the last.  Call outside any
  * per-row memory context: the reads keep state that outlives a row.
  */
@@ -53,6 +63,12 @@ extern bool feed_next(FeedScan *f);
  */
 extern bool feed_version(FeedScan *f, int64 seq, Datum *doc, bool *isnull);
 
+/* feed_open's end (the relations closed), feed_begin's (left open) */
 extern void feed_close(FeedScan *f);
+extern void feed_end(FeedScan *f);
+
+/* the first row of heap whose int8 key compares (strategy) to seq, into slot */
+extern bool feed_probe(Relation heap, Relation index, Snapshot snap,
+					   StrategyNumber strategy, int64 seq, TupleTableSlot *slot);
 
 #endif
