@@ -209,14 +209,6 @@ put_delete_payload(StringInfo buf, Datum *ov, bool *on, bool with_doc, Jsonb *do
 	feed_key_payload(buf, c ? VARDATA_ANY(c) : NULL, c ? VARSIZE_ANY_EXHDR(c) : 0,
 					 i ? VARDATA_ANY(i) : NULL, i ? VARSIZE_ANY_EXHDR(i) : 0,
 					 with_doc, doc);
-#ifdef FEED_PAYLOAD_CHECK
-	{
-		Jsonb	   *want = key_payload(ov, on, with_doc, doc);
-
-		if (VARSIZE(want) != buf->len || memcmp(want, buf->data, buf->len) != 0)
-			elog(ERROR, "feed_key_payload differs from key_payload");
-	}
-#endif
 	return PointerGetDatum(buf->data);
 }
 
